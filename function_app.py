@@ -1,0 +1,9 @@
+"""The Functions app: one blueprint per entrypoint family, and nothing else."""
+
+import azure.functions as func
+
+from shared.triggers import health
+
+app = func.FunctionApp(http_auth_level=func.AuthLevel.ANONYMOUS)
+
+app.register_functions(health.bp)

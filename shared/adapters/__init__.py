@@ -1,0 +1,1 @@
+"""Adapters: one module per external system, each translating its SDK's errors into shared.errors."""

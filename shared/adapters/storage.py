@@ -1,0 +1,275 @@
+"""Azure Tables and Queues per storage account, routed by geography.
+
+`Storage` holds the control account and one account per served geography; code that handles an
+organisation's data asks `Storage.for_geo(org_geo)` and gets that geography's tables and queues only,
+so there is no call that writes one geography's data into another account. Tables and queues are
+created on first use (idempotently, once per process). Updates are conditional on ETags.
+The SDKs are imported here, on first use, not when the app is indexed.
+"""
+
+from __future__ import annotations
+
+import base64
+import functools
+import json
+import logging
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from shared.errors import (
+    ConflictError,
+    InvalidRequestError,
+    NotFoundError,
+    PreconditionFailedError,
+    SettingsError,
+    UpstreamError,
+)
+from shared.hostconfig import get_host_config
+from shared.settings import Settings, StorageConnection
+
+if TYPE_CHECKING:
+    from azure.core.pipeline.policies import SansIOHTTPPolicy
+    from azure.data.tables import TableClient, TableServiceClient
+    from azure.storage.queue import QueueClient, QueueServiceClient
+
+logger = logging.getLogger(__name__)
+
+QUEUE_MESSAGE_LIMIT = 64 * 1024
+"""Azure Queue Storage refuses messages above 64 KiB (after encoding)."""
+
+CLIENT_TIMEOUTS: dict[str, Any] = {"connection_timeout": 5, "read_timeout": 20}
+
+
+@dataclass(frozen=True)
+class Stored:
+    """An entity as read, with the ETag a conditional update must present."""
+
+    entity: dict[str, Any]
+    etag: str
+
+
+class Table:
+    """One table with the verbs our services need; azure-core errors become shared.errors."""
+
+    def __init__(self, client: TableClient) -> None:
+        self._client = client
+
+    @property
+    def name(self) -> str:
+        return self._client.table_name
+
+    def get(self, partition_key: str, row_key: str) -> Stored:
+        """Raises NotFoundError when the entity does not exist."""
+        with _translated(f"table {self.name}"):
+            entity = self._client.get_entity(partition_key, row_key)
+        return _stored(entity)
+
+    def create(self, entity: dict[str, Any]) -> str:
+        """Insert a new entity and return its ETag. Raises ConflictError when it exists."""
+        with _translated(f"table {self.name}"):
+            return self._client.create_entity(entity)["etag"]
+
+    def replace(self, entity: dict[str, Any], etag: str) -> str:
+        """Replace an entity only if it is unchanged since `etag` was read.
+
+        Raises PreconditionFailedError when someone else changed it first, NotFoundError when gone.
+        """
+        from azure.core import MatchConditions
+        from azure.data.tables import UpdateMode
+
+        with _translated(f"table {self.name}"):
+            return self._client.update_entity(
+                entity, mode=UpdateMode.REPLACE, etag=etag, match_condition=MatchConditions.IfNotModified
+            )["etag"]
+
+    def upsert(self, entity: dict[str, Any]) -> str:
+        """Insert or replace unconditionally: for records that only one writer owns."""
+        from azure.data.tables import UpdateMode
+
+        with _translated(f"table {self.name}"):
+            return self._client.upsert_entity(entity, mode=UpdateMode.REPLACE)["etag"]
+
+    def delete(self, partition_key: str, row_key: str, etag: str | None = None) -> None:
+        """Delete if present (idempotent); with `etag`, only if unchanged since read."""
+        from azure.core import MatchConditions
+
+        condition = {"etag": etag, "match_condition": MatchConditions.IfNotModified} if etag else {}
+        with _translated(f"table {self.name}"):
+            self._client.delete_entity(partition_key, row_key, **condition)
+
+    def list_partition(self, partition_key: str, select: Sequence[str] | None = None) -> Iterator[Stored]:
+        """Every entity of one partition: the only kind of query hot paths make."""
+        yield from self.query("PartitionKey eq @pk", {"pk": partition_key}, select)
+
+    def query(
+        self, query_filter: str, parameters: dict[str, Any], select: Sequence[str] | None = None
+    ) -> Iterator[Stored]:
+        with _translated(f"table {self.name}"):
+            for entity in self._client.query_entities(
+                query_filter, parameters=parameters, select=list(select) if select else None
+            ):
+                yield _stored(entity)
+
+
+class Queue:
+    """One queue; messages are JSON, encoded as host.json's messageEncoding tells the trigger."""
+
+    def __init__(self, client: QueueClient) -> None:
+        self._client = client
+
+    @property
+    def name(self) -> str:
+        return self._client.queue_name
+
+    @property
+    def client(self) -> QueueClient:
+        """The SDK client, for the local host's receive / update / delete loop."""
+        return self._client
+
+    def send(self, payload: dict[str, Any], *, delay_seconds: int | None = None) -> str:
+        """Enqueue `payload`; returns the message id. Raises InvalidRequestError above 64 KiB."""
+        content = encode_queue_message(payload)
+        with _translated(f"queue {self.name}"):
+            return self._client.send_message(content, visibility_timeout=delay_seconds).id
+
+
+def encode_queue_message(payload: dict[str, Any]) -> str:
+    """The queue message text the trigger will decode back into `payload`.
+
+    JSON with ensure_ascii keeps every character XML-safe, so "none" encoding is lossless.
+    """
+    text = json.dumps(payload, separators=(",", ":"), ensure_ascii=True)
+    if get_host_config().queues.message_encoding == "base64":
+        text = base64.b64encode(text.encode("ascii")).decode("ascii")
+    if len(text) > QUEUE_MESSAGE_LIMIT:
+        raise InvalidRequestError(f"Queue message of {len(text)} bytes exceeds the 64 KiB queue limit.")
+    return text
+
+
+class StorageAccount:
+    """The tables and queues of one storage account; clients are built on first use and cached."""
+
+    def __init__(
+        self, connection: StorageConnection, *, policies: Sequence[SansIOHTTPPolicy] = ()
+    ) -> None:
+        self.connection = connection
+        self._policies = list(policies)
+        self._tables: dict[str, Table] = {}
+        self._queues: dict[str, Queue] = {}
+
+    @property
+    def label(self) -> str:
+        """The setting that names this account: safe to log, unlike its connection string."""
+        return self.connection.setting
+
+    def table(self, name: str) -> Table:
+        """The table `name`, created if it does not exist yet."""
+        if name not in self._tables:
+            service = self.table_service
+            with _translated(f"table {name}"):
+                service.create_table_if_not_exists(name)
+            self._tables[name] = Table(service.get_table_client(name))
+        return self._tables[name]
+
+    def queue(self, name: str) -> Queue:
+        """The queue `name`, created if it does not exist yet."""
+        if name not in self._queues:
+            from azure.core.exceptions import ResourceExistsError
+
+            client = self.queue_service.get_queue_client(name)
+            with _translated(f"queue {name}"):
+                try:
+                    client.create_queue()
+                except ResourceExistsError:
+                    pass
+            self._queues[name] = Queue(client)
+        return self._queues[name]
+
+    def ping(self) -> None:
+        """One cheap read on the table and the queue service; raises UpstreamError if either fails."""
+        with _translated(f"storage {self.label}"):
+            next(iter(self.table_service.list_tables(results_per_page=1, retry_total=0).by_page()), None)
+            next(iter(self.queue_service.list_queues(results_per_page=1, retry_total=0).by_page()), None)
+
+    @functools.cached_property
+    def table_service(self) -> TableServiceClient:
+        from azure.data.tables import TableServiceClient
+
+        return self._build(TableServiceClient, self.connection.table_uri)
+
+    @functools.cached_property
+    def queue_service(self) -> QueueServiceClient:
+        from azure.storage.queue import QueueServiceClient
+
+        return self._build(QueueServiceClient, self.connection.queue_uri)
+
+    def _build(self, client_type: Callable[..., Any], endpoint: str | None) -> Any:
+        options = {**CLIENT_TIMEOUTS, "per_call_policies": self._policies}
+        if self.connection.connection_string:
+            return client_type.from_connection_string(self.connection.connection_string, **options)
+        return client_type(endpoint, credential=_credential(self.connection.client_id), **options)
+
+
+class Storage:
+    """The control account and one account per served geography: the only way to reach storage."""
+
+    def __init__(self, settings: Settings, *, policies: Sequence[SansIOHTTPPolicy] = ()) -> None:
+        self.geos = settings.geos
+        self.control = StorageAccount(settings.control_storage, policies=policies)
+        self._geo_accounts = {
+            geo: StorageAccount(connection, policies=policies)
+            for geo, connection in settings.geo_storage.items()
+        }
+
+    def for_geo(self, geo: str) -> StorageAccount:
+        """The account of `geo`. Raises SettingsError when this deployment does not serve it."""
+        try:
+            return self._geo_accounts[geo]
+        except KeyError:
+            raise SettingsError(f"Geography {geo!r} is not served by this deployment (setting GEOS).") from None
+
+
+@functools.cache
+def _credential(client_id: str | None) -> Any:
+    """One managed-identity credential per identity, shared by every client that uses it."""
+    from azure.identity import DefaultAzureCredential
+
+    return DefaultAzureCredential(managed_identity_client_id=client_id)
+
+
+def _stored(entity: Any) -> Stored:
+    return Stored(entity=dict(entity), etag=entity.metadata["etag"])
+
+
+class _translated:
+    """Turn azure-core exceptions raised inside the block into shared.errors, keeping the cause."""
+
+    def __init__(self, what: str) -> None:
+        self.what = what
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: object) -> bool:
+        if exc is None:
+            return False
+        from azure.core import exceptions as azure_errors
+
+        if isinstance(exc, azure_errors.ResourceNotFoundError):
+            raise NotFoundError(f"Not found in {self.what}.") from exc
+        if isinstance(exc, azure_errors.ResourceModifiedError):
+            raise PreconditionFailedError(f"Changed concurrently in {self.what}.") from exc
+        if isinstance(exc, azure_errors.ResourceExistsError):
+            raise ConflictError(f"Already exists in {self.what}.") from exc
+        if isinstance(exc, azure_errors.ClientAuthenticationError):
+            raise UpstreamError(f"Storage refused our credentials for {self.what}.", retryable=False) from exc
+        if isinstance(exc, azure_errors.HttpResponseError):
+            status = exc.status_code or 0
+            if status == 412:
+                raise PreconditionFailedError(f"Changed concurrently in {self.what}.") from exc
+            retryable = status in (408, 429) or status >= 500
+            raise UpstreamError(f"Storage error {status} in {self.what}.", retryable=retryable) from exc
+        if isinstance(exc, (azure_errors.ServiceRequestError, azure_errors.ServiceResponseError)):
+            raise UpstreamError(f"Storage unreachable for {self.what}.", retryable=True) from exc
+        return False

@@ -1,0 +1,93 @@
+"""Start and stop Azurite (the npm Azure Storage emulator) with one account per storage setting."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+AZURITE_BIN = REPO_ROOT / "node_modules" / ".bin" / "azurite"
+SERVICES = ("blob", "queue", "table")
+
+
+@dataclass(frozen=True)
+class Account:
+    name: str
+    key: str  # Base64, as Azurite and the SDKs expect
+
+
+class Azurite:
+    """One Azurite process serving several accounts on path-style endpoints of 127.0.0.1."""
+
+    def __init__(
+        self,
+        accounts: list[Account],
+        *,
+        ports: dict[str, int] | None = None,
+        location: Path | None = None,
+        log_path: Path | None = None,
+    ) -> None:
+        self.accounts = accounts
+        self.ports = ports or {service: free_port() for service in SERVICES}
+        self.location = location
+        self.log_path = log_path
+        self._process: subprocess.Popen[bytes] | None = None
+
+    def start(self, timeout: float = 30.0) -> None:
+        """Start Azurite and wait until every service accepts connections."""
+        binary = shutil.which("azurite", path=str(AZURITE_BIN.parent)) or shutil.which("azurite")
+        if binary is None:
+            raise RuntimeError("Azurite is not installed: run `npm ci` in the repository root (see README.md).")
+        args = [binary, "--skipApiVersionCheck", "--loose", "--disableProductStyleUrl"]
+        for service in SERVICES:
+            args += [f"--{service}Host", "127.0.0.1", f"--{service}Port", str(self.ports[service])]
+        if self.location is None:
+            args.append("--inMemoryPersistence")
+        else:
+            self.location.mkdir(parents=True, exist_ok=True)
+            args += ["--location", str(self.location)]
+        env = {**os.environ, "AZURITE_ACCOUNTS": ";".join(f"{a.name}:{a.key}" for a in self.accounts)}
+        log = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL  # noqa: SIM115
+        self._process = subprocess.Popen(args, env=env, stdout=log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + timeout
+        for port in self.ports.values():
+            while not _accepts(port):
+                if self._process.poll() is not None or time.monotonic() > deadline:
+                    self.stop()
+                    raise RuntimeError(f"Azurite did not start (port {port}); see its log.")
+                time.sleep(0.1)
+
+    def stop(self) -> None:
+        if self._process and self._process.poll() is None:
+            self._process.terminate()
+            try:
+                self._process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self._process.kill()
+        self._process = None
+
+    def connection_string(self, account_name: str) -> str:
+        """A path-style connection string for one account, as the settings module reads it."""
+        account = next(a for a in self.accounts if a.name == account_name)
+        endpoints = ";".join(
+            f"{service.capitalize()}Endpoint=http://127.0.0.1:{self.ports[service]}/{account.name}"
+            for service in SERVICES
+        )
+        return f"DefaultEndpointsProtocol=http;AccountName={account.name};AccountKey={account.key};{endpoints}"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _accepts(port: int) -> bool:
+    with socket.socket() as sock:
+        sock.settimeout(0.2)
+        return sock.connect_ex(("127.0.0.1", port)) == 0

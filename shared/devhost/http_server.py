@@ -1,0 +1,151 @@
+"""Serve a FunctionApp's HTTP triggers at their routes, with the host's route precedence."""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qsl, unquote, urlsplit
+
+import azure.functions as func
+
+from shared.devhost.functions import Function
+
+logger = logging.getLogger(__name__)
+
+MAX_BODY = 100 * 1024 * 1024
+"""The Functions host refuses request bodies above 100 MB; so do we."""
+
+# Segment ranks as ASP.NET routing orders them: literals win over parameters, catch-alls come last.
+_LITERAL, _CONSTRAINED, _PARAMETER, _CATCH_ALL = range(4)
+
+
+@dataclass(frozen=True)
+class Route:
+    function: Function
+    methods: frozenset[str]
+    pattern: re.Pattern[str]
+    precedence: tuple[int, ...]
+
+    @classmethod
+    def of(cls, function: Function) -> Route:
+        template = function.trigger.get("route") or function.name
+        methods = function.trigger.get("methods") or ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
+        regex, ranks = _compile(template.strip("/"))
+        return cls(function, frozenset(str(getattr(m, "value", m)).upper() for m in methods), regex, ranks)
+
+    @property
+    def template(self) -> str:
+        return self.function.trigger.get("route") or self.function.name
+
+
+def _compile(template: str) -> tuple[re.Pattern[str], tuple[int, ...]]:
+    parts: list[str] = []
+    ranks: list[int] = []
+    for segment in template.split("/") if template else []:
+        match = re.fullmatch(r"\{(\*?)(\w+)(?::[^}?]+)?(\?)?\}", segment)
+        if match is None:
+            parts.append(re.escape(segment))
+            ranks.append(_LITERAL)
+        elif match.group(1):
+            parts.append(f"(?P<{match.group(2)}>.*)")
+            ranks.append(_CATCH_ALL)
+        else:
+            optional = "?" if match.group(3) else ""
+            parts.append(f"(?P<{match.group(2)}>[^/]+){optional}")
+            ranks.append(_CONSTRAINED if ":" in segment else _PARAMETER)
+    return re.compile("/".join(parts) + "/?", re.IGNORECASE), tuple(ranks)
+
+
+class Router:
+    def __init__(self, functions: list[Function]) -> None:
+        self.routes = sorted((Route.of(f) for f in functions), key=lambda r: (r.precedence, -len(r.precedence)))
+
+    def match(self, method: str, path: str) -> tuple[Route, dict[str, str]] | None:
+        for route in self.routes:
+            found = route.pattern.fullmatch(path)
+            if found and method in route.methods:
+                return route, {k: unquote(v) for k, v in found.groupdict().items() if v is not None}
+        return None
+
+
+class HttpHost:
+    """A threading HTTP server on 127.0.0.1 that turns requests into func.HttpRequest calls."""
+
+    def __init__(self, functions: list[Function], *, route_prefix: str, port: int) -> None:
+        self.router = Router(functions)
+        self.prefix = "/" + route_prefix.strip("/") if route_prefix else ""
+        self.server = ThreadingHTTPServer(("127.0.0.1", port), _handler_for(self))
+        self.server.daemon_threads = True
+        self._thread: threading.Thread | None = None
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self.server.serve_forever, name="devhost-http", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+    def handle(self, method: str, target: str, headers: dict[str, str], body: bytes) -> func.HttpResponse:
+        url = urlsplit(target)
+        path = url.path
+        matched = None
+        if path == self.prefix or path.startswith(self.prefix + "/"):
+            matched = self.router.match(method, path[len(self.prefix) :].strip("/"))
+        if matched is None:
+            return func.HttpResponse(status_code=404)
+        route, route_params = matched
+        request = func.HttpRequest(
+            method,
+            f"{self.base_url}{target}",
+            headers=headers,
+            params=dict(parse_qsl(url.query, keep_blank_values=True)),
+            route_params=route_params,
+            body=body,
+        )
+        try:
+            return route.function.call(request)
+        except Exception:
+            # The real host answers 500 with an empty body; so do we, with the trace in our log.
+            logger.exception("Function %s raised", route.function.name)
+            return func.HttpResponse(status_code=500)
+
+
+def _handler_for(host: HttpHost) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def _serve(self) -> None:
+            length = int(self.headers.get("Content-Length") or 0)
+            if length > MAX_BODY:
+                self.send_error(413)
+                return
+            body = self.rfile.read(length) if length else b""
+            response = host.handle(self.command, self.path, dict(self.headers.items()), body)
+            payload = response.get_body() or b""
+            self.send_response(response.status_code)
+            for name, value in response.headers.items():
+                if name.lower() not in ("content-length", "content-type"):
+                    self.send_header(name, value)
+            if response.mimetype:
+                charset = f"; charset={response.charset}" if response.charset else ""
+                self.send_header("Content-Type", response.headers.get("Content-Type", f"{response.mimetype}{charset}"))
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            if self.command != "HEAD":
+                self.wfile.write(payload)
+
+        do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = _serve
+
+        def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - stdlib signature
+            # The request line may carry tokens in its query string: log the path only.
+            logger.info("%s %s -> %s", self.command, urlsplit(self.path).path, args[1] if len(args) > 1 else "")
+
+    return Handler

@@ -1,0 +1,76 @@
+"""The connector's exception tree; services raise these, triggers map them to outcomes.
+
+    ConnectorError                  root: every error we raise on purpose
+    ├── SettingsError               an app setting is missing or malformed (names the setting)
+    ├── InvalidRequestError         the caller sent something we cannot accept (400)
+    │   └── InvalidMessageError     a queue message that can never be processed (poison, not retried)
+    ├── NotAuthorisedError          no or bad credentials (401)
+    ├── ForbiddenError              valid caller, not allowed (403)
+    ├── NotFoundError               the thing does not exist (404)
+    ├── ConflictError               the state does not allow it, or it exists already (409)
+    ├── PreconditionFailedError     an ETag / If-Match did not match (412)
+    └── UpstreamError               a service we call failed; `retryable` says whether to try again
+
+Foreign exceptions (azure-core, httpx, python-hl7) are translated into these at the adapter
+boundary with ``raise ... from exc``; services never see SDK exception types.
+"""
+
+from __future__ import annotations
+
+
+class ConnectorError(Exception):
+    """Root of the errors we raise on purpose; `code` is stable, the message is for people."""
+
+    code = "error"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class SettingsError(ConnectorError):
+    """An app setting is missing or malformed; the message names the setting."""
+
+    code = "settings_invalid"
+
+
+class InvalidRequestError(ConnectorError):
+    code = "invalid_request"
+
+
+class InvalidMessageError(InvalidRequestError):
+    """A queue message that no retry can fix: record it and complete, do not retry."""
+
+    code = "invalid_message"
+
+
+class NotAuthorisedError(ConnectorError):
+    code = "not_authorised"
+
+
+class ForbiddenError(ConnectorError):
+    code = "forbidden"
+
+
+class NotFoundError(ConnectorError):
+    code = "not_found"
+
+
+class ConflictError(ConnectorError):
+    code = "conflict"
+
+
+class PreconditionFailedError(ConflictError):
+    """Optimistic concurrency lost: the stored ETag is not the one the caller read."""
+
+    code = "precondition_failed"
+
+
+class UpstreamError(ConnectorError):
+    """A service we depend on failed; `retryable` tells the queue host whether to try again."""
+
+    code = "upstream_error"
+
+    def __init__(self, message: str, *, retryable: bool) -> None:
+        super().__init__(message)
+        self.retryable = retryable

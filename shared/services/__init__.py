@@ -1,0 +1,1 @@
+"""Services: one module per use case; they take ports and plain data, never SDK clients."""

@@ -1,0 +1,156 @@
+"""Every app setting the connector reads, declared once, read once and validated at first use.
+
+`SETTINGS` is the single list of what we read: the README table, `local.settings.sample.json` and
+the Bicep app settings are checked against it by tests. `get_settings()` builds one frozen
+`Settings` per process; a missing or malformed value raises `SettingsError` naming the setting.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from shared.errors import SettingsError
+
+KNOWN_GEOS: tuple[str, ...] = ("US", "EU", "APAC")
+"""Geographies the code knows; a deployment serves the subset named in GEOS.
+
+Queue triggers are registered per known geography (the host needs them at indexing time);
+the ones a deployment does not serve are disabled with `AzureWebJobs.<function>.Disabled`.
+"""
+
+
+@dataclass(frozen=True)
+class SettingSpec:
+    """One app setting: its name, whether it names a storage connection, and its purpose."""
+
+    name: str
+    purpose: str
+    connection: bool = False
+
+
+def geo_storage_setting(geo: str) -> str:
+    """The connection setting of one geography's storage account, e.g. ``GEO_EU_STORAGE``."""
+    return f"GEO_{geo}_STORAGE"
+
+
+SETTINGS: tuple[SettingSpec, ...] = (
+    SettingSpec("GEOS", "Geographies this deployment serves, comma-separated, from US, EU, APAC."),
+    SettingSpec(
+        "CONTROL_STORAGE",
+        "Storage for configuration data (no patient data): organisations, endpoints, certificates, audit.",
+        connection=True,
+    ),
+    *(
+        SettingSpec(
+            geo_storage_setting(geo),
+            f"Storage account of geography {geo}: its patient data (appointments, phone numbers, queues).",
+            connection=True,
+        )
+        for geo in KNOWN_GEOS
+    ),
+)
+
+CONNECTION_SUFFIXES: tuple[str, ...] = (
+    "__tableServiceUri",
+    "__queueServiceUri",
+    "__blobServiceUri",
+    "__credential",
+    "__clientId",
+)
+"""Identity-based connection parts, named as the Functions host names them."""
+
+
+@dataclass(frozen=True)
+class StorageConnection:
+    """How to reach one storage account: a connection string, or service URIs plus managed identity."""
+
+    setting: str
+    connection_string: str | None = None
+    table_uri: str | None = None
+    queue_uri: str | None = None
+    blob_uri: str | None = None
+    client_id: str | None = None
+
+    @property
+    def uses_identity(self) -> bool:
+        return self.connection_string is None
+
+
+@dataclass(frozen=True)
+class Settings:
+    geos: tuple[str, ...]
+    control_storage: StorageConnection
+    geo_storage: Mapping[str, StorageConnection]
+
+
+def load_settings(env: Mapping[str, str]) -> Settings:
+    """Read and validate every setting from `env`. Raises SettingsError naming the first bad one."""
+    geos = _read_geos(env)
+    return Settings(
+        geos=geos,
+        control_storage=read_connection(env, "CONTROL_STORAGE"),
+        geo_storage={geo: read_connection(env, geo_storage_setting(geo)) for geo in geos},
+    )
+
+
+@functools.cache
+def get_settings() -> Settings:
+    """The process's settings, loaded from the environment on first use."""
+    return load_settings(os.environ)
+
+
+def _required(env: Mapping[str, str], name: str) -> str:
+    value = env.get(name, "").strip()
+    if not value:
+        raise SettingsError(f"Setting {name} is missing; see the settings table in README.md.")
+    return value
+
+
+def _read_geos(env: Mapping[str, str]) -> tuple[str, ...]:
+    raw = _required(env, "GEOS")
+    geos = tuple(part.strip().upper() for part in raw.split(","))
+    unknown = [geo for geo in geos if geo not in KNOWN_GEOS]
+    if unknown or "" in geos:
+        raise SettingsError(
+            f"Setting GEOS must list geographies from {', '.join(KNOWN_GEOS)} separated by commas; "
+            f"got {raw!r}."
+        )
+    if len(set(geos)) != len(geos):
+        raise SettingsError(f"Setting GEOS names a geography twice: {raw!r}.")
+    return geos
+
+
+def read_connection(env: Mapping[str, str], name: str) -> StorageConnection:
+    """A connection string under `name`, or identity-based parts under `name__...`."""
+    connection_string = env.get(name, "").strip()
+    if connection_string:
+        _check_connection_string(name, connection_string)
+        return StorageConnection(setting=name, connection_string=connection_string)
+    table_uri = env.get(f"{name}__tableServiceUri", "").strip()
+    queue_uri = env.get(f"{name}__queueServiceUri", "").strip()
+    if not (table_uri and queue_uri):
+        raise SettingsError(
+            f"Setting {name} is missing: set a connection string in {name}, or "
+            f"{name}__tableServiceUri and {name}__queueServiceUri for a managed identity."
+        )
+    blob_uri = env.get(f"{name}__blobServiceUri", "").strip() or None
+    for part, uri in (("tableServiceUri", table_uri), ("queueServiceUri", queue_uri), ("blobServiceUri", blob_uri)):
+        if uri is not None and not uri.startswith("https://"):
+            raise SettingsError(f"Setting {name}__{part} must be an https:// URI.")
+    return StorageConnection(
+        setting=name,
+        table_uri=table_uri,
+        queue_uri=queue_uri,
+        blob_uri=blob_uri,
+        client_id=env.get(f"{name}__clientId", "").strip() or None,
+    )
+
+
+def _check_connection_string(name: str, value: str) -> None:
+    parts = dict(part.split("=", 1) for part in value.split(";") if "=" in part)
+    if value != "UseDevelopmentStorage=true" and "AccountName" not in parts:
+        # Never echo the value: it holds the account key.
+        raise SettingsError(f"Setting {name} is not a storage connection string (no AccountName).")

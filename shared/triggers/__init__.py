@@ -1,0 +1,1 @@
+"""HTTP, queue and timer triggers: thin adapters from bindings to services, one blueprint per family."""

@@ -1,0 +1,29 @@
+"""`GET /api/health` and the JSON 404 for routes the app does not serve."""
+
+from __future__ import annotations
+
+import azure.functions as func
+
+from shared import bootstrap
+from shared.services.health import check_health
+from shared.triggers.http import api_errors, json_response, problem
+
+bp = func.Blueprint()
+
+
+@bp.route(route="health", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
+@api_errors
+def get_health(req: func.HttpRequest) -> func.HttpResponse:
+    storage = bootstrap.get_storage()
+    report = check_health(storage.control, {geo: storage.for_geo(geo) for geo in storage.geos})
+    return json_response(report.as_dict(), status=200 if report.healthy else 503)
+
+
+@bp.route(
+    route="{*path}",
+    methods=["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"],
+    auth_level=func.AuthLevel.ANONYMOUS,
+)
+def route_not_found(req: func.HttpRequest) -> func.HttpResponse:
+    """Catch-all with the lowest route precedence: unknown paths get JSON, not the host's empty 404."""
+    return problem(404, "not_found", "No such endpoint.")

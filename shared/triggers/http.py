@@ -1,0 +1,94 @@
+"""What every HTTP trigger shares: JSON and problem+json responses, and one error-to-status map.
+
+Errors become RFC 9457 problem documents with a stable `code`, a human `detail` and a `reference`
+that also appears in the log line, so support can find the request without the caller sending
+anything sensitive. Unexpected exceptions never leak a stack trace to the caller.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+import azure.functions as func
+
+from shared.errors import (
+    ConflictError,
+    ConnectorError,
+    ForbiddenError,
+    InvalidRequestError,
+    NotAuthorisedError,
+    NotFoundError,
+    PreconditionFailedError,
+    SettingsError,
+    UpstreamError,
+)
+
+logger = logging.getLogger(__name__)
+
+PROBLEM_JSON = "application/problem+json"
+
+_STATUS_BY_ERROR: tuple[tuple[type[ConnectorError], int], ...] = (
+    (PreconditionFailedError, 412),
+    (ConflictError, 409),
+    (NotFoundError, 404),
+    (ForbiddenError, 403),
+    (NotAuthorisedError, 401),
+    (InvalidRequestError, 400),
+    (SettingsError, 500),
+)
+
+
+def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> func.HttpResponse:
+    return func.HttpResponse(
+        json.dumps(body, separators=(",", ":")),
+        status_code=status,
+        mimetype="application/json",
+        headers={"Cache-Control": "no-store", **(headers or {})},
+    )
+
+
+def problem(status: int, code: str, detail: str, reference: str | None = None) -> func.HttpResponse:
+    body = {"type": "about:blank", "title": code.replace("_", " "), "status": status, "code": code, "detail": detail}
+    if reference:
+        body["reference"] = reference
+    return func.HttpResponse(
+        json.dumps(body), status_code=status, mimetype=PROBLEM_JSON, headers={"Cache-Control": "no-store"}
+    )
+
+
+def status_of(error: ConnectorError) -> int:
+    """The HTTP status of one of our errors; upstream failures are 503 when retryable, else 502."""
+    if isinstance(error, UpstreamError):
+        return 503 if error.retryable else 502
+    return next((status for kind, status in _STATUS_BY_ERROR if isinstance(error, kind)), 500)
+
+
+def api_errors(handler: Callable[[func.HttpRequest], func.HttpResponse]) -> Callable[[func.HttpRequest], func.HttpResponse]:
+    """Map exceptions raised by an API handler to problem+json responses, logged with a reference."""
+
+    @functools.wraps(handler)
+    def wrapper(req: func.HttpRequest) -> func.HttpResponse:
+        try:
+            return handler(req)
+        except ConnectorError as error:
+            reference = uuid.uuid4().hex[:12]
+            status = status_of(error)
+            log = logger.error if status >= 500 else logger.info
+            log("%s %s -> %d %s (reference %s)", req.method, _path(req), status, error.code, reference)
+            return problem(status, error.code, error.message, reference)
+        except Exception:
+            reference = uuid.uuid4().hex[:12]
+            logger.exception("%s %s -> 500 unexpected (reference %s)", req.method, _path(req), reference)
+            return problem(500, "internal_error", "Something went wrong on our side.", reference)
+
+    return wrapper
+
+
+def _path(req: func.HttpRequest) -> str:
+    """The request path without its query string, which may carry tokens."""
+    return req.url.split("?", 1)[0]
