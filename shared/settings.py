@@ -115,8 +115,7 @@ def _read_geos(env: Mapping[str, str]) -> tuple[str, ...]:
     unknown = [geo for geo in geos if geo not in KNOWN_GEOS]
     if unknown or "" in geos:
         raise SettingsError(
-            f"Setting GEOS must list geographies from {', '.join(KNOWN_GEOS)} separated by commas; "
-            f"got {raw!r}."
+            f"Setting GEOS must list geographies from {', '.join(KNOWN_GEOS)} separated by commas; got {raw!r}."
         )
     if len(set(geos)) != len(geos):
         raise SettingsError(f"Setting GEOS names a geography twice: {raw!r}.")

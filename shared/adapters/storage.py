@@ -10,6 +10,7 @@ The SDKs are imported here, on first use, not when the app is indexed.
 from __future__ import annotations
 
 import base64
+import contextlib
 import functools
 import json
 import logging
@@ -150,9 +151,7 @@ def encode_queue_message(payload: dict[str, Any]) -> str:
 class StorageAccount:
     """The tables and queues of one storage account; clients are built on first use and cached."""
 
-    def __init__(
-        self, connection: StorageConnection, *, policies: Sequence[SansIOHTTPPolicy] = ()
-    ) -> None:
+    def __init__(self, connection: StorageConnection, *, policies: Sequence[SansIOHTTPPolicy] = ()) -> None:
         self.connection = connection
         self._policies = list(policies)
         self._tables: dict[str, Table] = {}
@@ -178,11 +177,8 @@ class StorageAccount:
             from azure.core.exceptions import ResourceExistsError
 
             client = self.queue_service.get_queue_client(name)
-            with _translated(f"queue {name}"):
-                try:
-                    client.create_queue()
-                except ResourceExistsError:
-                    pass
+            with _translated(f"queue {name}"), contextlib.suppress(ResourceExistsError):
+                client.create_queue()
             self._queues[name] = Queue(client)
         return self._queues[name]
 
@@ -218,8 +214,7 @@ class Storage:
         self.geos = settings.geos
         self.control = StorageAccount(settings.control_storage, policies=policies)
         self._geo_accounts = {
-            geo: StorageAccount(connection, policies=policies)
-            for geo, connection in settings.geo_storage.items()
+            geo: StorageAccount(connection, policies=policies) for geo, connection in settings.geo_storage.items()
         }
 
     def for_geo(self, geo: str) -> StorageAccount:

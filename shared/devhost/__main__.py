@@ -7,6 +7,7 @@ With --azurite, Azurite is started with every account the storage connection str
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import os
@@ -27,6 +28,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=int, default=7071)
     parser.add_argument("--settings", type=Path, default=REPO_ROOT / "local.settings.json")
     parser.add_argument("--azurite", action="store_true", help="start Azurite for the storage settings")
+    parser.add_argument("--azurite-only", action="store_true", help="start Azurite only (for `func start`)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
@@ -37,24 +39,25 @@ def main(argv: list[str] | None = None) -> int:
         print(f"Cannot start: {error.message}", file=sys.stderr)
         return 2
 
-    azurite = azurite_for_settings(os.environ) if args.azurite else None
+    azurite = azurite_for_settings(os.environ) if args.azurite or args.azurite_only else None
     if azurite:
         azurite.start()
-        print(f"Azurite: accounts {', '.join(a.name for a in azurite.accounts)} on ports {azurite.ports}")
+        print(f"Azurite: accounts {', '.join(a.name for a in azurite.accounts)} on ports {azurite.ports}", flush=True)
 
-    from shared.devhost.host import DevHost, load_app
+    host = None
+    if not args.azurite_only:
+        from shared.devhost.host import DevHost, load_app
 
-    host = DevHost(load_app(args.app), port=args.port)
-    host.start()
-    print("Serving:\n  " + "\n  ".join(host.describe()), flush=True)
+        host = DevHost(load_app(args.app), port=args.port)
+        host.start()
+        print("Serving:\n  " + "\n  ".join(host.describe()), flush=True)
 
     stopped = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopped.set())
-    try:
+    with contextlib.suppress(KeyboardInterrupt):
         stopped.wait()
-    except KeyboardInterrupt:
-        pass
-    host.stop()
+    if host:
+        host.stop()
     if azurite:
         azurite.stop()
     return 0

@@ -41,10 +41,20 @@ class Catalogue:
     unsupported: list[str] = field(default_factory=list)
 
 
+_INDEXED: dict[int, list[Any]] = {}
+
+
+def indexed_functions(app: func.FunctionApp) -> list[Any]:
+    """`app.get_functions()`, once per app: the library refuses to index the same app twice."""
+    if id(app) not in _INDEXED:
+        _INDEXED[id(app)] = app.get_functions()
+    return _INDEXED[id(app)]
+
+
 def read_functions(app: func.FunctionApp, env: Mapping[str, str] = os.environ) -> Catalogue:
     """Sort the app's functions by trigger type, leaving out those disabled as the host would."""
     catalogue = Catalogue()
-    for indexed in app.get_functions():
+    for indexed in indexed_functions(app):
         name = indexed.get_function_name()
         trigger = indexed.get_trigger().get_dict_repr()
         function = Function(name, trigger, indexed.get_user_function())

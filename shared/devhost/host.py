@@ -59,7 +59,8 @@ class DevHost:
         lines = []
         for route in self.http.router.routes:
             methods = ",".join(sorted(route.methods)) if len(route.methods) < 7 else "*"
-            lines.append(f"http   {methods:<10} {self.base_url}{self.http.prefix}/{route.template}  [{route.function.name}]")
+            url = f"{self.base_url}{self.http.prefix}/{route.template}"
+            lines.append(f"http   {methods:<10} {url}  [{route.function.name}]")
         for pump in self.pumps:
             lines.append(f"queue  {pump.queue_name} on {pump.connection}  [{pump.function.name}]")
         for timer in self.timers:

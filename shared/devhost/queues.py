@@ -13,7 +13,7 @@ import logging
 import threading
 from typing import Any
 
-import azure.functions as func
+from azure.functions.queue import QueueMessage
 
 from shared.adapters.storage import StorageAccount
 from shared.devhost.functions import Function, resolve
@@ -80,20 +80,21 @@ class QueuePump:
         except Exception:
             logger.warning(
                 "Function %s failed on message %s (dequeue %d of %d)",
-                self.function.name, message.id, message.dequeue_count, self.semantics.max_dequeue_count,
+                self.function.name,
+                message.id,
+                message.dequeue_count,
+                self.semantics.max_dequeue_count,
                 exc_info=True,
             )
             if message.dequeue_count >= self.semantics.max_dequeue_count:
                 self._to_poison(message)
             else:
-                self._queue.update_message(
-                    message, visibility_timeout=int(self.semantics.visibility_timeout_seconds)
-                )
+                self._queue.update_message(message, visibility_timeout=int(self.semantics.visibility_timeout_seconds))
             return
         self._queue.delete_message(message)
 
-    def _as_binding(self, message: Any) -> func.QueueMessage:
-        return func.QueueMessage(
+    def _as_binding(self, message: Any) -> QueueMessage:
+        return QueueMessage(
             id=message.id,
             body=self._decode(message.content),
             dequeue_count=message.dequeue_count,

@@ -6,7 +6,7 @@ import logging
 import threading
 from datetime import UTC, datetime
 
-import azure.functions as func
+from azure.functions.timer import TimerRequest
 from croniter import croniter
 
 from shared.devhost.functions import Function, resolve
@@ -45,9 +45,8 @@ class TimerRunner:
 
     def _fire(self, due: datetime) -> None:
         late = (datetime.now(UTC) - due).total_seconds()
-        request = func.TimerRequest(past_due=late > PAST_DUE_SECONDS, schedule={"AdjustForDST": True})
         try:
-            self.function.call(request)
+            self.function.call(TimerRequest(past_due=late > PAST_DUE_SECONDS, schedule={"AdjustForDST": True}))
         except Exception:
             # Timers are not retried: the next tick picks up what this one left.
             logger.exception("Timer %s failed", self.function.name)

@@ -68,7 +68,10 @@ def status_of(error: ConnectorError) -> int:
     return next((status for kind, status in _STATUS_BY_ERROR if isinstance(error, kind)), 500)
 
 
-def api_errors(handler: Callable[[func.HttpRequest], func.HttpResponse]) -> Callable[[func.HttpRequest], func.HttpResponse]:
+HttpHandler = Callable[[func.HttpRequest], func.HttpResponse]
+
+
+def api_errors(handler: HttpHandler) -> HttpHandler:
     """Map exceptions raised by an API handler to problem+json responses, logged with a reference."""
 
     @functools.wraps(handler)

@@ -1,0 +1,36 @@
+# Two commands on a fresh machine (Python 3.11 and Node.js 20+):
+#   make run    start Azurite and the connector on http://127.0.0.1:7071
+#   make test   run the whole test suite (Azurite is started by the tests)
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+
+.PHONY: run test lint bench setup
+
+setup: $(VENV)/.installed node_modules/.installed
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	touch $@
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --silent --no-audit --no-fund
+	touch $@
+
+local.settings.json:
+	cp local.settings.sample.json $@
+
+run: setup local.settings.json
+	$(PY) -m shared.devhost --azurite
+
+test: setup
+	$(PY) -m pytest
+
+lint: setup
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+bench: setup
+	$(PY) bench/cold_start.py

@@ -1,0 +1,59 @@
+"""Fixtures shared by every test layer: Azurite with one account per storage setting, and app settings."""
+
+from __future__ import annotations
+
+import base64
+import os
+import secrets
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from shared import bootstrap
+from shared.devhost.azurite import Account, Azurite
+from shared.settings import KNOWN_GEOS, geo_storage_setting
+
+CONTROL_ACCOUNT = "control"
+
+
+def geo_account(geo: str) -> str:
+    return f"geo{geo.lower()}"
+
+
+@pytest.fixture(scope="session")
+def azurite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Azurite]:
+    """One in-memory Azurite for the session, with the control account and one account per geography."""
+    names = [CONTROL_ACCOUNT, *(geo_account(geo) for geo in KNOWN_GEOS)]
+    accounts = [Account(name, base64.b64encode(secrets.token_bytes(32)).decode()) for name in names]
+    log_path: Path = tmp_path_factory.mktemp("azurite") / "azurite.log"
+    emulator = Azurite(accounts, log_path=log_path)
+    emulator.start()
+    yield emulator
+    emulator.stop()
+
+
+@pytest.fixture(scope="session")
+def storage_env(azurite: Azurite) -> dict[str, str]:
+    """App settings that point the connector at the session's Azurite."""
+    env = {
+        "GEOS": ",".join(KNOWN_GEOS),
+        "CONTROL_STORAGE": azurite.connection_string(CONTROL_ACCOUNT),
+        "AzureWebJobsStorage": azurite.connection_string(CONTROL_ACCOUNT),
+    }
+    for geo in KNOWN_GEOS:
+        env[geo_storage_setting(geo)] = azurite.connection_string(geo_account(geo))
+    return env
+
+
+@pytest.fixture
+def app_env(storage_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, str]]:
+    """The process environment set to `storage_env` (tests may add to it), with wiring caches reset."""
+    for name in list(os.environ):
+        if name.startswith(("GEO", "CONTROL_STORAGE")):
+            monkeypatch.delenv(name)
+    for name, value in storage_env.items():
+        monkeypatch.setenv(name, value)
+    bootstrap.reset()
+    yield dict(storage_env)
+    bootstrap.reset()

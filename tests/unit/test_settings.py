@@ -1,0 +1,101 @@
+"""Settings are read once, validated, and fail with a message that names the setting."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from shared.errors import SettingsError
+from shared.settings import CONNECTION_SUFFIXES, KNOWN_GEOS, SETTINGS, load_settings
+
+ROOT = Path(__file__).resolve().parents[2]
+CONN = "DefaultEndpointsProtocol=http;AccountName=a;AccountKey=c2VjcmV0;TableEndpoint=http://127.0.0.1:1/a"
+HOST_SETTINGS = {"FUNCTIONS_WORKER_RUNTIME", "AzureWebJobsStorage"}
+
+
+def valid_env(**changes: str | None) -> dict[str, str]:
+    env = {"GEOS": "US,EU", "CONTROL_STORAGE": CONN, "GEO_US_STORAGE": CONN, "GEO_EU_STORAGE": CONN}
+    for name, value in changes.items():
+        if value is None:
+            env.pop(name, None)
+        else:
+            env[name] = value
+    return env
+
+
+def test_valid_settings_route_each_served_geo_to_its_connection() -> None:
+    settings = load_settings(valid_env())
+    assert settings.geos == ("US", "EU")
+    assert set(settings.geo_storage) == {"US", "EU"}
+    assert settings.geo_storage["EU"].setting == "GEO_EU_STORAGE"
+    assert not settings.control_storage.uses_identity
+
+
+def test_geos_are_normalised() -> None:
+    assert load_settings(valid_env(GEOS=" us , eu ")).geos == ("US", "EU")
+
+
+@pytest.mark.parametrize(
+    ("changes", "named"),
+    [
+        ({"GEOS": None}, "GEOS"),
+        ({"GEOS": ""}, "GEOS"),
+        ({"GEOS": "US,MARS"}, "GEOS"),
+        ({"GEOS": "US,,EU"}, "GEOS"),
+        ({"GEOS": "US,US"}, "GEOS"),
+        ({"CONTROL_STORAGE": None}, "CONTROL_STORAGE"),
+        ({"GEO_EU_STORAGE": None}, "GEO_EU_STORAGE"),
+        ({"GEO_EU_STORAGE": "not a connection string"}, "GEO_EU_STORAGE"),
+    ],
+)
+def test_bad_settings_name_the_setting(changes: dict[str, str | None], named: str) -> None:
+    with pytest.raises(SettingsError, match=named):
+        load_settings(valid_env(**changes))
+
+
+def test_a_bad_connection_string_is_not_echoed() -> None:
+    with pytest.raises(SettingsError) as raised:
+        load_settings(valid_env(GEO_EU_STORAGE="AccountKey=topsecretkey"))
+    assert "topsecretkey" not in str(raised.value)
+
+
+def test_identity_based_connection_needs_table_and_queue_uris_over_https() -> None:
+    env = valid_env(GEO_EU_STORAGE=None)
+    env["GEO_EU_STORAGE__tableServiceUri"] = "https://eu.table.core.windows.net"
+    with pytest.raises(SettingsError, match="GEO_EU_STORAGE__queueServiceUri"):
+        load_settings(env)
+    env["GEO_EU_STORAGE__queueServiceUri"] = "http://eu.queue.core.windows.net"
+    with pytest.raises(SettingsError, match=r"GEO_EU_STORAGE__queueServiceUri must be an https"):
+        load_settings(env)
+    env["GEO_EU_STORAGE__queueServiceUri"] = "https://eu.queue.core.windows.net"
+    env["GEO_EU_STORAGE__clientId"] = "11111111-2222-3333-4444-555555555555"
+    connection = load_settings(env).geo_storage["EU"]
+    assert connection.uses_identity
+    assert connection.queue_uri == "https://eu.queue.core.windows.net"
+    assert connection.client_id == "11111111-2222-3333-4444-555555555555"
+
+
+def test_unserved_geographies_need_no_storage_setting() -> None:
+    assert "GEO_APAC_STORAGE" not in valid_env()
+    assert load_settings(valid_env()).geos == ("US", "EU")
+
+
+def test_sample_settings_list_every_setting_and_nothing_else() -> None:
+    values = json.loads((ROOT / "local.settings.sample.json").read_text())["Values"]
+    assert set(values) == {spec.name for spec in SETTINGS} | HOST_SETTINGS
+    load_settings(values)  # the local defaults are themselves valid
+
+
+def test_readme_settings_table_documents_every_setting() -> None:
+    readme = (ROOT / "README.md").read_text()
+    documented = set(re.findall(r"^\| `([A-Za-z_.]+)`", readme, flags=re.MULTILINE))
+    assert {spec.name for spec in SETTINGS} <= documented
+
+
+def test_every_known_geo_has_its_storage_setting() -> None:
+    names = {spec.name for spec in SETTINGS if spec.connection}
+    assert {f"GEO_{geo}_STORAGE" for geo in KNOWN_GEOS} <= names
+    assert all(suffix.startswith("__") for suffix in CONNECTION_SUFFIXES)
