@@ -11,6 +11,7 @@ import functools
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 from shared.errors import SettingsError
 
@@ -38,6 +39,18 @@ def geo_storage_setting(geo: str) -> str:
 
 SETTINGS: tuple[SettingSpec, ...] = (
     SettingSpec("GEOS", "Geographies this deployment serves, comma-separated, from US, EU, APAC."),
+    SettingSpec(
+        "PUBLIC_BASE_URL",
+        "Where Epic, patients and admins reach this app (https; http only for localhost): links and redirects.",
+    ),
+    SettingSpec(
+        "ACS_ENDPOINT",
+        "Azure Communication Services endpoint (https), reached with the app's managed identity.",
+    ),
+    SettingSpec(
+        "ACS_CONNECTION_STRING",
+        "ACS connection string with an access key; when set it wins over ACS_ENDPOINT (local runs, tests).",
+    ),
     SettingSpec(
         "CONTROL_STORAGE",
         "Storage for configuration data (no patient data): organisations, endpoints, certificates, audit.",
@@ -80,10 +93,20 @@ class StorageConnection:
 
 
 @dataclass(frozen=True)
+class AcsConnection:
+    """Azure Communication Services: an access-key connection string, or an endpoint for managed identity."""
+
+    endpoint: str
+    connection_string: str | None = None
+
+
+@dataclass(frozen=True)
 class Settings:
     geos: tuple[str, ...]
+    public_base_url: str
     control_storage: StorageConnection
     geo_storage: Mapping[str, StorageConnection]
+    acs: AcsConnection | None
 
 
 def load_settings(env: Mapping[str, str]) -> Settings:
@@ -91,8 +114,10 @@ def load_settings(env: Mapping[str, str]) -> Settings:
     geos = _read_geos(env)
     return Settings(
         geos=geos,
+        public_base_url=_read_public_base_url(env),
         control_storage=read_connection(env, "CONTROL_STORAGE"),
         geo_storage={geo: read_connection(env, geo_storage_setting(geo)) for geo in geos},
+        acs=_read_acs(env),
     )
 
 
@@ -120,6 +145,35 @@ def _read_geos(env: Mapping[str, str]) -> tuple[str, ...]:
     if len(set(geos)) != len(geos):
         raise SettingsError(f"Setting GEOS names a geography twice: {raw!r}.")
     return geos
+
+
+def _read_public_base_url(env: Mapping[str, str]) -> str:
+    url = _required(env, "PUBLIC_BASE_URL").rstrip("/")
+    parts = urlsplit(url)
+    local = parts.scheme == "http" and parts.hostname in ("127.0.0.1", "localhost")
+    if not (parts.scheme == "https" or local) or not parts.hostname or parts.query or parts.fragment:
+        raise SettingsError(
+            f"Setting PUBLIC_BASE_URL must be an https:// URL without query (http only for localhost); got {url!r}."
+        )
+    return url
+
+
+def _read_acs(env: Mapping[str, str]) -> AcsConnection | None:
+    """ACS is optional: without it the local sandboxes send SMS and provide numbers."""
+    connection_string = env.get("ACS_CONNECTION_STRING", "").strip()
+    if connection_string:
+        parts = dict(part.split("=", 1) for part in connection_string.split(";") if "=" in part)
+        endpoint = parts.get("endpoint", "")
+        if not endpoint.startswith("https://") or not parts.get("accesskey"):
+            # Never echo the value: it holds the access key.
+            raise SettingsError("Setting ACS_CONNECTION_STRING must be endpoint=https://...;accesskey=...")
+        return AcsConnection(endpoint=endpoint, connection_string=connection_string)
+    endpoint = env.get("ACS_ENDPOINT", "").strip()
+    if not endpoint:
+        return None
+    if not endpoint.startswith("https://"):
+        raise SettingsError(f"Setting ACS_ENDPOINT must be an https:// URL; got {endpoint!r}.")
+    return AcsConnection(endpoint=endpoint)
 
 
 def read_connection(env: Mapping[str, str], name: str) -> StorageConnection:

@@ -38,6 +38,7 @@ def storage_env(azurite: Azurite) -> dict[str, str]:
     """App settings that point the connector at the session's Azurite."""
     env = {
         "GEOS": ",".join(KNOWN_GEOS),
+        "PUBLIC_BASE_URL": "http://127.0.0.1:7071",
         "CONTROL_STORAGE": azurite.connection_string(CONTROL_ACCOUNT),
         "AzureWebJobsStorage": azurite.connection_string(CONTROL_ACCOUNT),
     }

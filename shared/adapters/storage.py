@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from shared.adapters.identity import managed_identity
 from shared.errors import (
     ConflictError,
     InvalidRequestError,
@@ -204,7 +205,7 @@ class StorageAccount:
         options = {**CLIENT_TIMEOUTS, "per_call_policies": self._policies}
         if self.connection.connection_string:
             return client_type.from_connection_string(self.connection.connection_string, **options)
-        return client_type(endpoint, credential=_credential(self.connection.client_id), **options)
+        return client_type(endpoint, credential=managed_identity(self.connection.client_id), **options)
 
 
 class Storage:
@@ -223,14 +224,6 @@ class Storage:
             return self._geo_accounts[geo]
         except KeyError:
             raise SettingsError(f"Geography {geo!r} is not served by this deployment (setting GEOS).") from None
-
-
-@functools.cache
-def _credential(client_id: str | None) -> Any:
-    """One managed-identity credential per identity, shared by every client that uses it."""
-    from azure.identity import DefaultAzureCredential
-
-    return DefaultAzureCredential(managed_identity_client_id=client_id)
 
 
 def _stored(entity: Any) -> Stored:

@@ -17,7 +17,13 @@ HOST_SETTINGS = {"FUNCTIONS_WORKER_RUNTIME", "AzureWebJobsStorage"}
 
 
 def valid_env(**changes: str | None) -> dict[str, str]:
-    env = {"GEOS": "US,EU", "CONTROL_STORAGE": CONN, "GEO_US_STORAGE": CONN, "GEO_EU_STORAGE": CONN}
+    env = {
+        "GEOS": "US,EU",
+        "PUBLIC_BASE_URL": "https://connector.example.org",
+        "CONTROL_STORAGE": CONN,
+        "GEO_US_STORAGE": CONN,
+        "GEO_EU_STORAGE": CONN,
+    }
     for name, value in changes.items():
         if value is None:
             env.pop(name, None)
@@ -49,11 +55,40 @@ def test_geos_are_normalised() -> None:
         ({"CONTROL_STORAGE": None}, "CONTROL_STORAGE"),
         ({"GEO_EU_STORAGE": None}, "GEO_EU_STORAGE"),
         ({"GEO_EU_STORAGE": "not a connection string"}, "GEO_EU_STORAGE"),
+        ({"PUBLIC_BASE_URL": None}, "PUBLIC_BASE_URL"),
+        ({"PUBLIC_BASE_URL": "http://connector.example.org"}, "PUBLIC_BASE_URL"),
+        ({"PUBLIC_BASE_URL": "https://connector.example.org/?next=x"}, "PUBLIC_BASE_URL"),
+        ({"ACS_ENDPOINT": "http://acs.example.org"}, "ACS_ENDPOINT"),
+        ({"ACS_CONNECTION_STRING": "endpoint=https://acs.example.org/"}, "ACS_CONNECTION_STRING"),
     ],
 )
 def test_bad_settings_name_the_setting(changes: dict[str, str | None], named: str) -> None:
     with pytest.raises(SettingsError, match=named):
         load_settings(valid_env(**changes))
+
+
+def test_public_base_url_allows_plain_http_only_for_localhost() -> None:
+    assert load_settings(valid_env(PUBLIC_BASE_URL="http://127.0.0.1:7071/")).public_base_url == "http://127.0.0.1:7071"
+
+
+def test_acs_is_optional_and_a_connection_string_wins_over_the_endpoint() -> None:
+    assert load_settings(valid_env()).acs is None
+    identity = load_settings(valid_env(ACS_ENDPOINT="https://acs.example.org"))
+    assert identity.acs.endpoint == "https://acs.example.org"
+    assert identity.acs.connection_string is None
+    keyed = load_settings(
+        valid_env(
+            ACS_ENDPOINT="https://other.example.org",
+            ACS_CONNECTION_STRING="endpoint=https://acs.example.org/;accesskey=a2V5",
+        )
+    )
+    assert keyed.acs.endpoint == "https://acs.example.org/"
+
+
+def test_a_bad_acs_connection_string_is_not_echoed() -> None:
+    with pytest.raises(SettingsError) as raised:
+        load_settings(valid_env(ACS_CONNECTION_STRING="endpoint=http://x;accesskey=topsecretkey"))
+    assert "topsecretkey" not in str(raised.value)
 
 
 def test_a_bad_connection_string_is_not_echoed() -> None:
