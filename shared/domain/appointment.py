@@ -1,0 +1,151 @@
+"""Appointment state as scheduling messages move it, and the SMS each move calls for.
+
+Rules that keep the pipeline safe to redeliver and reorder:
+
+* Idempotent per sender + MSH-10: a message whose control id was the last one applied changes nothing.
+* Ordered by MSH-7: a message older than the last one applied never moves the appointment (a late
+  booking does not resurrect an appointment whose cancellation came first: the cancellation left a
+  tombstone carrying its message time).
+* The phone number is kept only while it may still be needed: a cancellation sends its SMS and then
+  the number is dropped at once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+
+class Status(StrEnum):
+    BOOKED = "booked"
+    CANCELLED = "cancelled"
+    DELETED = "deleted"
+    NO_SHOW = "no_show"
+
+
+class Notice(StrEnum):
+    """Which confirmation SMS a change calls for."""
+
+    SCHEDULED = "scheduled"
+    UPDATED = "updated"
+    CANCELLED = "cancelled"
+
+
+class Outcome(StrEnum):
+    APPLIED = "applied"
+    DUPLICATE = "duplicate"
+    STALE = "stale"
+
+
+DEFAULT_DURATION_MINUTES = 30
+"""Used for the meeting end and the purge time when the message gives no duration."""
+
+_CLOSING = {"cancelled": Status.CANCELLED, "deleted": Status.DELETED, "no_show": Status.NO_SHOW}
+_OPENING = ("booked", "rescheduled", "modified")
+
+
+@dataclass(frozen=True)
+class Change:
+    """What one scheduling message says about one appointment (the parser's output, narrowed)."""
+
+    kind: str  # booked | rescheduled | modified | cancelled | deleted | no_show
+    sender: str
+    control_id: str
+    message_time: datetime
+    start: datetime | None
+    duration_minutes: int | None
+    phone: str | None
+
+
+@dataclass(frozen=True)
+class Appointment:
+    status: Status
+    start: datetime | None
+    duration_minutes: int | None
+    phone: str | None
+    last_sender: str
+    last_control_id: str
+    last_message_time: datetime
+    schedule_version: int = 0
+    """Increases whenever the start time changes: reminders and job ids of an older time are stale."""
+
+    @property
+    def end(self) -> datetime | None:
+        if self.start is None:
+            return None
+        return self.start + timedelta(minutes=self.duration_minutes or DEFAULT_DURATION_MINUTES)
+
+    @property
+    def open(self) -> bool:
+        return self.status is Status.BOOKED
+
+
+@dataclass(frozen=True)
+class Decision:
+    outcome: Outcome
+    appointment: Appointment | None  # the state to store; None only when nothing was ever stored
+    notice: Notice | None = None
+    notice_phone: str | None = None  # where the notice goes (the number may be dropped from the state)
+
+
+def apply_change(current: Appointment | None, change: Change) -> Decision:
+    """The next state of an appointment and the SMS notice, if any, that the change calls for."""
+    if current is not None:
+        if (current.last_sender, current.last_control_id) == (change.sender, change.control_id):
+            return Decision(Outcome.DUPLICATE, current)
+        if change.message_time < current.last_message_time:
+            return Decision(Outcome.STALE, current)
+    if change.kind in _CLOSING:
+        return _close(current, change, _CLOSING[change.kind])
+    if change.kind in _OPENING:
+        return _open(current, change)
+    raise ValueError(f"unknown change kind {change.kind!r}")
+
+
+def _stamp(change: Change) -> dict[str, object]:
+    return {
+        "last_sender": change.sender,
+        "last_control_id": change.control_id,
+        "last_message_time": change.message_time,
+    }
+
+
+def _open(current: Appointment | None, change: Change) -> Decision:
+    """Booked, rescheduled or modified: confirm a new appointment, update a moved one."""
+    phone = change.phone or (current.phone if current else None)
+    start = change.start or (current.start if current else None)
+    duration = change.duration_minutes or (current.duration_minutes if current else None)
+    if current is None or not current.open:
+        # New to us (or re-booked after a cancellation): the patient has no valid confirmation yet.
+        version = current.schedule_version + 1 if current else 1
+        state = Appointment(Status.BOOKED, start, duration, phone, schedule_version=version, **_stamp(change))
+        return Decision(Outcome.APPLIED, state, Notice.SCHEDULED, phone)
+    moved = start != current.start
+    state = replace(
+        current,
+        start=start,
+        duration_minutes=duration,
+        phone=phone,
+        schedule_version=current.schedule_version + (1 if moved else 0),
+        **_stamp(change),
+    )
+    return Decision(Outcome.APPLIED, state, Notice.UPDATED if moved else None, phone if moved else None)
+
+
+def _close(current: Appointment | None, change: Change, status: Status) -> Decision:
+    """Cancelled or deleted: tell the patient (if they were confirmed) and drop the number; no-show: keep
+    the number until the purge after the visit, like any appointment that took place."""
+    if current is None:
+        # A cancellation before its booking: a tombstone, so the late booking is recognised as stale.
+        tombstone = Appointment(status, change.start, change.duration_minutes, None, **_stamp(change))
+        return Decision(Outcome.APPLIED, tombstone)
+    keep_phone = status is Status.NO_SHOW
+    state = replace(current, status=status, phone=current.phone if keep_phone else None, **_stamp(change))
+    notify = current.open and status is not Status.NO_SHOW and current.phone is not None
+    return Decision(
+        Outcome.APPLIED,
+        state,
+        Notice.CANCELLED if notify else None,
+        current.phone if notify else None,
+    )
