@@ -48,6 +48,9 @@ param softDeleteRetentionDays int = 7
 param tags object = {}
 
 resource account 'Microsoft.Storage/storageAccounts@2023-05-01' = {
+  // checkov:skip=CKV_AZURE_206: LRS/ZRS on purpose; geo-replication would copy patient data to the paired region.
+  // checkov:skip=CKV_AZURE_35: no VNet integration (Flex without VNet reaches storage publicly); access is Entra ID only, keys disabled.
+  // checkov:skip=CKV_AZURE_59: same reason as CKV_AZURE_35; anonymous blob access is off (allowBlobPublicAccess: false).
   name: name
   location: location
   tags: union(tags, { dataScope: dataScope })
