@@ -1,0 +1,237 @@
+// The Teams EHR connector for Epic in one resource group: one storage account per served geography (patient
+// data stays in that geography's region), a control account (configuration and the Functions host), the
+// function app with a user-assigned identity, monitoring, Key Vault and Communication Services for SMS.
+// The resource group's own region holds only resource metadata, never data.
+
+targetScope = 'resourceGroup'
+
+@description('Geographies this deployment serves, each with the region of its storage, e.g. [{ code: \'EU\', location: \'westeurope\' }]. Codes: US, EU, APAC.')
+@minLength(1)
+param geographies array
+
+@description('Region of the function app, control storage, Key Vault and monitoring. No patient data rests here.')
+param location string = resourceGroup().location
+
+@description('Short prefix of resource names: lowercase letters and digits.')
+@minLength(2)
+@maxLength(10)
+param namePrefix string = 'tehr'
+
+@description('Hosting: Flex Consumption (pay per use, scales to zero) or Elastic Premium (always warm, fixed base cost).')
+@allowed([
+  'FlexConsumption'
+  'ElasticPremium'
+])
+param hostingPlan string = 'FlexConsumption'
+
+// Geo-redundant replication is not offered: it would copy patient data to the paired region.
+@description('Replication of every storage account: Standard_LRS, or Standard_ZRS where the region has zones.')
+@allowed([
+  'Standard_LRS'
+  'Standard_ZRS'
+])
+param storageSku string = 'Standard_LRS'
+
+@description('Subscribe the SMS delivery-report function to ACS events. Leave false until the app is published; the deploy script and the azd hook set it afterwards.')
+param subscribeSmsDeliveryReports bool = false
+
+param tags object = {}
+
+var isFlex = hostingPlan == 'FlexConsumption'
+var resourceToken = uniqueString(subscription().id, resourceGroup().id)
+var allTags = union(tags, { application: 'teams-ehr-connector' })
+var deploymentContainerName = 'app-package'
+
+// Geography codes the code knows (shared/settings.py KNOWN_GEOS).
+var knownGeographies = [
+  'US'
+  'EU'
+  'APAC'
+]
+var servedGeographies = [for geo in geographies: geo.code]
+var unservedGeographies = filter(knownGeographies, code => !contains(servedGeographies, code))
+
+// Queue-triggered functions exist once per known geography, named <base>_<geo in lower case>; those of the
+// geographies this deployment does not serve are disabled, as their storage setting is absent.
+var perGeographyQueueFunctionBases = [
+  'process_hl7_message'
+  'send_sms_job'
+]
+var geographyQueues = [
+  'hl7-inbound'
+  'hl7-inbound-poison'
+  'sms-outbound'
+  'sms-outbound-poison'
+]
+var smsDeliveryReportFunction = 'receive_sms_delivery_report'
+
+var roles = {
+  blobDataContributor: 'ba92f5b4-2d11-453d-a403-e96b0029c9fe'
+  blobDataOwner: 'b7e6dc6d-f1e8-4753-8033-0f276bb0955b'
+  queueDataContributor: '974c5e8b-45b9-4653-ba55-5f855dd0fb88'
+  tableDataContributor: '0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3'
+}
+
+resource appIdentity 'Microsoft.ManagedIdentity/userAssignedIdentities@2023-01-31' = {
+  name: 'id-${namePrefix}-${resourceToken}'
+  location: location
+  tags: allTags
+}
+
+// The Functions host keeps leases, timers and deployment packages here (Blob Data Owner, as the host
+// documents for identity-based AzureWebJobsStorage); the connector keeps its configuration tables here.
+module controlStorage 'modules/storage-account.bicep' = {
+  name: 'storage-control'
+  params: {
+    name: take('st${namePrefix}ctl${resourceToken}', 24)
+    location: location
+    dataScope: 'control'
+    sku: storageSku
+    containerNames: [
+      deploymentContainerName
+    ]
+    principalId: appIdentity.properties.principalId
+    roleDefinitionIds: [
+      roles.blobDataOwner
+      roles.queueDataContributor
+      roles.tableDataContributor
+    ]
+    tags: allTags
+  }
+}
+
+// One account per served geography, in that geography's region. Blob holds HL7 messages above the 64 KiB
+// queue limit.
+module geoStorage 'modules/storage-account.bicep' = [for geo in geographies: {
+  name: 'storage-${toLower(geo.code)}'
+  params: {
+    name: take('st${namePrefix}${toLower(geo.code)}${resourceToken}', 24)
+    location: geo.location
+    dataScope: geo.code
+    sku: storageSku
+    queueNames: geographyQueues
+    principalId: appIdentity.properties.principalId
+    roleDefinitionIds: [
+      roles.blobDataContributor
+      roles.queueDataContributor
+      roles.tableDataContributor
+    ]
+    tags: allTags
+  }
+}]
+
+module monitoring 'modules/monitoring.bicep' = {
+  name: 'monitoring'
+  params: {
+    workspaceName: 'log-${namePrefix}-${resourceToken}'
+    componentName: 'appi-${namePrefix}-${resourceToken}'
+    location: location
+    principalId: appIdentity.properties.principalId
+    tags: allTags
+  }
+}
+
+module keyVault 'modules/key-vault.bicep' = {
+  name: 'key-vault'
+  params: {
+    name: take('kv-${namePrefix}-${resourceToken}', 24)
+    location: location
+    principalId: appIdentity.properties.principalId
+    tags: allTags
+  }
+}
+
+module communication 'modules/communication.bicep' = {
+  name: 'communication'
+  params: {
+    name: 'acs-${namePrefix}-${resourceToken}'
+    principalId: appIdentity.properties.principalId
+    tags: allTags
+  }
+}
+
+// App settings, named as shared/settings.py reads them; tests/infra checks both directions.
+// A setting the code reads that is not a storage connection: add one line here.
+var connectorSettings = [
+  { name: 'GEOS', value: join(servedGeographies, ',') }
+]
+
+// Identity-based storage connections: <SETTING>__<part>, as the Functions host and shared/settings.py read them.
+var controlConnectionSettings = [
+  { name: 'CONTROL_STORAGE__tableServiceUri', value: controlStorage.outputs.tableEndpoint }
+  { name: 'CONTROL_STORAGE__queueServiceUri', value: controlStorage.outputs.queueEndpoint }
+  { name: 'CONTROL_STORAGE__blobServiceUri', value: controlStorage.outputs.blobEndpoint }
+  { name: 'CONTROL_STORAGE__credential', value: 'managedidentity' }
+  { name: 'CONTROL_STORAGE__clientId', value: appIdentity.properties.clientId }
+]
+var geoConnectionSettings = [for (geo, i) in geographies: [
+  { name: 'GEO_${geo.code}_STORAGE__tableServiceUri', value: geoStorage[i].outputs.tableEndpoint }
+  { name: 'GEO_${geo.code}_STORAGE__queueServiceUri', value: geoStorage[i].outputs.queueEndpoint }
+  { name: 'GEO_${geo.code}_STORAGE__blobServiceUri', value: geoStorage[i].outputs.blobEndpoint }
+  { name: 'GEO_${geo.code}_STORAGE__credential', value: 'managedidentity' }
+  { name: 'GEO_${geo.code}_STORAGE__clientId', value: appIdentity.properties.clientId }
+]]
+
+// Every (unserved geography, base) pair; a flat range because Bicep loops do not nest.
+var disabledFunctionSettings = [for i in range(0, length(unservedGeographies) * length(perGeographyQueueFunctionBases)): {
+  name: 'AzureWebJobs.${perGeographyQueueFunctionBases[i % length(perGeographyQueueFunctionBases)]}_${toLower(unservedGeographies[i / length(perGeographyQueueFunctionBases)])}.Disabled'
+  value: 'true'
+}]
+
+// Owned by the Functions host, not by shared/settings.py. Flex Consumption refuses FUNCTIONS_* settings (the
+// runtime is part of functionAppConfig); Elastic Premium needs them.
+var hostSettings = [
+  { name: 'AzureWebJobsStorage__blobServiceUri', value: controlStorage.outputs.blobEndpoint }
+  { name: 'AzureWebJobsStorage__queueServiceUri', value: controlStorage.outputs.queueEndpoint }
+  { name: 'AzureWebJobsStorage__tableServiceUri', value: controlStorage.outputs.tableEndpoint }
+  { name: 'AzureWebJobsStorage__credential', value: 'managedidentity' }
+  { name: 'AzureWebJobsStorage__clientId', value: appIdentity.properties.clientId }
+  { name: 'APPLICATIONINSIGHTS_CONNECTION_STRING', value: monitoring.outputs.connectionString }
+  { name: 'APPLICATIONINSIGHTS_AUTHENTICATION_STRING', value: 'ClientId=${appIdentity.properties.clientId};Authorization=AAD' }
+]
+var premiumHostSettings = [
+  { name: 'FUNCTIONS_EXTENSION_VERSION', value: '~4' }
+  { name: 'FUNCTIONS_WORKER_RUNTIME', value: 'python' }
+]
+
+var appSettings = concat(hostSettings, isFlex ? [] : premiumHostSettings, connectorSettings, controlConnectionSettings, flatten(geoConnectionSettings), disabledFunctionSettings)
+
+module functionApp 'modules/function-app.bicep' = {
+  name: 'function-app'
+  params: {
+    name: 'func-${namePrefix}-${resourceToken}'
+    planName: 'plan-${namePrefix}-${resourceToken}'
+    location: location
+    hostingPlan: hostingPlan
+    identityId: appIdentity.id
+    appSettings: appSettings
+    deploymentContainerUrl: '${controlStorage.outputs.blobEndpoint}${deploymentContainerName}'
+    tags: allTags
+  }
+}
+
+module smsDeliveryReports 'modules/sms-delivery-reports.bicep' = {
+  name: 'sms-delivery-reports'
+  params: {
+    topicName: 'evgt-${namePrefix}-${resourceToken}'
+    communicationServiceId: communication.outputs.id
+    functionAppId: functionApp.outputs.id
+    functionName: smsDeliveryReportFunction
+    subscribe: subscribeSmsDeliveryReports
+    tags: allTags
+  }
+}
+
+output AZURE_LOCATION string = location
+output FUNCTION_APP_NAME string = functionApp.outputs.name
+output FUNCTION_APP_URL string = functionApp.outputs.url
+output KEY_VAULT_NAME string = keyVault.outputs.name
+output EPIC_PRIVATE_KEY_SECRET_URI string = keyVault.outputs.epicPrivateKeySecretUri
+output COMMUNICATION_SERVICES_NAME string = communication.outputs.name
+output COMMUNICATION_SERVICES_ENDPOINT string = communication.outputs.endpoint
+output CONTROL_STORAGE_ACCOUNT string = controlStorage.outputs.name
+output GEO_STORAGE_ACCOUNTS array = [for (geo, i) in geographies: {
+  code: geo.code
+  location: geo.location
+  storageAccount: geoStorage[i].outputs.name
+}]
