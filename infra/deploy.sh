@@ -23,7 +23,7 @@ esac
 
 step "Checking prerequisites"
 for tool in az func zip; do
-  command -v "$tool" >/dev/null 2>&1 || die "'$tool' is not installed (see infra/OPERATOR.md, Prerequisites)"
+  command -v "$tool" >/dev/null 2>&1 || die "'$tool' is not installed (see README.md, Deploying into your Azure subscription)"
 done
 az account show --output none 2>/dev/null || die "not logged in to Azure: run 'az login' (and 'az account set -s <subscription>')"
 echo "subscription: $(az account show --query '[name, id]' --output tsv | paste -sd ' ')"

@@ -37,8 +37,12 @@ param subscribeSmsDeliveryReports bool = false
 
 param tags object = {}
 
+@description('Public https base URL of the app (a custom domain, or the front door in front of it). Empty: the app\'s azurewebsites.net host name.')
+param publicBaseUrl string = ''
+
 var isFlex = hostingPlan == 'FlexConsumption'
 var resourceToken = uniqueString(subscription().id, resourceGroup().id)
+var functionAppName = 'func-${namePrefix}-${resourceToken}'
 var allTags = union(tags, { application: 'teams-ehr-connector' })
 var deploymentContainerName = 'app-package'
 
@@ -154,6 +158,8 @@ module communication 'modules/communication.bicep' = {
 // A setting the code reads that is not a storage connection: add one line here.
 var connectorSettings = [
   { name: 'GEOS', value: join(servedGeographies, ',') }
+  { name: 'PUBLIC_BASE_URL', value: empty(publicBaseUrl) ? 'https://${functionAppName}.azurewebsites.net' : publicBaseUrl }
+  { name: 'ACS_ENDPOINT', value: communication.outputs.endpoint }
 ]
 
 // Identity-based storage connections: <SETTING>__<part>, as the Functions host and shared/settings.py read them.
@@ -199,7 +205,7 @@ var appSettings = concat(hostSettings, isFlex ? [] : premiumHostSettings, connec
 module functionApp 'modules/function-app.bicep' = {
   name: 'function-app'
   params: {
-    name: 'func-${namePrefix}-${resourceToken}'
+    name: functionAppName
     planName: 'plan-${namePrefix}-${resourceToken}'
     location: location
     hostingPlan: hostingPlan

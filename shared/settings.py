@@ -30,6 +30,8 @@ class SettingSpec:
     name: str
     purpose: str
     connection: bool = False
+    local_only: bool = False
+    """Read only where there is no managed identity (local runs, tests); the Bicep does not set it."""
 
 
 def geo_storage_setting(geo: str) -> str:
@@ -50,6 +52,7 @@ SETTINGS: tuple[SettingSpec, ...] = (
     SettingSpec(
         "ACS_CONNECTION_STRING",
         "ACS connection string with an access key; when set it wins over ACS_ENDPOINT (local runs, tests).",
+        local_only=True,
     ),
     SettingSpec(
         "CONTROL_STORAGE",

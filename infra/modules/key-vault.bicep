@@ -1,5 +1,5 @@
 // Key Vault in RBAC mode for the private key the connector signs with towards Epic. The operator uploads the
-// key as secret `epic-private-key` (see OPERATOR.md); the app identity may read secrets, nothing more.
+// key as secret `epic-private-key` (see README.md, Deploying into your Azure subscription); the app identity may read secrets, nothing more.
 
 param name string
 param location string

@@ -44,7 +44,7 @@ def _expected_connector_settings(served: list[str]) -> set[str]:
     unserved_storage = {geo_storage_setting(geo) for geo in KNOWN_GEOS if geo not in served}
     expected = set()
     for spec in SETTINGS:
-        if spec.name in unserved_storage:
+        if spec.name in unserved_storage or spec.local_only:
             continue
         if spec.connection:
             # A user-assigned identity: every identity-based part, clientId included.
@@ -58,8 +58,12 @@ def _expected_connector_settings(served: list[str]) -> set[str]:
 def _app_triggers() -> dict[str, str]:
     """Function name -> trigger type of every function the app registers (the SDK allows one listing)."""
     from function_app import app
+    from shared.devhost.functions import indexed_functions
 
-    return {function.get_function_name(): function.get_trigger().get_dict_repr()["type"] for function in app.get_functions()}
+    return {
+        function.get_function_name(): function.get_trigger().get_dict_repr()["type"]
+        for function in indexed_functions(app)
+    }
 
 
 def _per_geography_bases() -> list[str]:
@@ -82,7 +86,8 @@ def test_geos_lists_the_served_geographies_and_storage_uses_the_identity(served:
     settings = _settings(served)
     assert settings["GEOS"] == ",".join(served)
     credentials = {name: value for name, value in settings.items() if name.endswith("__credential")}
-    assert credentials and set(credentials.values()) == {"managedidentity"}
+    assert credentials
+    assert set(credentials.values()) == {"managedidentity"}
     for name, value in settings.items():
         if name.endswith(("ServiceUri", "__clientId")):
             assert value is UNKNOWN, f"{name} must come from the deployed resource, not a literal"

@@ -61,7 +61,9 @@ def test_checkov_check_fails_on_an_insecure_setting_and_an_unparsable_file(tmp_p
     shutil.copytree(INFRA, copy)
     module = copy / "modules" / "storage-account.bicep"
     module.write_text(module.read_text().replace("minimumTlsVersion: 'TLS1_2'", "minimumTlsVersion: 'TLS1_0'"))
-    (copy / "modules" / "broken.bicep").write_text("resource broken 'Microsoft.Storage/storageAccounts@2023-05-01' = {\n")
+    (copy / "modules" / "broken.bicep").write_text(
+        "resource broken 'Microsoft.Storage/storageAccounts@2023-05-01' = {\n"
+    )
     problems = findings(run_checkov(copy))
     assert any("could not parse" in problem for problem in problems)
     assert any("storage-account.bicep" in problem for problem in problems)

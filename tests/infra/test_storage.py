@@ -21,7 +21,9 @@ def _allowed(parameter: dict[str, Any]) -> list[Any]:
 def test_the_parameter_file_serves_known_geographies_once_each() -> None:
     geographies = default_parameters()["geographies"]
     codes = [geo["code"] for geo in geographies]
-    assert codes and len(codes) == len(set(codes)) and set(codes) <= set(KNOWN_GEOS)
+    assert codes
+    assert len(codes) == len(set(codes))
+    assert set(codes) <= set(KNOWN_GEOS)
     assert all(geo["location"] for geo in geographies)
 
 
@@ -38,9 +40,7 @@ def test_one_account_per_geography_in_its_region(geographies: list[dict[str, str
     template = Template(MAIN, {"geographies": geographies})
     module = template.tree["modules"]["geoStorage"]
     assert module["detail"]["path"] == STORAGE_MODULE
-    instances = template.evaluate_loop(
-        {**module["config"], "config": module["config"]["config"]["params"]}, {}
-    )
+    instances = template.evaluate_loop({**module["config"], "config": module["config"]["config"]["params"]}, {})
     assert [(i["dataScope"], i["location"]) for i in instances] == [(g["code"], g["location"]) for g in geographies]
     assert all(i["queueNames"] == template.variable("geographyQueues") for i in instances)
     assert {"hl7-inbound", "sms-outbound"} <= set(template.variable("geographyQueues"))
