@@ -1,0 +1,111 @@
+"""When each appointment needs the timer: reminders at the endpoint's lead times, and the purge after the visit.
+
+The schedule index is partitioned by the hour in which an entry falls due, and its row keys start with the
+due instant, so a timer tick reads only the entries due by now, whatever the number of appointments stored.
+Every entry carries the appointment's schedule version: after a reschedule the old entries no longer match
+the appointment and are recognised as stale when they come due.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+
+from shared.domain.appointment import Appointment, Status
+
+BUCKET_FORMAT = "%Y%m%d%H"
+DUE_FORMAT = "%Y%m%dT%H%M%S"
+
+
+class EntryKind(StrEnum):
+    REMINDER = "reminder"
+    PURGE = "purge"
+
+
+@dataclass(frozen=True)
+class ScheduleEntry:
+    due: datetime
+    kind: EntryKind
+    endpoint_id: str
+    appointment_key: str
+    schedule_version: int
+    lead_minutes: int = 0
+
+    @property
+    def bucket(self) -> str:
+        return bucket_of(self.due)
+
+    @property
+    def row_key(self) -> str:
+        """Sorts by due instant inside the bucket; unique per appointment, kind, lead and version."""
+        return (
+            f"{self.due.astimezone(UTC):{DUE_FORMAT}}|{self.kind}|{self.lead_minutes}|"
+            f"{self.schedule_version}|{self.endpoint_id}|{self.appointment_key}"
+        )
+
+
+def bucket_of(moment: datetime) -> str:
+    return f"{moment.astimezone(UTC):{BUCKET_FORMAT}}"
+
+
+def due_row_key_limit(now: datetime) -> str:
+    """Row keys up to this bound (inclusive) are due at `now`: `~` sorts after every key character we use."""
+    return f"{now.astimezone(UTC):{DUE_FORMAT}}|~"
+
+
+def buckets_between(first: datetime, last: datetime) -> list[str]:
+    """The hour buckets from `first` to `last`, both included, oldest first."""
+    hour = first.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+    end = last.astimezone(UTC)
+    buckets = []
+    while hour <= end:
+        buckets.append(bucket_of(hour))
+        hour += timedelta(hours=1)
+    return buckets
+
+
+def entries_for(
+    endpoint_id: str,
+    appointment_key: str,
+    appointment: Appointment,
+    *,
+    reminder_leads: tuple[int, ...],
+    purge_grace: timedelta,
+    now: datetime,
+) -> list[ScheduleEntry]:
+    """The entries a booked appointment needs: reminders still ahead of `now`, and its purge.
+
+    A reminder whose moment has already passed when the appointment is (re)scheduled is not created: the
+    confirmation the patient is being sent at this moment carries the same information.
+    """
+    if appointment.start is None or appointment.end is None:
+        return []
+    version = appointment.schedule_version
+    entries = [
+        ScheduleEntry(
+            appointment.start - timedelta(minutes=lead), EntryKind.REMINDER, endpoint_id, appointment_key, version, lead
+        )
+        for lead in sorted(set(reminder_leads), reverse=True)
+        if appointment.status is Status.BOOKED and appointment.start - timedelta(minutes=lead) > now
+    ]
+    entries.append(ScheduleEntry(appointment.end + purge_grace, EntryKind.PURGE, endpoint_id, appointment_key, version))
+    return entries
+
+
+def reminder_action(entry: ScheduleEntry, appointment: Appointment | None, *, now: datetime, grace: timedelta) -> str:
+    """`send`, or why not: `stale` (rescheduled, cancelled, gone) or `missed` (late and the visit has begun)."""
+    if appointment is None or appointment.status is not Status.BOOKED:
+        return "stale"
+    if appointment.schedule_version != entry.schedule_version or appointment.start is None:
+        return "stale"
+    if now > entry.due + grace and now >= appointment.start:
+        return "missed"
+    return "send"
+
+
+def job_id(endpoint_id: str, appointment_key: str, kind: str, schedule_version: int, lead_minutes: int = 0) -> str:
+    """The deterministic id of one SMS: the same notice for the same schedule is one job, however often queued."""
+    material = f"{endpoint_id}|{appointment_key}|{kind}|{schedule_version}|{lead_minutes}"
+    return hashlib.sha256(material.encode()).hexdigest()[:32]
