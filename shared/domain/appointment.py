@@ -15,6 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
+from urllib.parse import quote
 
 
 class Status(StrEnum):
@@ -87,6 +88,11 @@ class Decision:
     appointment: Appointment | None  # the state to store; None only when nothing was ever stored
     notice: Notice | None = None
     notice_phone: str | None = None  # where the notice goes (the number may be dropped from the state)
+
+
+def appointment_key(appointment_id: str) -> str:
+    """The appointment id as a table key: Azure Tables refuse / \\ # ? and control characters in keys."""
+    return quote(appointment_id, safe="")
 
 
 def apply_change(current: Appointment | None, change: Change) -> Decision:

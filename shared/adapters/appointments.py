@@ -1,0 +1,129 @@
+"""Appointments and their schedule index in a geography's tables.
+
+`appointments`: PartitionKey = endpoint id, RowKey = appointment key; the state of `shared.domain.appointment`
+plus the phone number until it is purged. `schedule`: PartitionKey = the UTC hour an entry falls due,
+RowKey = `ScheduleEntry.row_key`; read by the timer one due bucket at a time. `timerstate`: the timer's
+cursor (the last bucket it finished). All three live in the organisation's geography account.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from datetime import datetime
+from typing import Any
+
+from shared.adapters.storage import StorageAccount, Stored
+from shared.domain.appointment import Appointment, Status
+from shared.domain.schedule import EntryKind, ScheduleEntry, due_row_key_limit
+from shared.errors import NotFoundError
+
+APPOINTMENTS = "appointments"
+SCHEDULE = "schedule"
+TIMER_STATE = "timerstate"
+
+
+class AppointmentStore:
+    def __init__(self, account: StorageAccount) -> None:
+        self._table = account.table(APPOINTMENTS)
+
+    def get(self, endpoint_id: str, key: str) -> tuple[Appointment, str]:
+        """The appointment and its ETag. Raises NotFoundError."""
+        stored = self._table.get(endpoint_id, key)
+        return _appointment(stored.entity), stored.etag
+
+    def create(self, endpoint_id: str, key: str, appointment: Appointment) -> str:
+        """Raises ConflictError when another message created it first."""
+        return self._table.create(_entity(endpoint_id, key, appointment))
+
+    def replace(self, endpoint_id: str, key: str, appointment: Appointment, etag: str) -> str:
+        """Raises PreconditionFailedError when another message changed it since `etag` was read."""
+        return self._table.replace(_entity(endpoint_id, key, appointment), etag)
+
+
+class ScheduleIndex:
+    def __init__(self, account: StorageAccount) -> None:
+        self._table = account.table(SCHEDULE)
+        self._state = account.table(TIMER_STATE)
+
+    def add(self, entries: Iterable[ScheduleEntry]) -> None:
+        """Upsert: adding the same entry twice (a redelivered message) leaves one row."""
+        for entry in entries:
+            self._table.upsert(
+                {
+                    "PartitionKey": entry.bucket,
+                    "RowKey": entry.row_key,
+                    "Due": entry.due,
+                    "Kind": str(entry.kind),
+                    "EndpointId": entry.endpoint_id,
+                    "AppointmentKey": entry.appointment_key,
+                    "ScheduleVersion": entry.schedule_version,
+                    "LeadMinutes": entry.lead_minutes,
+                }
+            )
+
+    def list_due(self, bucket: str, now: datetime) -> Iterator[ScheduleEntry]:
+        """Entries of one bucket that are due at `now`: one partition, a row-key range."""
+        rows = self._table.query(
+            "PartitionKey eq @bucket and RowKey le @limit", {"bucket": bucket, "limit": due_row_key_limit(now)}
+        )
+        for row in rows:
+            yield _entry(row)
+
+    def remove(self, entry: ScheduleEntry) -> None:
+        self._table.delete(entry.bucket, entry.row_key)
+
+    def get_cursor(self) -> tuple[str | None, str | None]:
+        """The last bucket the timer finished, and the ETag to advance it with (None, None before the first)."""
+        try:
+            stored = self._state.get("cursor", "schedule")
+        except NotFoundError:
+            return None, None
+        return stored.entity["Bucket"], stored.etag
+
+    def advance_cursor(self, bucket: str, etag: str | None) -> None:
+        """Raises ConflictError / PreconditionFailedError when another tick moved it first."""
+        entity = {"PartitionKey": "cursor", "RowKey": "schedule", "Bucket": bucket}
+        if etag is None:
+            self._state.create(entity)
+        else:
+            self._state.replace(entity, etag)
+
+
+def _entity(endpoint_id: str, key: str, appointment: Appointment) -> dict[str, Any]:
+    entity: dict[str, Any] = {
+        "PartitionKey": endpoint_id,
+        "RowKey": key,
+        "Status": str(appointment.status),
+        "LastSender": appointment.last_sender,
+        "LastControlId": appointment.last_control_id,
+        "LastMessageTime": appointment.last_message_time,
+        "ScheduleVersion": appointment.schedule_version,
+    }
+    optional = {"Start": appointment.start, "DurationMinutes": appointment.duration_minutes, "Phone": appointment.phone}
+    entity.update({name: value for name, value in optional.items() if value is not None})
+    return entity
+
+
+def _appointment(entity: dict[str, Any]) -> Appointment:
+    return Appointment(
+        status=Status(entity["Status"]),
+        start=entity.get("Start"),
+        duration_minutes=entity.get("DurationMinutes"),
+        phone=entity.get("Phone"),
+        last_sender=entity["LastSender"],
+        last_control_id=entity["LastControlId"],
+        last_message_time=entity["LastMessageTime"],
+        schedule_version=entity["ScheduleVersion"],
+    )
+
+
+def _entry(row: Stored) -> ScheduleEntry:
+    entity = row.entity
+    return ScheduleEntry(
+        due=entity["Due"],
+        kind=EntryKind(entity["Kind"]),
+        endpoint_id=entity["EndpointId"],
+        appointment_key=entity["AppointmentKey"],
+        schedule_version=entity["ScheduleVersion"],
+        lead_minutes=entity["LeadMinutes"],
+    )
