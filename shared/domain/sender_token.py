@@ -1,0 +1,122 @@
+"""The HL7 ingress's sender authentication: a short-lived JWT signed with the organisation's key.
+
+Contract (documented in README.md, section "HL7 ingress"): `Authorization: Bearer <JWT>`, signed RS256,
+RS384, RS512, ES256 or ES384 with the private key of the certificate uploaded for the endpoint's environment
+(or a key of the endpoint's JWKS URL, chosen by `kid`). Claims: `aud` = the ingress URL, `exp` at most five
+minutes ahead, `iat`, a unique `jti` (single use; the caller records it), and `body_sha256` = Base64url
+SHA-256 of the exact request body, required when the endpoint says so and checked whenever present.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import jwt
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+
+from shared.errors import NotAuthorisedError
+
+ALGORITHMS = ("RS256", "RS384", "RS512", "ES256", "ES384")
+MAX_LIFETIME = timedelta(minutes=5)
+CLOCK_SKEW = timedelta(seconds=60)
+BODY_HASH_CLAIM = "body_sha256"
+
+
+@dataclass(frozen=True)
+class VerifiedSender:
+    jti: str
+    expires: datetime
+    key_id: str | None
+
+
+def body_hash(body: bytes) -> str:
+    """Base64url (no padding) SHA-256 of the exact body, as senders put it in the `body_sha256` claim."""
+    return base64.urlsafe_b64encode(hashlib.sha256(body).digest()).rstrip(b"=").decode("ascii")
+
+
+def bearer_token(authorization: str | None) -> str:
+    """The token of an `Authorization: Bearer` header. Raises NotAuthorisedError."""
+    scheme, _, token = (authorization or "").partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise NotAuthorisedError("Missing Authorization: Bearer token.")
+    return token.strip()
+
+
+def token_key_id(token: str) -> str | None:
+    """The `kid` of the token's header, to pick a JWKS key. Raises NotAuthorisedError on a malformed token."""
+    return _header(token).get("kid")
+
+
+def _header(token: str) -> dict[str, Any]:
+    try:
+        return jwt.get_unverified_header(token)
+    except jwt.PyJWTError as exc:
+        raise NotAuthorisedError("The bearer token is not a well-formed JWT.") from exc
+
+
+def verify_sender_token(
+    token: str,
+    *,
+    keys: Sequence[Any],
+    audience: str,
+    body: bytes,
+    require_body_hash: bool,
+) -> VerifiedSender:
+    """Check signature (against any of `keys`), audience, lifetime, jti and body hash.
+
+    Raises NotAuthorisedError with a reason a sender's engineer can act on (never echoing the token).
+    """
+    now = datetime.now(UTC)  # PyJWT checks exp and iat against the real clock too
+    claims = _decode(token, keys, audience)
+    expires = datetime.fromtimestamp(claims["exp"], UTC)
+    issued = datetime.fromtimestamp(claims["iat"], UTC)
+    if expires - now > MAX_LIFETIME + CLOCK_SKEW or expires - issued > MAX_LIFETIME + CLOCK_SKEW:
+        raise NotAuthorisedError("The token lives longer than 5 minutes; use a short expiry.")
+    if not isinstance(claims["jti"], str) or not claims["jti"].strip():
+        raise NotAuthorisedError("The token's jti claim is empty.")
+    claimed_hash = claims.get(BODY_HASH_CLAIM)
+    if claimed_hash is None and require_body_hash:
+        raise NotAuthorisedError(f"This endpoint requires the {BODY_HASH_CLAIM} claim.")
+    if claimed_hash is not None and not hmac.compare_digest(str(claimed_hash), body_hash(body)):
+        raise NotAuthorisedError(f"The {BODY_HASH_CLAIM} claim does not match the body.")
+    return VerifiedSender(jti=claims["jti"], expires=expires, key_id=token_key_id(token))
+
+
+def _decode(token: str, keys: Sequence[Any], audience: str) -> dict[str, Any]:
+    if not keys:
+        raise NotAuthorisedError("No sender key is configured for this endpoint's environment.")
+    algorithm = _header(token).get("alg")
+    if algorithm not in ALGORITHMS:
+        raise NotAuthorisedError(f"The token's alg must be one of {', '.join(ALGORITHMS)}.")
+    key_type = rsa.RSAPublicKey if algorithm.startswith("RS") else ec.EllipticCurvePublicKey
+    last_error: jwt.PyJWTError | None = None
+    for key in (key for key in keys if isinstance(key, key_type)):
+        try:
+            return jwt.decode(
+                token,
+                key=key,
+                algorithms=list(ALGORITHMS),
+                audience=audience,
+                leeway=CLOCK_SKEW,
+                options={"require": ["exp", "iat", "jti", "aud"]},
+            )
+        except (jwt.InvalidSignatureError, jwt.InvalidKeyError, jwt.InvalidAlgorithmError) as exc:
+            last_error = exc  # signed by another key (or key type): try the next one
+            continue
+        except jwt.ExpiredSignatureError as exc:
+            raise NotAuthorisedError("The token has expired.") from exc
+        except jwt.InvalidAudienceError as exc:
+            raise NotAuthorisedError(f"The token's aud must be {audience}.") from exc
+        except jwt.MissingRequiredClaimError as exc:
+            raise NotAuthorisedError(f"The token lacks the {exc.claim} claim.") from exc
+        except jwt.ImmatureSignatureError as exc:
+            raise NotAuthorisedError("The token is not valid yet (iat or nbf in the future).") from exc
+        except jwt.PyJWTError as exc:
+            raise NotAuthorisedError(f"The token was refused: {type(exc).__name__}.") from exc
+    raise NotAuthorisedError("The token's signature does not match the endpoint's key.") from last_error
