@@ -33,6 +33,7 @@ from shared.settings import Settings, StorageConnection
 if TYPE_CHECKING:
     from azure.core.pipeline.policies import SansIOHTTPPolicy
     from azure.data.tables import TableClient, TableServiceClient
+    from azure.storage.blob import BlobServiceClient, ContainerClient
     from azure.storage.queue import QueueClient, QueueServiceClient
 
 logger = logging.getLogger(__name__)
@@ -149,6 +150,29 @@ def encode_queue_message(payload: dict[str, Any]) -> str:
     return text
 
 
+class Container:
+    """One blob container: where payloads too large for a queue message wait for their queue function."""
+
+    def __init__(self, client: ContainerClient) -> None:
+        self._client = client
+
+    def upload(self, name: str, data: bytes) -> None:
+        with _translated(f"container {self._client.container_name}"):
+            self._client.upload_blob(name, data, overwrite=True)
+
+    def download(self, name: str) -> bytes:
+        """Raises NotFoundError when the blob is gone."""
+        with _translated(f"container {self._client.container_name}"):
+            return self._client.download_blob(name).readall()
+
+    def delete(self, name: str) -> None:
+        """Idempotent."""
+        from azure.core.exceptions import ResourceNotFoundError
+
+        with _translated(f"container {self._client.container_name}"), contextlib.suppress(ResourceNotFoundError):
+            self._client.delete_blob(name)
+
+
 class StorageAccount:
     """The tables and queues of one storage account; clients are built on first use and cached."""
 
@@ -157,6 +181,7 @@ class StorageAccount:
         self._policies = list(policies)
         self._tables: dict[str, Table] = {}
         self._queues: dict[str, Queue] = {}
+        self._containers: dict[str, Container] = {}
 
     @property
     def label(self) -> str:
@@ -183,6 +208,17 @@ class StorageAccount:
             self._queues[name] = Queue(client)
         return self._queues[name]
 
+    def container(self, name: str) -> Container:
+        """The blob container `name`, created if it does not exist yet."""
+        if name not in self._containers:
+            from azure.core.exceptions import ResourceExistsError
+
+            client = self.blob_service.get_container_client(name)
+            with _translated(f"container {name}"), contextlib.suppress(ResourceExistsError):
+                client.create_container()
+            self._containers[name] = Container(client)
+        return self._containers[name]
+
     def ping(self) -> None:
         """One cheap read on the table and the queue service; raises UpstreamError if either fails."""
         with _translated(f"storage {self.label}"):
@@ -200,6 +236,14 @@ class StorageAccount:
         from azure.storage.queue import QueueServiceClient
 
         return self._build(QueueServiceClient, self.connection.queue_uri)
+
+    @functools.cached_property
+    def blob_service(self) -> BlobServiceClient:
+        from azure.storage.blob import BlobServiceClient
+
+        if self.connection.uses_identity and not self.connection.blob_uri:
+            raise SettingsError(f"Setting {self.label}__blobServiceUri is missing.")
+        return self._build(BlobServiceClient, self.connection.blob_uri)
 
     def _build(self, client_type: Callable[..., Any], endpoint: str | None) -> Any:
         options = {**CLIENT_TIMEOUTS, "per_call_policies": self._policies}

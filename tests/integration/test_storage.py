@@ -99,3 +99,18 @@ def test_queue_messages_are_encoded_as_host_json_says(storage: Storage, storage_
 def test_queue_messages_above_64_kib_are_refused() -> None:
     with pytest.raises(InvalidRequestError, match="64 KiB"):
         encode_queue_message({"body": "x" * 70_000})
+
+
+def test_blobs_of_a_geography_stay_in_its_account(storage: Storage, storage_env: dict[str, str]) -> None:
+    from azure.storage.blob import BlobServiceClient
+
+    name = unique("big-")
+    container = storage.for_geo("EU").container(name)
+    container.upload("m1", b"x" * 100_000)
+    assert container.download("m1") == b"x" * 100_000
+    direct = BlobServiceClient.from_connection_string(storage_env["GEO_US_STORAGE"])
+    assert name not in [c.name for c in direct.list_containers()]
+    container.delete("m1")
+    container.delete("m1")  # idempotent
+    with pytest.raises(NotFoundError):
+        container.download("m1")
