@@ -114,3 +114,16 @@ def test_blobs_of_a_geography_stay_in_its_account(storage: Storage, storage_env:
     container.delete("m1")  # idempotent
     with pytest.raises(NotFoundError):
         container.download("m1")
+
+
+def test_the_meter_counts_transactions_and_entities_read(storage_env: dict[str, str]) -> None:
+    from shared.adapters.metering import StorageMeter
+
+    meter = StorageMeter()
+    table = Storage(load_settings(storage_env), policies=[meter]).for_geo("US").table(unique("meter"))
+    for row in range(5):
+        table.upsert({"PartitionKey": "a" if row < 3 else "b", "RowKey": str(row)})
+    meter.reset()
+    assert len(list(table.list_partition("a"))) == 3
+    table.get("b", "4")
+    assert (meter.transactions, meter.entities_read) == (2, 4)
