@@ -31,10 +31,11 @@ from shared.hostconfig import get_host_config
 from shared.settings import Settings, StorageConnection
 
 if TYPE_CHECKING:
-    from azure.core.pipeline.policies import SansIOHTTPPolicy
     from azure.data.tables import TableClient, TableServiceClient
     from azure.storage.blob import BlobServiceClient, ContainerClient
     from azure.storage.queue import QueueClient, QueueServiceClient
+
+    from shared.adapters.metering import StorageMeter
 
 logger = logging.getLogger(__name__)
 
@@ -176,9 +177,9 @@ class Container:
 class StorageAccount:
     """The tables and queues of one storage account; clients are built on first use and cached."""
 
-    def __init__(self, connection: StorageConnection, *, policies: Sequence[SansIOHTTPPolicy] = ()) -> None:
+    def __init__(self, connection: StorageConnection, *, meter: StorageMeter | None = None) -> None:
         self.connection = connection
-        self._policies = list(policies)
+        self._meter = meter
         self._tables: dict[str, Table] = {}
         self._queues: dict[str, Queue] = {}
         self._containers: dict[str, Container] = {}
@@ -246,7 +247,7 @@ class StorageAccount:
         return self._build(BlobServiceClient, self.connection.blob_uri)
 
     def _build(self, client_type: Callable[..., Any], endpoint: str | None) -> Any:
-        options = {**CLIENT_TIMEOUTS, "per_call_policies": self._policies}
+        options = {**CLIENT_TIMEOUTS, "raw_response_hook": self._meter} if self._meter else dict(CLIENT_TIMEOUTS)
         if self.connection.connection_string:
             return client_type.from_connection_string(self.connection.connection_string, **options)
         return client_type(endpoint, credential=managed_identity(self.connection.client_id), **options)
@@ -255,11 +256,11 @@ class StorageAccount:
 class Storage:
     """The control account and one account per served geography: the only way to reach storage."""
 
-    def __init__(self, settings: Settings, *, policies: Sequence[SansIOHTTPPolicy] = ()) -> None:
+    def __init__(self, settings: Settings, *, meter: StorageMeter | None = None) -> None:
         self.geos = settings.geos
-        self.control = StorageAccount(settings.control_storage, policies=policies)
+        self.control = StorageAccount(settings.control_storage, meter=meter)
         self._geo_accounts = {
-            geo: StorageAccount(connection, policies=policies) for geo, connection in settings.geo_storage.items()
+            geo: StorageAccount(connection, meter=meter) for geo, connection in settings.geo_storage.items()
         }
 
     def for_geo(self, geo: str) -> StorageAccount:

@@ -120,7 +120,7 @@ def test_the_meter_counts_transactions_and_entities_read(storage_env: dict[str, 
     from shared.adapters.metering import StorageMeter
 
     meter = StorageMeter()
-    table = Storage(load_settings(storage_env), policies=[meter]).for_geo("US").table(unique("meter"))
+    table = Storage(load_settings(storage_env), meter=meter).for_geo("US").table(unique("meter"))
     for row in range(5):
         table.upsert({"PartitionKey": "a" if row < 3 else "b", "RowKey": str(row)})
     meter.reset()
