@@ -9,14 +9,20 @@ reason that names fields, never their values (they may be patient data).
 
 from __future__ import annotations
 
+import logging
 import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone, tzinfo
 from enum import IntEnum
 
 import hl7
+import hl7.util
 
 from shared.errors import InvalidMessageError
+
+# python-hl7 logs field contents (patient data) when it meets a bad escape sequence, under a logger
+# named after its file; we read such fields as best we can and never log their contents.
+logging.getLogger(hl7.util.__file__).disabled = True
 
 MLLP_START = "\x0b"
 MLLP_END = "\x1c"
