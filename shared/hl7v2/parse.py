@@ -38,7 +38,8 @@ def _zone(name: str) -> ZoneInfo:
         raise argparse.ArgumentTypeError(f"unknown time zone {name!r}") from exc
 
 
-def run(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
+def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
+    out = out or sys.stdout
     failed = False
     for path in args.files:
         record = describe(path, local_tz=args.tz, region=args.region.upper(), show_phone=args.show_phone)
