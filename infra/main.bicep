@@ -40,6 +40,9 @@ param tags object = {}
 @description('Public https base URL of the app (a custom domain, or the front door in front of it). Empty: the app\'s azurewebsites.net host name.')
 param publicBaseUrl string = ''
 
+@description('ISO 3166 country code for patient phone numbers that Epic sends without a country code.')
+param defaultPhoneRegion string = 'US'
+
 var isFlex = hostingPlan == 'FlexConsumption'
 var resourceToken = uniqueString(subscription().id, resourceGroup().id)
 var functionAppName = 'func-${namePrefix}-${resourceToken}'
@@ -160,6 +163,8 @@ var connectorSettings = [
   { name: 'GEOS', value: join(servedGeographies, ',') }
   { name: 'PUBLIC_BASE_URL', value: empty(publicBaseUrl) ? 'https://${functionAppName}.azurewebsites.net' : publicBaseUrl }
   { name: 'ACS_ENDPOINT', value: communication.outputs.endpoint }
+  { name: 'SMS_PROVIDER', value: 'acs' }
+  { name: 'DEFAULT_PHONE_REGION', value: defaultPhoneRegion }
 ]
 
 // Identity-based storage connections: <SETTING>__<part>, as the Functions host and shared/settings.py read them.

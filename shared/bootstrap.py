@@ -11,6 +11,7 @@ import functools
 import logging
 
 from shared.adapters.storage import Storage
+from shared.domain.sms import SmsSender
 from shared.settings import get_settings
 
 # azure-core logs every request and response at INFO: noise and cost in Application Insights.
@@ -22,7 +23,21 @@ def get_storage() -> Storage:
     return Storage(get_settings())
 
 
+@functools.cache
+def get_sms_sender() -> SmsSender:
+    """ACS in Azure, the outbox file locally (SMS_PROVIDER); the ACS SDK loads only when chosen."""
+    settings = get_settings()
+    if settings.sms_provider == "acs" and settings.acs is not None:
+        from shared.adapters.acs_sms import AcsSmsSender
+
+        return AcsSmsSender(settings.acs)
+    from shared.adapters.outbox_sms import OutboxSmsSender
+
+    return OutboxSmsSender(settings.sms_outbox_path)
+
+
 def reset() -> None:
     """Forget every cached setting and client: for tests and the local host after a settings change."""
     get_settings.cache_clear()
     get_storage.cache_clear()
+    get_sms_sender.cache_clear()

@@ -9,7 +9,8 @@
     ├── NotFoundError               the thing does not exist (404)
     ├── ConflictError               the state does not allow it, or it exists already (409)
     ├── PreconditionFailedError     an ETag / If-Match did not match (412)
-    └── UpstreamError               a service we call failed; `retryable` says whether to try again
+    └── UpstreamError               a service we call failed; `retryable` says whether to try again,
+                                    `retry_after` (seconds) when the service said how long to wait
 
 Foreign exceptions (azure-core, httpx, python-hl7) are translated into these at the adapter
 boundary with ``raise ... from exc``; services never see SDK exception types.
@@ -71,6 +72,7 @@ class UpstreamError(ConnectorError):
 
     code = "upstream_error"
 
-    def __init__(self, message: str, *, retryable: bool) -> None:
+    def __init__(self, message: str, *, retryable: bool, retry_after: float | None = None) -> None:
         super().__init__(message)
         self.retryable = retryable
+        self.retry_after = retry_after

@@ -55,6 +55,17 @@ SETTINGS: tuple[SettingSpec, ...] = (
         local_only=True,
     ),
     SettingSpec(
+        "SMS_PROVIDER",
+        "Who sends SMS: acs (Azure Communication Services) or outbox (a local file); empty: acs when ACS is set.",
+    ),
+    SettingSpec(
+        "SMS_OUTBOX_PATH", "The JSON Lines file the outbox SMS sender appends to (local runs only).", local_only=True
+    ),
+    SettingSpec(
+        "DEFAULT_PHONE_REGION",
+        "ISO 3166 country code (e.g. US) for patient phone numbers written without a country code.",
+    ),
+    SettingSpec(
         "CONTROL_STORAGE",
         "Storage for configuration data (no patient data): organisations, endpoints, certificates, audit.",
         connection=True,
@@ -110,17 +121,29 @@ class Settings:
     control_storage: StorageConnection
     geo_storage: Mapping[str, StorageConnection]
     acs: AcsConnection | None
+    sms_provider: str
+    sms_outbox_path: str
+    default_phone_region: str
+
+
+SMS_PROVIDERS: tuple[str, ...] = ("acs", "outbox")
+DEFAULT_SMS_OUTBOX_PATH = "outbox/sms.jsonl"
+DEFAULT_PHONE_REGION = "US"
 
 
 def load_settings(env: Mapping[str, str]) -> Settings:
     """Read and validate every setting from `env`. Raises SettingsError naming the first bad one."""
     geos = _read_geos(env)
+    acs = _read_acs(env)
     return Settings(
         geos=geos,
         public_base_url=_read_public_base_url(env),
         control_storage=read_connection(env, "CONTROL_STORAGE"),
         geo_storage={geo: read_connection(env, geo_storage_setting(geo)) for geo in geos},
-        acs=_read_acs(env),
+        acs=acs,
+        sms_provider=_read_sms_provider(env, acs),
+        sms_outbox_path=env.get("SMS_OUTBOX_PATH", "").strip() or DEFAULT_SMS_OUTBOX_PATH,
+        default_phone_region=_read_phone_region(env),
     )
 
 
@@ -177,6 +200,24 @@ def _read_acs(env: Mapping[str, str]) -> AcsConnection | None:
     if not endpoint.startswith("https://"):
         raise SettingsError(f"Setting ACS_ENDPOINT must be an https:// URL; got {endpoint!r}.")
     return AcsConnection(endpoint=endpoint)
+
+
+def _read_sms_provider(env: Mapping[str, str], acs: AcsConnection | None) -> str:
+    provider = env.get("SMS_PROVIDER", "").strip().lower() or ("acs" if acs else "outbox")
+    if provider not in SMS_PROVIDERS:
+        raise SettingsError(f"Setting SMS_PROVIDER must be one of {', '.join(SMS_PROVIDERS)}; got {provider!r}.")
+    if provider == "acs" and acs is None:
+        raise SettingsError("Setting SMS_PROVIDER is acs, but neither ACS_ENDPOINT nor ACS_CONNECTION_STRING is set.")
+    return provider
+
+
+def _read_phone_region(env: Mapping[str, str]) -> str:
+    import phonenumbers  # here, not at import: most invocations never read a phone number
+
+    region = env.get("DEFAULT_PHONE_REGION", "").strip().upper() or DEFAULT_PHONE_REGION
+    if region not in phonenumbers.SUPPORTED_REGIONS:
+        raise SettingsError(f"Setting DEFAULT_PHONE_REGION must be an ISO 3166 country code (e.g. US); got {region!r}.")
+    return region
 
 
 def read_connection(env: Mapping[str, str], name: str) -> StorageConnection:

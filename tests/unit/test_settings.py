@@ -134,3 +134,32 @@ def test_every_known_geo_has_its_storage_setting() -> None:
     names = {spec.name for spec in SETTINGS if spec.connection}
     assert {f"GEO_{geo}_STORAGE" for geo in KNOWN_GEOS} <= names
     assert all(suffix.startswith("__") for suffix in CONNECTION_SUFFIXES)
+
+
+def test_sms_provider_defaults_to_acs_only_when_acs_is_configured() -> None:
+    local = load_settings(valid_env())
+    assert (local.sms_provider, local.sms_outbox_path, local.default_phone_region) == (
+        "outbox",
+        "outbox/sms.jsonl",
+        "US",
+    )
+    with_acs = load_settings(valid_env(ACS_ENDPOINT="https://acs.example.org"))
+    assert with_acs.sms_provider == "acs"
+    assert (
+        load_settings(valid_env(ACS_ENDPOINT="https://acs.example.org", SMS_PROVIDER="outbox")).sms_provider == "outbox"
+    )
+    assert load_settings(valid_env(DEFAULT_PHONE_REGION=" gb ")).default_phone_region == "GB"
+
+
+@pytest.mark.parametrize(
+    ("changes", "named"),
+    [
+        ({"SMS_PROVIDER": "carrier-pigeon"}, "SMS_PROVIDER"),
+        ({"SMS_PROVIDER": "acs"}, "SMS_PROVIDER"),  # acs without any ACS setting
+        ({"DEFAULT_PHONE_REGION": "XX"}, "DEFAULT_PHONE_REGION"),
+        ({"DEFAULT_PHONE_REGION": "USA"}, "DEFAULT_PHONE_REGION"),
+    ],
+)
+def test_bad_sms_settings_name_the_setting(changes: dict[str, str], named: str) -> None:
+    with pytest.raises(SettingsError, match=named):
+        load_settings(valid_env(**changes))

@@ -1,0 +1,280 @@
+"""SIU scheduling messages -> `AppointmentEvent`: what happened to which appointment, when it starts, whom to text.
+
+Field choices follow HL7 v2.3-2.8 chapter 10 and what real feeds send (see the corpus tests):
+
+* appointment id: SCH-2 (filler, the scheduling system's own id) first component, else SCH-1 (placer);
+* start: TQ1-7 (v2.5+), else SCH-11.4 (the TQ start of v2.3/2.4, still sent by many feeds), else the
+  earliest resource start AIS-4 / AIG-8 / AIL-6 / AIP-6;
+* duration: the end of the same source (TQ1-8, SCH-11.5), else SCH-9/SCH-10, else SCH-11.3, else the
+  resource duration (AIS-7/8, AIG-11/12, AIL-9/10, AIP-9/10);
+* phone: PID-13 then PID-14 repetitions; a cellular one (XTN-3 `CP`) first, then personal (XTN-2 `PRN`),
+  then an unlabelled PID-13 (v2.3 feeds often send just the number); each read from XTN-5/6/7, XTN-12
+  and the legacy formatted XTN-1, in that order, and normalised to E.164.
+
+Non-SIU messages and SIU events we do not act on are returned with kind IGNORED and a reason: the
+caller logs and drops them. Anything unusable raises Hl7MessageError naming the field, never its value.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime, tzinfo
+from enum import StrEnum
+
+import hl7
+
+from shared.domain.hl7_message import (
+    Hl7ErrorCode,
+    Hl7MessageError,
+    MessageHeader,
+    parse_message,
+    parse_time,
+    repetitions,
+    segments_named,
+    value,
+)
+from shared.domain.phone import to_e164
+
+
+class EventKind(StrEnum):
+    BOOKED = "booked"
+    RESCHEDULED = "rescheduled"
+    MODIFIED = "modified"
+    CANCELLED = "cancelled"
+    DELETED = "deleted"
+    NO_SHOW = "no_show"
+    IGNORED = "ignored"
+
+
+EVENT_KINDS: dict[str, EventKind] = {
+    "S12": EventKind.BOOKED,
+    "S13": EventKind.RESCHEDULED,
+    "S14": EventKind.MODIFIED,
+    "S15": EventKind.CANCELLED,
+    "S17": EventKind.DELETED,
+    "S26": EventKind.NO_SHOW,
+}
+
+
+class PhoneIssue(StrEnum):
+    """Why an event carries no phone number (the number itself is never recorded)."""
+
+    NO_PHONE = "no_phone"
+    INVALID_PHONE = "invalid_phone"
+
+
+@dataclass(frozen=True)
+class AppointmentEvent:
+    """One SIU message, read. For kind IGNORED only `header`, `message_time` and `ignored_reason` are set;
+    for every other kind `appointment_id` and `start` are set too."""
+
+    header: MessageHeader
+    kind: EventKind
+    message_time: datetime
+    appointment_id: str | None = None
+    placer_id: str | None = None
+    filler_id: str | None = None
+    start: datetime | None = None
+    duration_minutes: int | None = None
+    status: str | None = None
+    phone: str | None = None
+    phone_issue: PhoneIssue | None = None
+    ignored_reason: str | None = None
+
+    @property
+    def event(self) -> str:
+        return self.header.event
+
+    @property
+    def control_id(self) -> str:
+        return self.header.control_id
+
+
+def parse_siu(body: bytes | str, *, local_tz: tzinfo, phone_region: str) -> AppointmentEvent:
+    """Read one SIU message (ER7; `\\r`, `\\n` or `\\r\\n` segments; MLLP frame allowed).
+
+    `local_tz` is the endpoint's zone for times without an offset; `phone_region` the region of
+    numbers without a country code. Raises Hl7MessageError when the body is not HL7 v2, MSH-7 is
+    unusable, or an SIU event we act on lacks SCH, an appointment id or a start time.
+    """
+    header, message = parse_message(body)
+    message_time = parse_time(header.message_time, local_tz, minimum="day")
+    if message_time is None:
+        raise Hl7MessageError(
+            "MSH-7 message time is missing or malformed", header=header, error_code=Hl7ErrorCode.DATA_TYPE_ERROR
+        )
+    if header.message_type != "SIU":
+        return AppointmentEvent(
+            header, EventKind.IGNORED, message_time, ignored_reason=f"not a scheduling message ({header.message_type})"
+        )
+    kind = EVENT_KINDS.get(header.event, EventKind.IGNORED)
+    if kind is EventKind.IGNORED:
+        return AppointmentEvent(
+            header, kind, message_time, ignored_reason=f"SIU event {header.event or '(none)'} is not acted on"
+        )
+    schedule = _only(message, "SCH", header)
+    placer_id, filler_id = value(schedule, 1) or None, value(schedule, 2) or None
+    appointment_id = filler_id or placer_id
+    if appointment_id is None:
+        raise Hl7MessageError("no appointment id in SCH-2 or SCH-1", header=header)
+    start, duration = _timing(message, schedule, local_tz, header)
+    phone, issue = _phone(message, phone_region)
+    return AppointmentEvent(
+        header=header,
+        kind=kind,
+        message_time=message_time,
+        appointment_id=appointment_id,
+        placer_id=placer_id,
+        filler_id=filler_id,
+        start=start,
+        duration_minutes=duration,
+        status=_status(message, schedule),
+        phone=phone,
+        phone_issue=issue,
+    )
+
+
+def _only(message: hl7.Message, name: str, header: MessageHeader) -> hl7.Segment:
+    found = segments_named(message, name)
+    if not found:
+        raise Hl7MessageError(f"{name} segment missing", header=header, error_code=Hl7ErrorCode.SEGMENT_SEQUENCE_ERROR)
+    return found[0]
+
+
+# (segment, start field, duration field, duration units field) of each resource segment.
+RESOURCE_TIMES: tuple[tuple[str, int, int, int], ...] = (
+    ("AIS", 4, 7, 8),
+    ("AIG", 8, 11, 12),
+    ("AIL", 6, 9, 10),
+    ("AIP", 6, 9, 10),
+)
+
+
+def _timing(
+    message: hl7.Message, schedule: hl7.Segment, local_tz: tzinfo, header: MessageHeader
+) -> tuple[datetime, int | None]:
+    """Start and duration (minutes), by the precedence in the module docstring."""
+    sch_duration = _minutes(value(schedule, 9), value(schedule, 10))
+    tq_duration = _minutes(value(schedule, 11, 1, 3), "")
+    for timing in segments_named(message, "TQ1"):
+        start = parse_time(value(timing, 7), local_tz)
+        if start is not None:
+            end = parse_time(value(timing, 8), local_tz)
+            span = _span(start, end) or _minutes(value(timing, 13, 1, 1), value(timing, 13, 1, 2))
+            return start, span or sch_duration or tq_duration
+    start = parse_time(value(schedule, 11, 1, 4), local_tz)
+    if start is not None:
+        end = parse_time(value(schedule, 11, 1, 5), local_tz)
+        return start, _span(start, end) or sch_duration or tq_duration
+    resources = [
+        (start, _minutes(value(segment, duration_field), value(segment, units_field)))
+        for name, start_field, duration_field, units_field in RESOURCE_TIMES
+        for segment in segments_named(message, name)
+        if (start := parse_time(value(segment, start_field), local_tz)) is not None
+    ]
+    if not resources:
+        raise Hl7MessageError(
+            "no start time in TQ1-7, SCH-11.4 or AIS-4/AIG-8/AIL-6/AIP-6",
+            header=header,
+            error_code=Hl7ErrorCode.REQUIRED_FIELD_MISSING,
+        )
+    start, resource_duration = min(resources, key=lambda item: item[0])
+    return start, sch_duration or tq_duration or resource_duration
+
+
+def _span(start: datetime, end: datetime | None) -> int | None:
+    if end is None or end <= start:
+        return None
+    return math.ceil((end - start).total_seconds() / 60)
+
+
+MINUTES_PER_UNIT: dict[str, float] = {
+    **dict.fromkeys(("", "m", "min", "mins", "minute", "minutes"), 1),
+    **dict.fromkeys(("s", "sec", "secs", "second", "seconds"), 1 / 60),
+    **dict.fromkeys(("h", "hr", "hrs", "hour", "hours"), 60),
+    **dict.fromkeys(("d", "day", "days"), 24 * 60),
+}
+
+
+def _minutes(amount: str, units: str) -> int | None:
+    """A duration in whole minutes from an amount and its units (CE/CWE first component; none = minutes).
+
+    Also reads TQ-3 style `M30` / `H1`. Unknown units give None rather than a guess.
+    """
+    match = re.fullmatch(r"([SMHD])?(\d+(?:\.\d+)?)", amount.strip().upper())
+    if not match:
+        return None
+    factor = MINUTES_PER_UNIT.get((match[1] or units).strip().lower())
+    if factor is None:
+        return None
+    minutes = math.ceil(float(match[2]) * factor)
+    return minutes or None
+
+
+def _status(message: hl7.Message, schedule: hl7.Segment) -> str | None:
+    """SCH-25 filler status, else the first resource's filler status (AIS-10, AIG-14, AIL-12, AIP-12)."""
+    if status := value(schedule, 25):
+        return status
+    for name, field in (("AIS", 10), ("AIG", 14), ("AIL", 12), ("AIP", 12)):
+        for segment in segments_named(message, name):
+            if status := value(segment, field):
+                return status
+    return None
+
+
+CELLULAR_LABELS = frozenset({"CP", "MOBILE", "CELL", "CELLULAR"})
+"""`CP` is HL7 table 0202's cellular phone; some feeds (e.g. UK TIEs) put `MOBILE` in XTN-2 instead."""
+NOT_A_PHONE = frozenset({"NET", "X.400", "INTERNET", "FX", "BP", "MD"})
+"""Email, fax, beeper and modem entries carry no number we can text."""
+
+
+def _phone(message: hl7.Message, region: str) -> tuple[str | None, PhoneIssue | None]:
+    """The best textable number, or why there is none."""
+    ranked: list[tuple[int, int, list[str]]] = []
+    patients = segments_named(message, "PID")
+    if patients:
+        for order, (field, xtn) in enumerate(_telecoms(patients[0])):
+            use, equipment = xtn[1].upper(), xtn[2].upper()
+            if use in NOT_A_PHONE or equipment in NOT_A_PHONE:
+                continue
+            if equipment in CELLULAR_LABELS or use in CELLULAR_LABELS:
+                rank = 0
+            elif use == "PRN":
+                rank = 1
+            elif field == 13 and not use and not equipment:
+                rank = 2
+            else:
+                continue
+            ranked.append((rank, order, _spellings(xtn)))
+    if not any(spellings for _, _, spellings in ranked):
+        return None, PhoneIssue.NO_PHONE
+    for _, _, spellings in sorted(ranked, key=lambda item: item[:2]):
+        for spelling in spellings:
+            if number := to_e164(spelling, region):
+                return number, None
+    return None, PhoneIssue.INVALID_PHONE
+
+
+def _telecoms(patient: hl7.Segment) -> Iterator[tuple[int, list[str]]]:
+    """(field, XTN components 1-12) of every PID-13 then PID-14 repetition."""
+    for field in (13, 14):
+        for repetition in range(1, repetitions(patient, field) + 1):
+            yield field, [value(patient, field, repetition, component) for component in range(1, 13)]
+
+
+def _spellings(xtn: list[str]) -> list[str]:
+    """The ways one XTN writes its number: structured (5 country, 6 area, 7 local), 12 unformatted, 1 legacy."""
+    spellings = []
+    country, area, local = (re.sub(r"\D", "", part) for part in xtn[4:7])
+    if local:
+        spellings.append(f"+{country}{area}{local}" if country else f"{area}{local}")
+    if xtn[11]:
+        spellings.append(xtn[11])
+    # Legacy XTN-1: [NNN][(999)]999-9999[X99999][B99999][C any text]; X is an extension phonenumbers reads.
+    legacy = re.split(r"[BC]", xtn[0], maxsplit=1)[0].strip()
+    if re.search(r"\d", legacy):
+        spellings.append(legacy)
+    return spellings

@@ -1,0 +1,42 @@
+"""An SMS to send, what sending it came to, and the `SmsSender` port that sends it.
+
+Senders: `AcsSmsSender` (Azure Communication Services) in Azure, `OutboxSmsSender` (a JSON Lines
+file) for local runs; bootstrap picks one from SMS_PROVIDER.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+
+@dataclass(frozen=True)
+class OutboundSms:
+    """One text to one number. `job_id` is deterministic per job and travels as the provider's tag,
+    so a delivery report finds its job without naming the patient."""
+
+    job_id: str
+    from_number: str  # E.164: the number linked to the FHIR endpoint
+    to_number: str  # E.164
+    text: str
+
+
+@dataclass(frozen=True)
+class SmsReceipt:
+    """The provider's answer for one SMS: accepted (with its message id) or refused for good.
+
+    A refused SMS is a permanent failure to record, not to retry; `reason` is plain words without
+    the number. Transient failures are not receipts: senders raise UpstreamError(retryable=True).
+    """
+
+    job_id: str
+    accepted: bool
+    message_id: str | None = None
+    http_status: int | None = None
+    reason: str | None = None
+
+
+class SmsSender(Protocol):
+    def send(self, sms: OutboundSms) -> SmsReceipt:
+        """Send `sms` once. Raises UpstreamError(retryable=True, retry_after=...) when trying again later may work."""
+        ...
