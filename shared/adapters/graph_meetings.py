@@ -170,7 +170,6 @@ def _graph_client(connection: GraphConnection, verify: str | bool) -> GraphServi
     from msgraph_core.authentication import AzureIdentityAuthenticationProvider
 
     http_client = httpx.AsyncClient(
-        base_url=connection.base_url,
         verify=verify,
         timeout=httpx.Timeout(REQUEST_TIMEOUT_SECONDS, connect=CONNECT_TIMEOUT_SECONDS),
     )
@@ -178,7 +177,9 @@ def _graph_client(connection: GraphConnection, verify: str | bool) -> GraphServi
     http_client = GraphClientFactory.create_with_default_middleware(client=http_client, options=options)
     host = urlsplit(connection.base_url).hostname or ""
     auth = AzureIdentityAuthenticationProvider(_credential(connection, verify), allowed_hosts=[host])
-    return GraphServiceClient(request_adapter=GraphRequestAdapter(auth, client=http_client))
+    adapter = GraphRequestAdapter(auth, client=http_client)
+    adapter.base_url = connection.base_url  # not httpx's base_url: it gains a trailing slash
+    return GraphServiceClient(request_adapter=adapter)
 
 
 def _credential(connection: GraphConnection, verify: str | bool) -> Any:
