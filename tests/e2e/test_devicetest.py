@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 import requests
+from azure.core.exceptions import ResourceNotFoundError
 from azure.data.tables import TableClient
 
 import function_app
@@ -58,7 +59,7 @@ def stored_results(app_env: dict[str, str], endpoint_id: str) -> list[dict]:
     table = TableClient.from_connection_string(app_env["CONTROL_STORAGE"], DEVICE_TESTS_TABLE)
     try:
         return list(table.query_entities("PartitionKey eq @p", parameters={"p": endpoint_id}))
-    except Exception:
+    except ResourceNotFoundError:  # the table does not exist yet
         return []
 
 
