@@ -22,7 +22,7 @@ case "$hosting_plan" in
 esac
 
 step "Checking prerequisites"
-for tool in az func zip; do
+for tool in az func zip openssl; do
   command -v "$tool" >/dev/null 2>&1 || die "'$tool' is not installed (see README.md, Deploying into your Azure subscription)"
 done
 az account show --output none 2>/dev/null || die "not logged in to Azure: run 'az login' (and 'az account set -s <subscription>')"
@@ -62,6 +62,13 @@ deploy false || die "deployment failed; see 'az deployment group show -g $resour
 output() { az deployment group show --resource-group "$resource_group" --name teams-ehr-connector --query "properties.outputs.$1.value" --output tsv; }
 app_name="$(output FUNCTION_APP_NAME)"
 [[ -n "$app_name" ]] || die "deployment returned no function app name"
+
+step "Ensuring the context-token signing key in Key Vault"
+vault="$(output KEY_VAULT_NAME)"
+if ! az keyvault secret show --vault-name "$vault" --name context-token-secret --output none 2>/dev/null; then
+  az keyvault secret set --vault-name "$vault" --name context-token-secret --value "$(openssl rand -base64 48)" \
+    --output none || die "cannot write secret context-token-secret: give yourself 'Key Vault Secrets Officer' on $vault"
+fi
 
 step "Publishing the app to $app_name"
 (cd "$repo" && func azure functionapp publish "$app_name" --python --build remote) || die "publishing failed"

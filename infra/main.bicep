@@ -165,6 +165,11 @@ var connectorSettings = [
   { name: 'ACS_ENDPOINT', value: communication.outputs.endpoint }
   { name: 'SMS_PROVIDER', value: 'acs' }
   { name: 'DEFAULT_PHONE_REGION', value: defaultPhoneRegion }
+  { name: 'MEETING_PROVIDER', value: 'graph' }
+  // Graph is called as the app's user-assigned managed identity: no secret to rotate.
+  { name: 'GRAPH_TENANT_ID', value: tenant().tenantId }
+  { name: 'GRAPH_CLIENT_ID', value: appIdentity.properties.clientId }
+  { name: 'CONTEXT_TOKEN_SECRET', value: '@Microsoft.KeyVault(SecretUri=${keyVault.outputs.contextTokenSecretUri})' }
 ]
 
 // Identity-based storage connections: <SETTING>__<part>, as the Functions host and shared/settings.py read them.

@@ -5,12 +5,15 @@
     ├── InvalidRequestError         the caller sent something we cannot accept (400)
     │   └── InvalidMessageError     a queue message that can never be processed (poison, not retried)
     ├── NotAuthorisedError          no or bad credentials (401)
+    │   └── JoinLinkInvalidError    a join link unknown, expired or cancelled: one answer for all three
     ├── ForbiddenError              valid caller, not allowed (403)
     ├── NotFoundError               the thing does not exist (404)
+    │   └── MeetingNotOpenedError   a visit has no meeting yet and no organiser is known (a patient came first)
     ├── ConflictError               the state does not allow it, or it exists already (409)
     ├── PreconditionFailedError     an ETag / If-Match did not match (412)
     └── UpstreamError               a service we call failed; `retryable` says whether to try again,
                                     `retry_after` (seconds) when the service said how long to wait
+        └── MeetingsNotPermittedError   Teams refused to create meetings for the organiser: an admin must grant access
 
 Foreign exceptions (azure-core, httpx, python-hl7) are translated into these at the adapter
 boundary with ``raise ... from exc``; services never see SDK exception types.
@@ -49,12 +52,24 @@ class NotAuthorisedError(ConnectorError):
     code = "not_authorised"
 
 
+class JoinLinkInvalidError(NotAuthorisedError):
+    """A patient's join link is unknown, expired or cancelled: deliberately one error for all three."""
+
+    code = "join_link_invalid"
+
+
 class ForbiddenError(ConnectorError):
     code = "forbidden"
 
 
 class NotFoundError(ConnectorError):
     code = "not_found"
+
+
+class MeetingNotOpenedError(NotFoundError):
+    """The visit has no meeting yet and nobody who could organise it is known: people are asked to wait."""
+
+    code = "meeting_not_opened"
 
 
 class ConflictError(ConnectorError):
@@ -76,3 +91,17 @@ class UpstreamError(ConnectorError):
         super().__init__(message)
         self.retryable = retryable
         self.retry_after = retry_after
+
+
+class MeetingsNotPermittedError(UpstreamError):
+    """Graph answered 403 to a meeting call: no application access policy grants the app for the organiser.
+
+    People see a page telling their admin what to grant; `app_id` is the id to grant (None: the app's
+    managed identity, whose id the admin reads in the portal).
+    """
+
+    code = "meetings_not_permitted"
+
+    def __init__(self, message: str, *, app_id: str | None) -> None:
+        super().__init__(message, retryable=False)
+        self.app_id = app_id

@@ -7,10 +7,12 @@ the Bicep app settings are checked against it by tests. `get_settings()` builds 
 
 from __future__ import annotations
 
+import base64
+import binascii
 import functools
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 from shared.errors import SettingsError
@@ -78,6 +80,32 @@ SETTINGS: tuple[SettingSpec, ...] = (
         )
         for geo in KNOWN_GEOS
     ),
+    SettingSpec(
+        "MEETING_PROVIDER",
+        "Who creates visit meetings: graph (Teams through Microsoft Graph) or sandbox (local pages; localhost only).",
+    ),
+    SettingSpec(
+        "GRAPH_BASE_URL", "Microsoft Graph API root (https), default https://graph.microsoft.com/v1.0.", local_only=True
+    ),
+    SettingSpec(
+        "GRAPH_AUTHORITY_HOST",
+        "Entra ID authority host (https), default https://login.microsoftonline.com.",
+        local_only=True,
+    ),
+    SettingSpec("GRAPH_TENANT_ID", "Entra tenant whose Teams users organise meetings; needed with a client secret."),
+    SettingSpec(
+        "GRAPH_CLIENT_ID",
+        "App (client) id calling Graph: the app registration of GRAPH_CLIENT_SECRET, else a user-assigned identity.",
+    ),
+    SettingSpec(
+        "GRAPH_CLIENT_SECRET",
+        "Client secret of the Graph app registration; empty: the function app's managed identity calls Graph.",
+        local_only=True,
+    ),
+    SettingSpec(
+        "CONTEXT_TOKEN_SECRET",
+        "Base64 key (32 bytes or more) that signs and verifies context tokens such as the device-test link's.",
+    ),
 )
 
 CONNECTION_SUFFIXES: tuple[str, ...] = (
@@ -114,6 +142,27 @@ class AcsConnection:
     connection_string: str | None = None
 
 
+MEETING_PROVIDERS: tuple[str, ...] = ("sandbox", "graph")
+DEFAULT_GRAPH_BASE_URL = "https://graph.microsoft.com/v1.0"
+DEFAULT_AUTHORITY_HOST = "https://login.microsoftonline.com"
+MIN_CONTEXT_TOKEN_SECRET_BYTES = 32
+
+
+@dataclass(frozen=True)
+class GraphConnection:
+    """How the app reaches Microsoft Graph: app-only, by client secret or by managed identity."""
+
+    base_url: str
+    authority_host: str
+    tenant_id: str | None = None
+    client_id: str | None = None
+    client_secret: str | None = field(default=None, repr=False)
+
+    @property
+    def uses_identity(self) -> bool:
+        return self.client_secret is None
+
+
 @dataclass(frozen=True)
 class Settings:
     geos: tuple[str, ...]
@@ -124,6 +173,9 @@ class Settings:
     sms_provider: str
     sms_outbox_path: str
     default_phone_region: str
+    meeting_provider: str = "sandbox"
+    graph: GraphConnection | None = None
+    context_token_secret: bytes | None = field(default=None, repr=False)
 
 
 SMS_PROVIDERS: tuple[str, ...] = ("acs", "outbox")
@@ -144,6 +196,9 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         sms_provider=_read_sms_provider(env, acs),
         sms_outbox_path=env.get("SMS_OUTBOX_PATH", "").strip() or DEFAULT_SMS_OUTBOX_PATH,
         default_phone_region=_read_phone_region(env),
+        meeting_provider=_read_meeting_provider(env),
+        graph=_read_graph(env),
+        context_token_secret=_read_context_token_secret(env),
     )
 
 
@@ -218,6 +273,52 @@ def _read_phone_region(env: Mapping[str, str]) -> str:
     if region not in phonenumbers.SUPPORTED_REGIONS:
         raise SettingsError(f"Setting DEFAULT_PHONE_REGION must be an ISO 3166 country code (e.g. US); got {region!r}.")
     return region
+
+
+def _read_meeting_provider(env: Mapping[str, str]) -> str:
+    provider = env.get("MEETING_PROVIDER", "").strip().lower() or "sandbox"
+    if provider not in MEETING_PROVIDERS:
+        choices = ", ".join(MEETING_PROVIDERS)
+        raise SettingsError(f"Setting MEETING_PROVIDER must be one of {choices}; got {provider!r}.")
+    return provider
+
+
+def _read_graph(env: Mapping[str, str]) -> GraphConnection | None:
+    """Graph is needed only when MEETING_PROVIDER=graph; a client secret needs its tenant and client id."""
+    if env.get("MEETING_PROVIDER", "").strip().lower() != "graph":
+        return None
+    urls = {}
+    for name, default in (("GRAPH_BASE_URL", DEFAULT_GRAPH_BASE_URL), ("GRAPH_AUTHORITY_HOST", DEFAULT_AUTHORITY_HOST)):
+        url = env.get(name, "").strip().rstrip("/") or default
+        if not url.startswith("https://"):
+            # Graph's auth provider attaches tokens only over https; plain http would fail later, obscurely.
+            raise SettingsError(f"Setting {name} must be an https:// URL; got {url!r}.")
+        urls[name] = url
+    secret = env.get("GRAPH_CLIENT_SECRET", "").strip() or None
+    return GraphConnection(
+        base_url=urls["GRAPH_BASE_URL"],
+        authority_host=urls["GRAPH_AUTHORITY_HOST"],
+        tenant_id=_required(env, "GRAPH_TENANT_ID") if secret else env.get("GRAPH_TENANT_ID", "").strip() or None,
+        client_id=_required(env, "GRAPH_CLIENT_ID") if secret else env.get("GRAPH_CLIENT_ID", "").strip() or None,
+        client_secret=secret,
+    )
+
+
+def _read_context_token_secret(env: Mapping[str, str]) -> bytes | None:
+    """Optional at load (only device-test and launch links need it); never a default in code."""
+    raw = env.get("CONTEXT_TOKEN_SECRET", "").strip()
+    if not raw:
+        return None
+    try:
+        secret = base64.b64decode(raw, validate=True)
+    except binascii.Error:
+        secret = b""
+    if len(secret) < MIN_CONTEXT_TOKEN_SECRET_BYTES:
+        # Never echo the value: it is a key.
+        raise SettingsError(
+            f"Setting CONTEXT_TOKEN_SECRET must be Base64 of at least {MIN_CONTEXT_TOKEN_SECRET_BYTES} random bytes."
+        )
+    return secret
 
 
 def read_connection(env: Mapping[str, str], name: str) -> StorageConnection:

@@ -13,6 +13,8 @@ var keyVaultSecretsUser = '4633458b-17de-408a-b874-0445c86b69e6'
 
 // A constant, not a parameter, so the documentation, the upload command and app settings agree.
 var epicPrivateKeySecretName = 'epic-private-key'
+// The key that signs context tokens (device-test links); infra/deploy.sh creates it with random bytes.
+var contextTokenSecretName = 'context-token-secret'
 
 resource vault 'Microsoft.KeyVault/vaults@2023-07-01' = {
   // checkov:skip=CKV_AZURE_109: Key Vault references from an app without VNet integration need the public endpoint; RBAC limits who reads.
@@ -52,3 +54,5 @@ output name string = vault.name
 output uri string = vault.properties.vaultUri
 @description('Versionless secret URI, for an app setting `@Microsoft.KeyVault(SecretUri=...)` that follows rotations.')
 output epicPrivateKeySecretUri string = '${vault.properties.vaultUri}secrets/${epicPrivateKeySecretName}'
+@description('Versionless URI of the context-token signing key.')
+output contextTokenSecretUri string = '${vault.properties.vaultUri}secrets/${contextTokenSecretName}'

@@ -93,12 +93,19 @@ class HttpHost:
         self.server.shutdown()
         self.server.server_close()
 
+    def _match(self, method: str, path: str) -> tuple[Route, dict[str, str]] | None:
+        if path == self.prefix or path.startswith(self.prefix + "/"):
+            return self.router.match(method, path[len(self.prefix) :].strip("/"))
+        return None
+
+    def loggable(self, method: str, target: str) -> str:
+        """The route template a request matched (`/api/join/{token}`): paths, like queries, may carry tokens."""
+        matched = self._match(method, urlsplit(target).path)
+        return f"{self.prefix}/{matched[0].template}" if matched else "(no route)"
+
     def handle(self, method: str, target: str, headers: dict[str, str], body: bytes) -> func.HttpResponse:
         url = urlsplit(target)
-        path = url.path
-        matched = None
-        if path == self.prefix or path.startswith(self.prefix + "/"):
-            matched = self.router.match(method, path[len(self.prefix) :].strip("/"))
+        matched = self._match(method, url.path)
         if matched is None:
             return func.HttpResponse(status_code=404)
         route, route_params = matched
@@ -145,7 +152,7 @@ def _handler_for(host: HttpHost) -> type[BaseHTTPRequestHandler]:
         do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = _serve
 
         def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - stdlib signature
-            # The request line may carry tokens in its query string: log the path only.
-            logger.info("%s %s -> %s", self.command, urlsplit(self.path).path, args[1] if len(args) > 1 else "")
+            status = args[1] if len(args) > 1 else ""
+            logger.info("%s %s -> %s", self.command, host.loggable(self.command, self.path), status)
 
     return Handler

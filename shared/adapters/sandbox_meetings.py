@@ -1,0 +1,31 @@
+"""The local stand-in for Teams: "meetings" that are pages of this app, so `make run` works end to end.
+
+A sandbox meeting is derived from the visit alone (id = the visit's externalId), so creating it is
+idempotent without any state, like Graph's createOrGet. Its join URL is
+`{PUBLIC_BASE_URL}/api/sandbox/meetings/{id}`, served by `shared/triggers/sandbox.py`.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+
+from shared.domain.meetings import Meeting, VisitKey
+
+logger = logging.getLogger(__name__)
+
+SANDBOX_MEETING_ROUTE = "sandbox/meetings"
+
+
+class SandboxMeetingService:
+    """`MeetingService` whose meetings are local pages."""
+
+    def __init__(self, public_base_url: str) -> None:
+        self._base = f"{public_base_url.rstrip('/')}/api/{SANDBOX_MEETING_ROUTE}"
+
+    def create_or_get(
+        self, key: VisitKey, organizer_user_id: str, subject: str, start: datetime, end: datetime
+    ) -> Meeting:
+        meeting_id = key.external_id
+        logger.info("Sandbox meeting ready for visit %s", meeting_id[:12])
+        return Meeting(id=meeting_id, join_url=f"{self._base}/{meeting_id}")

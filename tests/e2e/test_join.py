@@ -1,0 +1,190 @@
+"""The patient's SMS link over real HTTP: the local host, Azurite, and (for Teams) the Graph stand-in."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import re
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import requests
+from azure.core.exceptions import ResourceExistsError
+from azure.data.tables import TableClient
+
+import function_app
+from shared import bootstrap
+from shared.adapters.join_tokens import JOIN_TOKENS_TABLE
+from shared.devhost.azurite import free_port
+from shared.devhost.host import DevHost
+from shared.domain.join_tokens import new_token, token_hash
+from shared.domain.meetings import VisitKey
+from tests.standins.entra import EntraStandIn
+from tests.standins.graph import GraphStandIn, graph_error
+
+NOW = datetime.now(UTC)
+
+
+def host_for(env: dict[str, str]) -> DevHost:
+    host = DevHost(function_app.app, port=0, env=env, timers=False)
+    host.start()
+    return host
+
+
+@pytest.fixture
+def host(app_env: dict[str, str]) -> Iterator[DevHost]:
+    host = host_for(app_env)
+    yield host
+    host.stop()
+
+
+def add_visit(
+    env: dict[str, str],
+    *,
+    geo: str = "EU",
+    status: str = "booked",
+    start: datetime = NOW + timedelta(minutes=10),
+    organizer: str | None = "3f1c0a5e-organiser",
+    endpoint_id: str | None = None,
+) -> tuple[str, str, str]:
+    """Write a jointokens row as the HL7 side will; returns (token, endpoint id, visit id)."""
+    token, endpoint_id, visit_id = new_token(geo), endpoint_id or f"ep-{uuid.uuid4().hex[:8]}", uuid.uuid4().hex
+    table = TableClient.from_connection_string(env[f"GEO_{geo}_STORAGE"], JOIN_TOKENS_TABLE)
+    with contextlib.suppress(ResourceExistsError):
+        table.create_table()
+    entity = {
+        "PartitionKey": token_hash(token),
+        "RowKey": "",
+        "EndpointId": endpoint_id,
+        "Geo": geo,
+        "VisitId": visit_id,
+        "Start": start,
+        "End": start + timedelta(minutes=30),
+        "Status": status,
+    }
+    if organizer:
+        entity["OrganizerUserId"] = organizer
+    table.create_entity(entity)
+    return token, endpoint_id, visit_id
+
+
+def join(host: DevHost, token: str) -> requests.Response:
+    return requests.get(f"{host.base_url}/api/join/{token}", allow_redirects=False, timeout=30)
+
+
+def test_a_valid_link_redirects_to_the_one_meeting_of_the_visit(host: DevHost, app_env: dict[str, str]) -> None:
+    token, endpoint_id, visit_id = add_visit(app_env)
+
+    first, second = join(host, token), join(host, token)
+
+    assert first.status_code == second.status_code == 302
+    assert first.headers["Location"] == second.headers["Location"]
+    assert first.headers["Location"].endswith(f"/api/sandbox/meetings/{VisitKey(endpoint_id, visit_id).external_id}")
+    assert first.headers["Referrer-Policy"] == "no-referrer"
+    meeting_path = first.headers["Location"].split("127.0.0.1:7071", 1)[1]
+    page = requests.get(f"{host.base_url}{meeting_path}?as=patient", timeout=10)
+    assert page.status_code == 200
+    assert "lobby" in page.text
+
+
+def test_unknown_expired_and_cancelled_links_get_the_same_page(host: DevHost, app_env: dict[str, str]) -> None:
+    expired, _, _ = add_visit(app_env, start=NOW - timedelta(hours=3))
+    cancelled, _, _ = add_visit(app_env, status="cancelled")
+    never = new_token("EU")
+    answers = [join(host, token) for token in (never, expired, cancelled, new_token("MARS"), "no-prefix", "x")]
+
+    reference = answers[0]
+    assert reference.status_code == 404
+    assert "This link does not work" in reference.text
+    for answer in answers[1:]:
+        assert (answer.status_code, answer.content) == (reference.status_code, reference.content)
+        assert answer.headers["Content-Type"] == reference.headers["Content-Type"]
+
+
+def test_a_link_that_was_not_valid_yet_at_first_still_changes_nothing(host: DevHost, app_env: dict[str, str]) -> None:
+    cancelled, endpoint_id, _ = add_visit(app_env, status="cancelled")
+    join(host, cancelled)
+    meetings = TableClient.from_connection_string(app_env["GEO_EU_STORAGE"], "meetings")
+    assert list(meetings.query_entities("PartitionKey eq @p", parameters={"p": endpoint_id})) == []
+
+
+def test_before_the_clinician_opens_the_visit_the_patient_is_asked_to_wait(
+    host: DevHost, app_env: dict[str, str]
+) -> None:
+    token, _, _ = add_visit(app_env, organizer=None)
+    answer = join(host, token)
+    assert answer.status_code == 404
+    assert "has not opened this visit yet" in answer.text
+    assert '<meta http-equiv="refresh" content="30">' in answer.text
+
+
+def test_a_storage_failure_is_a_page_with_a_reference_and_no_internals(
+    host: DevHost, app_env: dict[str, str], caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    token, endpoint_id, _ = add_visit(app_env)
+    dead = re.sub(r"127\.0\.0\.1:\d+", f"127.0.0.1:{free_port()}", app_env["GEO_EU_STORAGE"])
+    monkeypatch.setenv("GEO_EU_STORAGE", dead)
+    bootstrap.reset()
+    with caplog.at_level(logging.INFO):
+        answer = join(host, token)
+    assert answer.status_code == 503
+    assert answer.headers["Content-Type"].startswith("text/html")
+    reference = re.search(r"Support reference: <code>([0-9a-f]{12})</code>", answer.text).group(1)
+    assert reference in caplog.text
+    for secret in (token, "Traceback", "AccountKey", "127.0.0.1", endpoint_id):
+        assert secret not in answer.text
+    assert token not in caplog.text
+
+
+@pytest.fixture
+def graph_env(app_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[GraphStandIn, dict]]:
+    entra = EntraStandIn("tenant-1", "app-1", "secret-1")
+    graph = GraphStandIn(entra)
+    with graph.server:
+        settings = {
+            "MEETING_PROVIDER": "graph",
+            "GRAPH_BASE_URL": f"{graph.server.url}/v1.0",
+            "GRAPH_AUTHORITY_HOST": graph.server.url,
+            "GRAPH_TENANT_ID": "tenant-1",
+            "GRAPH_CLIENT_ID": "app-1",
+            "GRAPH_CLIENT_SECRET": "secret-1",
+        }
+        for name, value in settings.items():
+            monkeypatch.setenv(name, value)
+        # How an operator trusts a private CA: httpx reads SSL_CERT_FILE, requests (MSAL) REQUESTS_CA_BUNDLE.
+        monkeypatch.setenv("SSL_CERT_FILE", graph.server.ca_file)
+        monkeypatch.setenv("REQUESTS_CA_BUNDLE", graph.server.ca_file)
+        yield graph, {**app_env, **settings}
+
+
+def test_with_teams_the_link_redirects_to_the_teams_meeting(graph_env) -> None:
+    graph, env = graph_env
+    token, _, _ = add_visit(env)
+    host = host_for(env)
+    try:
+        answer = join(host, token)
+    finally:
+        host.stop()
+    assert answer.status_code == 302
+    assert answer.headers["Location"].startswith("https://teams.microsoft.com/l/meetup-join/")
+    assert [r.method for r in graph.requests] == ["POST", "PATCH"]
+
+
+def test_without_an_access_policy_the_page_tells_the_admin_what_to_grant(graph_env) -> None:
+    graph, env = graph_env
+    graph.script.append(graph_error(403, "Forbidden"))
+    token, endpoint_id, _ = add_visit(env)
+    host = host_for(env)
+    try:
+        answer = join(host, token)
+    finally:
+        host.stop()
+    assert answer.status_code == 502
+    assert "New-CsApplicationAccessPolicy" in answer.text
+    assert "Grant-CsApplicationAccessPolicy" in answer.text
+    assert "app id app-1" in answer.text
+    assert "Support reference" in answer.text
+    for secret in (token, endpoint_id, "secret-1", "Traceback"):
+        assert secret not in answer.text
