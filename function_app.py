@@ -2,8 +2,9 @@
 
 import azure.functions as func
 
-from shared.triggers import health
+from shared.triggers import config_api, health
 
 app = func.FunctionApp(http_auth_level=func.AuthLevel.ANONYMOUS)
 
 app.register_functions(health.bp)
+app.register_functions(config_api.bp)

@@ -9,9 +9,14 @@ from __future__ import annotations
 
 import functools
 import logging
+from typing import TYPE_CHECKING
 
 from shared.adapters.storage import Storage
 from shared.settings import get_settings
+
+if TYPE_CHECKING:
+    from shared.adapters.config_store import ConfigStore
+    from shared.adapters.entra import EntraTokenValidator
 
 # azure-core logs every request and response at INFO: noise and cost in Application Insights.
 logging.getLogger("azure.core.pipeline.policies.http_logging_policy").setLevel(logging.WARNING)
@@ -22,7 +27,22 @@ def get_storage() -> Storage:
     return Storage(get_settings())
 
 
+@functools.cache
+def get_config_store() -> ConfigStore:
+    from shared.adapters.config_store import ConfigStore
+
+    return ConfigStore(get_storage().control)
+
+
+@functools.cache
+def get_token_validator() -> EntraTokenValidator:
+    """The Entra token validator; raises SettingsError when the Entra settings are missing."""
+    from shared.adapters.entra import EntraTokenValidator
+
+    return EntraTokenValidator(get_settings().require_entra())
+
+
 def reset() -> None:
     """Forget every cached setting and client: for tests and the local host after a settings change."""
-    get_settings.cache_clear()
-    get_storage.cache_clear()
+    for cached in (get_settings, get_storage, get_config_store, get_token_validator):
+        cached.cache_clear()

@@ -13,6 +13,7 @@ import pytest
 from shared import bootstrap
 from shared.devhost.azurite import Account, Azurite
 from shared.settings import KNOWN_GEOS, geo_storage_setting
+from tests.standins.entra import EntraStandIn
 
 CONTROL_ACCOUNT = "control"
 
@@ -58,3 +59,24 @@ def app_env(storage_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Ite
     bootstrap.reset()
     yield dict(storage_env)
     bootstrap.reset()
+
+
+@pytest.fixture(scope="session")
+def entra() -> Iterator[EntraStandIn]:
+    """Entra ID's OpenID configuration and signing keys on 127.0.0.1, for the configuration API."""
+    with EntraStandIn() as stand_in:
+        yield stand_in
+
+
+@pytest.fixture
+def config_env(app_env: dict[str, str], entra: EntraStandIn, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    """`app_env` plus the settings of the configuration API (Entra stand-in, sandbox numbers, a secret)."""
+    env = {
+        **entra.env(),
+        "PHONE_NUMBER_PROVIDER": "sandbox",
+        "CONTEXT_TOKEN_SECRET": base64.b64encode(secrets.token_bytes(32)).decode(),
+    }
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    bootstrap.reset()
+    return {**app_env, **env}
