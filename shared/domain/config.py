@@ -137,6 +137,20 @@ def normalise_fhir_base_url(url: str) -> str:
     return urlunsplit(("https", netloc, path, "", ""))
 
 
+def normalise_https_url(url: object, field_name: str) -> str:
+    """An absolute https URL without credentials or fragment; raises InvalidRequestError naming the field."""
+    if not isinstance(url, str) or len(url) > 2048:
+        raise InvalidRequestError(f"{field_name} must be an https:// URL.")
+    try:
+        parts = urlsplit(url.strip())
+        parts.port  # noqa: B018 - parsing the port validates it
+    except ValueError as exc:
+        raise InvalidRequestError(f"{field_name} is not a valid URL.") from exc
+    if parts.scheme.lower() != "https" or not parts.hostname or parts.username or parts.fragment:
+        raise InvalidRequestError(f"{field_name} must be an https:// URL without credentials or fragment.")
+    return urlunsplit(("https", parts.netloc.lower(), parts.path, parts.query, ""))
+
+
 def check_name(value: object, field_name: str, limit: int) -> str:
     """A trimmed, non-empty, printable text of at most `limit` characters; raises InvalidRequestError."""
     if not isinstance(value, str) or not value.strip():

@@ -8,7 +8,7 @@ import azure.functions as func
 
 from shared import bootstrap
 from shared.domain.access import Caller
-from shared.services import endpoints, organisations
+from shared.services import endpoints, organisations, sender_keys
 from shared.services.audit_log import list_audit
 from shared.settings import get_settings
 from shared.triggers.config_documents import (
@@ -16,6 +16,7 @@ from shared.triggers.config_documents import (
     endpoint_document,
     etag_header,
     organisation_document,
+    sender_keys_document,
 )
 from shared.triggers.http import api_errors, json_response, read_json_object
 
@@ -134,3 +135,27 @@ def put_sms_settings(req: func.HttpRequest) -> func.HttpResponse:
 def get_audit_log(req: func.HttpRequest) -> func.HttpResponse:
     entries = list_audit(bootstrap.get_config_store(), caller_of(req), req.route_params["orgId"])
     return json_response({"items": [audit_document(e) for e in entries]})
+
+
+@bp.route(route="config/organisations/{orgId}/sender-keys/{environment}", methods=["PUT"], auth_level=ANONYMOUS)
+@api_errors
+def put_sender_keys(req: func.HttpRequest) -> func.HttpResponse:
+    caller, document = caller_of(req), read_json_object(req)
+    keys = sender_keys.put_sender_keys(
+        bootstrap.get_config_store(),
+        caller,
+        req.route_params["orgId"],
+        req.route_params["environment"],
+        document,
+        now(),
+    )
+    return json_response(sender_keys_document(keys))
+
+
+@bp.route(route="config/organisations/{orgId}/sender-keys/{environment}", methods=["GET"], auth_level=ANONYMOUS)
+@api_errors
+def get_sender_keys(req: func.HttpRequest) -> func.HttpResponse:
+    keys = sender_keys.get_sender_keys(
+        bootstrap.get_config_store(), caller_of(req), req.route_params["orgId"], req.route_params["environment"]
+    )
+    return json_response(sender_keys_document(keys))
