@@ -2,9 +2,11 @@
 
 import azure.functions as func
 
-from shared.triggers import config_api, health
+from shared.triggers import config_api, config_approval, health, well_known
 
 app = func.FunctionApp(http_auth_level=func.AuthLevel.ANONYMOUS)
 
 app.register_functions(health.bp)
 app.register_functions(config_api.bp)
+app.register_functions(config_approval.bp)
+app.register_functions(well_known.bp)

@@ -17,6 +17,7 @@ from shared.settings import get_settings
 if TYPE_CHECKING:
     from shared.adapters.config_store import ConfigStore
     from shared.adapters.entra import EntraTokenValidator
+    from shared.adapters.smart import SigningKey, SmartClient
 
 # azure-core logs every request and response at INFO: noise and cost in Application Insights.
 logging.getLogger("azure.core.pipeline.policies.http_logging_policy").setLevel(logging.WARNING)
@@ -42,7 +43,29 @@ def get_token_validator() -> EntraTokenValidator:
     return EntraTokenValidator(get_settings().require_entra())
 
 
+@functools.cache
+def get_signing_keys() -> tuple[SigningKey, ...]:
+    """Our Epic private keys (current first); raises SettingsError naming a missing or bad one."""
+    from shared.adapters.smart import signing_keys
+
+    return tuple(signing_keys(get_settings().require_epic()))
+
+
+@functools.cache
+def get_smart_client() -> SmartClient:
+    from shared.adapters.smart import SmartClient
+
+    return SmartClient(get_settings().require_epic().client_id, get_signing_keys()[0])
+
+
 def reset() -> None:
     """Forget every cached setting and client: for tests and the local host after a settings change."""
-    for cached in (get_settings, get_storage, get_config_store, get_token_validator):
+    for cached in (
+        get_settings,
+        get_storage,
+        get_config_store,
+        get_token_validator,
+        get_signing_keys,
+        get_smart_client,
+    ):
         cached.cache_clear()

@@ -69,6 +69,7 @@ class AuthState:
 
     endpoint_id: str
     approver_upn: str
+    version: int
     code_verifier: str
     token_endpoint: str
     expires_at: datetime
@@ -245,6 +246,7 @@ class ConfigStore:
                 "RowKey": "state",
                 "endpoint_id": value.endpoint_id,
                 "approver_upn": value.approver_upn,
+                "version": value.version,
                 "code_verifier": value.code_verifier,
                 "token_endpoint": value.token_endpoint,
                 "expires_at": value.expires_at.isoformat(),
@@ -262,7 +264,12 @@ class ConfigStore:
         table.delete(url_key(state), "state", etag=stored.etag)
         e = stored.entity
         return AuthState(
-            e["endpoint_id"], e["approver_upn"], e["code_verifier"], e["token_endpoint"], _time(e["expires_at"])
+            e["endpoint_id"],
+            e["approver_upn"],
+            int(e["version"]),
+            e["code_verifier"],
+            e["token_endpoint"],
+            _time(e["expires_at"]),
         )
 
     def upsert_validation(self, validation: Validation) -> None:
