@@ -17,7 +17,9 @@ from shared.settings import get_settings
 if TYPE_CHECKING:
     from shared.adapters.config_store import ConfigStore
     from shared.adapters.entra import EntraTokenValidator
+    from shared.adapters.phone_numbers import PhoneNumberProvider
     from shared.adapters.smart import SigningKey, SmartClient
+    from shared.adapters.storage import Queue
 
 # azure-core logs every request and response at INFO: noise and cost in Application Insights.
 logging.getLogger("azure.core.pipeline.policies.http_logging_policy").setLevel(logging.WARNING)
@@ -58,6 +60,28 @@ def get_smart_client() -> SmartClient:
     return SmartClient(get_settings().require_epic().client_id, get_signing_keys()[0])
 
 
+PHONE_NUMBER_ORDERS_QUEUE = "phone-number-orders"
+"""Control-account queue of phone-number purchases (no patient data), drained by fulfil_phone_number_order."""
+
+
+def get_phone_number_orders() -> Queue:
+    return get_storage().control.queue(PHONE_NUMBER_ORDERS_QUEUE)
+
+
+@functools.cache
+def get_phone_number_provider() -> PhoneNumberProvider:
+    """ACS when PHONE_NUMBER_PROVIDER=acs (needs ACS_*), else the sandbox. Raises SettingsError."""
+    from shared.adapters.phone_numbers import AcsPhoneNumberProvider, SandboxPhoneNumberProvider
+    from shared.errors import SettingsError
+
+    settings = get_settings()
+    if settings.phone_number_provider == "sandbox":
+        return SandboxPhoneNumberProvider()
+    if settings.acs is None:
+        raise SettingsError("PHONE_NUMBER_PROVIDER=acs needs ACS_ENDPOINT or ACS_CONNECTION_STRING.")
+    return AcsPhoneNumberProvider(settings.acs)
+
+
 def reset() -> None:
     """Forget every cached setting and client: for tests and the local host after a settings change."""
     for cached in (
@@ -67,5 +91,6 @@ def reset() -> None:
         get_token_validator,
         get_signing_keys,
         get_smart_client,
+        get_phone_number_provider,
     ):
         cached.cache_clear()

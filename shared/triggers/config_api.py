@@ -8,14 +8,16 @@ import azure.functions as func
 
 from shared import bootstrap
 from shared.domain.access import Caller
-from shared.services import endpoints, organisations, sender_keys
+from shared.services import endpoints, organisations, phone_numbers, sender_keys
 from shared.services.audit_log import list_audit
 from shared.settings import get_settings
 from shared.triggers.config_documents import (
     audit_document,
     endpoint_document,
     etag_header,
+    operation_document,
     organisation_document,
+    phone_number_document,
     sender_keys_document,
 )
 from shared.triggers.http import api_errors, json_response, read_json_object
@@ -159,3 +161,36 @@ def get_sender_keys(req: func.HttpRequest) -> func.HttpResponse:
         bootstrap.get_config_store(), caller_of(req), req.route_params["orgId"], req.route_params["environment"]
     )
     return json_response(sender_keys_document(keys))
+
+
+@bp.route(route="config/organisations/{orgId}/phone-numbers", methods=["POST"], auth_level=ANONYMOUS)
+@api_errors
+def order_phone_number(req: func.HttpRequest) -> func.HttpResponse:
+    """202 at once; the purchase runs in the queue function and the caller polls the operation."""
+    caller, document = caller_of(req), read_json_object(req)
+    operation = phone_numbers.order_phone_number(
+        bootstrap.get_config_store(),
+        bootstrap.get_phone_number_orders(),
+        caller,
+        req.route_params["orgId"],
+        document,
+        now(),
+    )
+    location = f"/api/config/operations/{operation.id}"
+    return json_response(operation_document(operation), 202, {"Location": location, "Retry-After": "5"})
+
+
+@bp.route(route="config/organisations/{orgId}/phone-numbers", methods=["GET"], auth_level=ANONYMOUS)
+@api_errors
+def list_phone_numbers(req: func.HttpRequest) -> func.HttpResponse:
+    found = phone_numbers.list_phone_numbers(bootstrap.get_config_store(), caller_of(req), req.route_params["orgId"])
+    return json_response({"items": [phone_number_document(n) for n in found]})
+
+
+@bp.route(route="config/operations/{operationId}", methods=["GET"], auth_level=ANONYMOUS)
+@api_errors
+def get_operation(req: func.HttpRequest) -> func.HttpResponse:
+    operation = phone_numbers.get_operation(
+        bootstrap.get_config_store(), caller_of(req), req.route_params["operationId"]
+    )
+    return json_response(operation_document(operation))
