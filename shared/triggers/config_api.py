@@ -8,7 +8,8 @@ import azure.functions as func
 
 from shared import bootstrap
 from shared.domain.access import Caller
-from shared.services import endpoints, organisations, phone_numbers, sender_keys
+from shared.domain.integration_records import as_text
+from shared.services import endpoints, integration_records, organisations, phone_numbers, sender_keys
 from shared.services.audit_log import list_audit
 from shared.settings import get_settings
 from shared.triggers.config_documents import (
@@ -194,3 +195,23 @@ def get_operation(req: func.HttpRequest) -> func.HttpResponse:
         bootstrap.get_config_store(), caller_of(req), req.route_params["operationId"]
     )
     return json_response(operation_document(operation))
+
+
+@bp.route(route="config/endpoints/{endpointId}/integration-records", methods=["GET"], auth_level=ANONYMOUS)
+@api_errors
+def get_integration_records(req: func.HttpRequest) -> func.HttpResponse:
+    """JSON by default; plain text for `Accept: text/plain` or `?format=text`."""
+    settings = get_settings()
+    records = integration_records.get_integration_records(
+        bootstrap.get_config_store(),
+        caller_of(req),
+        req.route_params["endpointId"],
+        public_base_url=settings.public_base_url,
+        epic_client_id=settings.require_epic().client_id,
+        secret=settings.require_context_token_secret(),
+    )
+    if req.params.get("format") == "text" or "text/plain" in req.headers.get("Accept", ""):
+        return func.HttpResponse(
+            as_text(records), mimetype="text/plain", charset="utf-8", headers={"Cache-Control": "no-store"}
+        )
+    return json_response(records)
