@@ -1,7 +1,8 @@
 """Accept or refuse an uploaded sender certificate (Base64 `.cer`, DER or PEM, public key only).
 
 The HL7 ingress verifies senders' JWTs with the public key in it, so we refuse anything that is
-not exactly a currently valid certificate with a strong key, each time saying why.
+not exactly a currently valid certificate with a strong key, each time saying why. `cryptography`
+is imported on first use: it would cost every cold start for a call admins make rarely.
 """
 
 from __future__ import annotations
@@ -11,12 +12,12 @@ import binascii
 import hashlib
 from dataclasses import dataclass
 from datetime import datetime
-
-from cryptography import x509
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from typing import TYPE_CHECKING
 
 from shared.errors import InvalidRequestError
+
+if TYPE_CHECKING:
+    from cryptography import x509
 
 MIN_RSA_BITS = 2048
 SUPPORTED_CURVES = ("secp256r1", "secp384r1", "secp521r1")
@@ -35,6 +36,8 @@ class ParsedCertificate:
 
 def parse_certificate(encoded: object, now: datetime) -> ParsedCertificate:
     """The certificate in a Base64 `.cer` upload. Raises InvalidRequestError with the reason."""
+    from cryptography.hazmat.primitives import serialization
+
     if not isinstance(encoded, str) or not encoded.strip():
         raise InvalidRequestError("certificate must be the Base64 text of a .cer file.")
     try:
@@ -61,6 +64,9 @@ def parse_certificate(encoded: object, now: datetime) -> ParsedCertificate:
 
 
 def _load(data: bytes) -> x509.Certificate:
+    from cryptography import x509
+    from cryptography.hazmat.primitives import serialization
+
     if data.lstrip().startswith(b"-----BEGIN"):
         if b"PRIVATE KEY" in data:
             raise InvalidRequestError("The upload contains a private key; upload the public certificate only.")
@@ -91,6 +97,8 @@ def _looks_like_pfx(data: bytes) -> bool:
 
 
 def _check_key(key: object) -> None:
+    from cryptography.hazmat.primitives.asymmetric import ec, rsa
+
     if isinstance(key, rsa.RSAPublicKey):
         if key.key_size < MIN_RSA_BITS:
             raise InvalidRequestError(f"The RSA key has {key.key_size} bits; at least {MIN_RSA_BITS} are required.")
