@@ -8,7 +8,6 @@ rules here (URL normalisation, status after an edit, SMS settings checks) never 
 from __future__ import annotations
 
 import re
-import zoneinfo
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -172,6 +171,8 @@ def check_time_zone(value: object) -> str:
     """An IANA time zone name (e.g. America/Chicago); raises InvalidRequestError otherwise."""
     if not isinstance(value, str) or not value or len(value) > 64 or ".." in value or value.startswith("/"):
         raise InvalidRequestError("time_zone must be an IANA time zone such as America/Chicago.")
+    import zoneinfo  # on first use: it loads sysconfig, a cold-start cost for a rare admin call
+
     try:
         zoneinfo.ZoneInfo(value)
     except (zoneinfo.ZoneInfoNotFoundError, ValueError) as exc:
