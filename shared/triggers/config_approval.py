@@ -5,6 +5,7 @@ from __future__ import annotations
 import azure.functions as func
 
 from shared import bootstrap
+from shared.errors import InvalidRequestError
 from shared.services import approval
 from shared.settings import get_settings
 from shared.triggers.config_api import ANONYMOUS, caller_of, now
@@ -39,7 +40,7 @@ def start_epic_validation(req: func.HttpRequest) -> func.HttpResponse:
 def complete_epic_validation(req: func.HttpRequest) -> func.HttpResponse:
     """Epic's redirect: no bearer token here; the one-time state binds it to the approver and endpoint."""
     if req.params.get("error"):
-        return json_response({"validated": False, "error": req.params["error"][:64]}, status=400)
+        raise InvalidRequestError("Epic did not sign the approver in; start the validation again.")
     validation = approval.complete_validation(
         bootstrap.get_config_store(),
         bootstrap.get_smart_client(),

@@ -137,3 +137,10 @@ def test_a_validation_older_than_30_minutes_is_not_enough(
     refusal = api.post(f"/api/config/endpoints/{pending['id']}/approve", token=approver)
     assert refusal.status == 409
     assert "older than 30 minutes" in refusal.json["detail"]
+
+
+def test_an_epic_error_redirect_is_a_problem(api: ConfigApi) -> None:
+    reply = api.get("/api/config/approval/callback?error=access_denied&state=x")
+    assert reply.status == 400
+    assert reply.content_type.startswith("application/problem+json")
+    assert "did not sign the approver in" in reply.json["detail"]
