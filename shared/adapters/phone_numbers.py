@@ -28,7 +28,7 @@ class PhoneNumberProvider(Protocol):
 
 
 class SandboxPhoneNumberProvider:
-    """Made-up numbers from the reserved 555-01xx range, for local runs: nothing is bought."""
+    """Made-up +1 555 numbers (the fictional exchange), for local runs: nothing is bought."""
 
     name = "sandbox"
 
