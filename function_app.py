@@ -2,11 +2,26 @@
 
 import azure.functions as func
 
-from shared.triggers import devicetest, health, join, sandbox
+from shared.triggers import (
+    config_api,
+    config_approval,
+    devicetest,
+    health,
+    join,
+    openapi,
+    phone_number_orders,
+    sandbox,
+    well_known,
+)
 
 app = func.FunctionApp(http_auth_level=func.AuthLevel.ANONYMOUS)
 
 app.register_functions(health.bp)
+app.register_functions(openapi.bp)
+app.register_functions(well_known.bp)
+app.register_functions(config_api.bp)
+app.register_functions(config_approval.bp)
+app.register_functions(phone_number_orders.bp)
 app.register_functions(join.bp)
 app.register_functions(devicetest.bp)
 app.register_functions(sandbox.bp)

@@ -40,6 +40,12 @@ param tags object = {}
 @description('Public https base URL of the app (a custom domain, or the front door in front of it). Empty: the app\'s azurewebsites.net host name.')
 param publicBaseUrl string = ''
 
+@description('Client id of the Entra app registration that admins call the configuration API with (its app role Connector.Admin). Empty: the configuration API stays off until set.')
+param entraClientId string = ''
+
+@description('Client id of this app\'s Epic (SMART on FHIR) registration. Empty until Epic issues it.')
+param epicClientId string = ''
+
 @description('ISO 3166 country code for patient phone numbers that Epic sends without a country code.')
 param defaultPhoneRegion string = 'US'
 
@@ -170,6 +176,15 @@ var connectorSettings = [
   { name: 'GRAPH_TENANT_ID', value: tenant().tenantId }
   { name: 'GRAPH_CLIENT_ID', value: appIdentity.properties.clientId }
   { name: 'CONTEXT_TOKEN_SECRET', value: '@Microsoft.KeyVault(SecretUri=${keyVault.outputs.contextTokenSecretUri})' }
+  // The configuration API trusts this tenant's tokens for the given app registration; the three go together.
+  { name: 'ENTRA_OPENID_CONFIG_URL', value: empty(entraClientId) ? '' : '${environment().authentication.loginEndpoint}${tenant().tenantId}/v2.0/.well-known/openid-configuration' }
+  { name: 'ENTRA_CLIENT_ID', value: entraClientId }
+  { name: 'ENTRA_ALLOWED_TENANTS', value: empty(entraClientId) ? '' : tenant().tenantId }
+  { name: 'EPIC_CLIENT_ID', value: epicClientId }
+  { name: 'EPIC_PRIVATE_KEY', value: empty(epicClientId) ? '' : '@Microsoft.KeyVault(SecretUri=${keyVault.outputs.epicPrivateKeySecretUri})' }
+  // During a key rotation: a Key Vault reference to the next key (e.g. secret epic-private-key-next).
+  { name: 'EPIC_PRIVATE_KEY_NEXT', value: '' }
+  { name: 'PHONE_NUMBER_PROVIDER', value: 'acs' }
 ]
 
 // Identity-based storage connections: <SETTING>__<part>, as the Functions host and shared/settings.py read them.

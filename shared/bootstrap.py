@@ -9,18 +9,27 @@ from __future__ import annotations
 
 import functools
 import logging
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from shared.adapters.join_tokens import TableJoinTokens
 from shared.adapters.recording_ehr import RecordingEhrWriteBack
 from shared.adapters.storage import Storage
 from shared.domain.context_token import HmacContextTokenVerifier
+from shared.domain.integration_records import DEVICE_TEST_PURPOSE
 from shared.domain.sms import SmsSender
 from shared.errors import SettingsError
-from shared.services.device_test import DEVICE_TEST_PURPOSE, ContextTokenVerifier, EhrWriteBack
+from shared.services.device_test import ContextTokenVerifier, EhrWriteBack
 from shared.services.join import JoinTokens
 from shared.services.meetings import MeetingService
 from shared.settings import get_settings
+
+if TYPE_CHECKING:
+    from shared.adapters.config_store import ConfigStore
+    from shared.adapters.entra import EntraTokenValidator
+    from shared.adapters.phone_numbers import PhoneNumberProvider
+    from shared.adapters.smart import SigningKey, SmartClient
+    from shared.adapters.storage import Queue
 
 # azure-core logs every request and response at INFO: noise and cost in Application Insights.
 logging.getLogger("azure.core.pipeline.policies.http_logging_policy").setLevel(logging.WARNING)
@@ -81,11 +90,59 @@ def get_ehr_write_back() -> EhrWriteBack:
 
 @functools.cache
 def get_device_test_verifier() -> ContextTokenVerifier:
-    """HMAC over CONTEXT_TOKEN_SECRET until the configuration API provides the real verifier."""
-    secret = get_settings().context_token_secret
-    if secret is None:
-        raise SettingsError("Setting CONTEXT_TOKEN_SECRET is missing; see the settings table in README.md.")
-    return HmacContextTokenVerifier(secret, DEVICE_TEST_PURPOSE)
+    """Checks device-test links minted in the integration records (HMAC over CONTEXT_TOKEN_SECRET)."""
+    return HmacContextTokenVerifier(get_settings().require_context_token_secret(), DEVICE_TEST_PURPOSE)
+
+
+@functools.cache
+def get_config_store() -> ConfigStore:
+    from shared.adapters.config_store import ConfigStore
+
+    return ConfigStore(get_storage().control)
+
+
+@functools.cache
+def get_token_validator() -> EntraTokenValidator:
+    """The Entra token validator; raises SettingsError when the Entra settings are missing."""
+    from shared.adapters.entra import EntraTokenValidator
+
+    return EntraTokenValidator(get_settings().require_entra())
+
+
+@functools.cache
+def get_signing_keys() -> tuple[SigningKey, ...]:
+    """Our Epic private keys (current first); raises SettingsError naming a missing or bad one."""
+    from shared.adapters.smart import signing_keys
+
+    return tuple(signing_keys(get_settings().require_epic()))
+
+
+@functools.cache
+def get_smart_client() -> SmartClient:
+    from shared.adapters.smart import SmartClient
+
+    return SmartClient(get_settings().require_epic().client_id, get_signing_keys()[0])
+
+
+PHONE_NUMBER_ORDERS_QUEUE = "phone-number-orders"
+"""Control-account queue of phone-number purchases (no patient data), drained by fulfil_phone_number_order."""
+
+
+def get_phone_number_orders() -> Queue:
+    return get_storage().control.queue(PHONE_NUMBER_ORDERS_QUEUE)
+
+
+@functools.cache
+def get_phone_number_provider() -> PhoneNumberProvider:
+    """ACS when PHONE_NUMBER_PROVIDER=acs (needs ACS_*), else the sandbox. Raises SettingsError."""
+    from shared.adapters.phone_numbers import AcsPhoneNumberProvider, SandboxPhoneNumberProvider
+
+    settings = get_settings()
+    if settings.phone_number_provider == "sandbox":
+        return SandboxPhoneNumberProvider()
+    if settings.acs is None:
+        raise SettingsError("PHONE_NUMBER_PROVIDER=acs needs ACS_ENDPOINT or ACS_CONNECTION_STRING.")
+    return AcsPhoneNumberProvider(settings.acs)
 
 
 def reset() -> None:
@@ -98,5 +155,10 @@ def reset() -> None:
         get_join_tokens,
         get_ehr_write_back,
         get_device_test_verifier,
+        get_config_store,
+        get_token_validator,
+        get_signing_keys,
+        get_smart_client,
+        get_phone_number_provider,
     ):
         cached.cache_clear()

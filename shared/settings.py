@@ -72,6 +72,19 @@ SETTINGS: tuple[SettingSpec, ...] = (
         "Storage for configuration data (no patient data): organisations, endpoints, certificates, audit.",
         connection=True,
     ),
+    SettingSpec(
+        "ENTRA_OPENID_CONFIG_URL",
+        "Microsoft Entra ID OpenID configuration URL whose signing keys sign the config API's access tokens.",
+    ),
+    SettingSpec("ENTRA_CLIENT_ID", "Client id of this app's Entra registration: the audience of config API tokens."),
+    SettingSpec("ENTRA_ALLOWED_TENANTS", "Entra tenant ids whose users may call the config API, comma-separated."),
+    SettingSpec("EPIC_CLIENT_ID", "Client id of this app's Epic (SMART on FHIR) registration."),
+    SettingSpec(
+        "EPIC_PRIVATE_KEY",
+        "Our RSA private key for SMART private_key_jwt at Epic: PEM text (a Key Vault reference) or a PEM file path.",
+    ),
+    SettingSpec("EPIC_PRIVATE_KEY_NEXT", "Optional second private key (PEM or path), published too, for key rotation."),
+    SettingSpec("PHONE_NUMBER_PROVIDER", "Where SMS numbers are bought: `acs` (Communication Services) or `sandbox`."),
     *(
         SettingSpec(
             geo_storage_setting(geo),
@@ -164,6 +177,27 @@ class GraphConnection:
 
 
 @dataclass(frozen=True)
+class EntraSettings:
+    """How config API callers are authenticated: whose keys, which audience, which tenants."""
+
+    openid_config_url: str
+    client_id: str
+    allowed_tenants: frozenset[str]
+
+
+@dataclass(frozen=True)
+class EpicSettings:
+    """Our Epic app registration: client id and private key(s) as PEM text or file paths (never logged)."""
+
+    client_id: str
+    private_key: str
+    private_key_next: str | None = None
+
+
+PHONE_NUMBER_PROVIDERS: tuple[str, ...] = ("sandbox", "acs")
+
+
+@dataclass(frozen=True)
 class Settings:
     geos: tuple[str, ...]
     public_base_url: str
@@ -176,6 +210,30 @@ class Settings:
     meeting_provider: str = "sandbox"
     graph: GraphConnection | None = None
     context_token_secret: bytes | None = field(default=None, repr=False)
+    entra: EntraSettings | None = None
+    epic: EpicSettings | None = None
+    phone_number_provider: str = "sandbox"
+
+    def require_entra(self) -> EntraSettings:
+        """The Entra settings. Raises SettingsError naming them when they are not set."""
+        if self.entra is None:
+            raise SettingsError(
+                "Settings ENTRA_OPENID_CONFIG_URL, ENTRA_CLIENT_ID and ENTRA_ALLOWED_TENANTS are needed by the "
+                "configuration API; see the settings table in README.md."
+            )
+        return self.entra
+
+    def require_epic(self) -> EpicSettings:
+        """The Epic registration. Raises SettingsError naming it when it is not set."""
+        if self.epic is None:
+            raise SettingsError("Settings EPIC_CLIENT_ID and EPIC_PRIVATE_KEY are needed to talk to Epic.")
+        return self.epic
+
+    def require_context_token_secret(self) -> bytes:
+        """The context-token signing secret. Raises SettingsError naming it when it is not set."""
+        if self.context_token_secret is None:
+            raise SettingsError("Setting CONTEXT_TOKEN_SECRET is needed to sign context tokens.")
+        return self.context_token_secret
 
 
 SMS_PROVIDERS: tuple[str, ...] = ("acs", "outbox")
@@ -198,6 +256,9 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         default_phone_region=_read_phone_region(env),
         meeting_provider=_read_meeting_provider(env),
         graph=_read_graph(env),
+        entra=_read_entra(env),
+        epic=_read_epic(env),
+        phone_number_provider=_read_phone_number_provider(env),
         context_token_secret=_read_context_token_secret(env),
     )
 
@@ -273,6 +334,45 @@ def _read_phone_region(env: Mapping[str, str]) -> str:
     if region not in phonenumbers.SUPPORTED_REGIONS:
         raise SettingsError(f"Setting DEFAULT_PHONE_REGION must be an ISO 3166 country code (e.g. US); got {region!r}.")
     return region
+
+
+def _read_entra(env: Mapping[str, str]) -> EntraSettings | None:
+    """All three Entra settings, or none (then only the configuration API is unavailable)."""
+    names = ("ENTRA_OPENID_CONFIG_URL", "ENTRA_CLIENT_ID", "ENTRA_ALLOWED_TENANTS")
+    values = {name: env.get(name, "").strip() for name in names}
+    if not any(values.values()):
+        return None
+    for name, value in values.items():
+        if not value:
+            raise SettingsError(f"Setting {name} is missing; the Entra settings go together (README.md).")
+    url = values["ENTRA_OPENID_CONFIG_URL"]
+    parts = urlsplit(url)
+    local = parts.scheme == "http" and parts.hostname in ("127.0.0.1", "localhost")
+    if not (parts.scheme == "https" or local) or not parts.hostname:
+        raise SettingsError(f"Setting ENTRA_OPENID_CONFIG_URL must be an https:// URL; got {url!r}.")
+    tenants = frozenset(t.strip().lower() for t in values["ENTRA_ALLOWED_TENANTS"].split(",") if t.strip())
+    if not tenants:
+        raise SettingsError("Setting ENTRA_ALLOWED_TENANTS must name at least one tenant id.")
+    return EntraSettings(openid_config_url=url, client_id=values["ENTRA_CLIENT_ID"], allowed_tenants=tenants)
+
+
+def _read_epic(env: Mapping[str, str]) -> EpicSettings | None:
+    client_id = env.get("EPIC_CLIENT_ID", "").strip()
+    private_key = env.get("EPIC_PRIVATE_KEY", "").strip()
+    if not client_id and not private_key:
+        return None
+    if not client_id:
+        raise SettingsError("Setting EPIC_CLIENT_ID is missing while EPIC_PRIVATE_KEY is set.")
+    if not private_key:
+        raise SettingsError("Setting EPIC_PRIVATE_KEY is missing while EPIC_CLIENT_ID is set.")
+    return EpicSettings(client_id, private_key, env.get("EPIC_PRIVATE_KEY_NEXT", "").strip() or None)
+
+
+def _read_phone_number_provider(env: Mapping[str, str]) -> str:
+    value = env.get("PHONE_NUMBER_PROVIDER", "").strip().lower() or "sandbox"
+    if value not in PHONE_NUMBER_PROVIDERS:
+        raise SettingsError(f"Setting PHONE_NUMBER_PROVIDER must be one of {', '.join(PHONE_NUMBER_PROVIDERS)}.")
+    return value
 
 
 def _read_meeting_provider(env: Mapping[str, str]) -> str:

@@ -13,6 +13,9 @@ import pytest
 from shared import bootstrap
 from shared.devhost.azurite import Account, Azurite
 from shared.settings import KNOWN_GEOS, geo_storage_setting
+from tests.standins.entra import EntraStandIn
+from tests.standins.epic import CLIENT_ID as EPIC_CLIENT_ID
+from tests.standins.epic import EpicStandIn
 
 CONTROL_ACCOUNT = "control"
 
@@ -58,3 +61,43 @@ def app_env(storage_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Ite
     bootstrap.reset()
     yield dict(storage_env)
     bootstrap.reset()
+
+
+@pytest.fixture(scope="session")
+def entra() -> Iterator[EntraStandIn]:
+    """Entra ID's OpenID configuration and signing keys on 127.0.0.1, for the configuration API."""
+    with EntraStandIn() as stand_in:
+        yield stand_in
+
+
+@pytest.fixture
+def config_env(app_env: dict[str, str], entra: EntraStandIn, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    """`app_env` plus the settings of the configuration API (Entra stand-in, sandbox numbers, a secret)."""
+    env = {
+        **entra.env(),
+        "PHONE_NUMBER_PROVIDER": "sandbox",
+        "CONTEXT_TOKEN_SECRET": base64.b64encode(secrets.token_bytes(32)).decode(),
+    }
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    bootstrap.reset()
+    return {**app_env, **env}
+
+
+@pytest.fixture
+def epic(config_env: dict[str, str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[EpicStandIn]:
+    """Epic's SMART endpoints over HTTPS, trusted by our HTTP client; our Epic key as a PEM file."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    key_file = tmp_path / "epic-key.pem"
+    key_file.write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    with EpicStandIn() as stand_in:
+        monkeypatch.setenv("EPIC_CLIENT_ID", EPIC_CLIENT_ID)
+        monkeypatch.setenv("EPIC_PRIVATE_KEY", str(key_file))
+        monkeypatch.setenv("REQUESTS_CA_BUNDLE", stand_in.ca_file or "")
+        bootstrap.reset()
+        yield stand_in

@@ -7,6 +7,7 @@ import re
 import threading
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 import azure.functions as func
@@ -150,6 +151,13 @@ def _handler_for(host: HttpHost) -> type[BaseHTTPRequestHandler]:
                 self.wfile.write(payload)
 
         do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = _serve
+
+        def __getattr__(self, name: str) -> Any:
+            # Any other method (TRACE, QUERY, ...) is routed too, so no route matches and the answer is
+            # the host's 404, not http.server's 501.
+            if name.startswith("do_"):
+                return self._serve
+            raise AttributeError(name)
 
         def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - stdlib signature
             status = args[1] if len(args) > 1 else ""

@@ -20,8 +20,6 @@ from shared.domain.device_test import DeviceTestResult, parse_device_test_result
 logger = logging.getLogger(__name__)
 
 DEVICE_TESTS_TABLE = "devicetests"
-DEVICE_TEST_PURPOSE = "devicetest"
-"""The purpose context tokens of device-test links are signed for."""
 
 
 class ContextTokenVerifier(Protocol):

@@ -48,15 +48,20 @@ def get_device_test_page(req: func.HttpRequest) -> func.HttpResponse:
     )
 
 
-@bp.route(route="devicetest/ping", methods=["GET", "POST"], auth_level=func.AuthLevel.ANONYMOUS)
+@bp.route(route="devicetest/ping", methods=["POST"], auth_level=func.AuthLevel.ANONYMOUS)
 @api_errors
-def ping_device_test(req: func.HttpRequest) -> func.HttpResponse:
+def upload_device_test_sample(req: func.HttpRequest) -> func.HttpResponse:
     _verify(req)
-    if req.method == "POST":
-        received = len(req.get_body() or b"")
-        if received > MAX_SAMPLE_BYTES:
-            raise InvalidRequestError(f"A connection sample is at most {MAX_SAMPLE_BYTES} bytes.")
-        return json_response({"received": received})
+    received = len(req.get_body() or b"")
+    if received > MAX_SAMPLE_BYTES:
+        raise InvalidRequestError(f"A connection sample is at most {MAX_SAMPLE_BYTES} bytes.")
+    return json_response({"received": received})
+
+
+@bp.route(route="devicetest/ping", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
+@api_errors
+def download_device_test_sample(req: func.HttpRequest) -> func.HttpResponse:
+    _verify(req)
     raw = req.params.get("bytes", "0")
     if not raw.isdigit() or int(raw) > MAX_SAMPLE_BYTES:
         raise InvalidRequestError(f"bytes must be a whole number from 0 to {MAX_SAMPLE_BYTES}.")

@@ -52,12 +52,17 @@ def json_response(body: Any, status: int = 200, headers: dict[str, str] | None =
     )
 
 
-def problem(status: int, code: str, detail: str, reference: str | None = None) -> func.HttpResponse:
+def problem(
+    status: int, code: str, detail: str, reference: str | None = None, headers: dict[str, str] | None = None
+) -> func.HttpResponse:
     body = {"type": "about:blank", "title": code.replace("_", " "), "status": status, "code": code, "detail": detail}
     if reference:
         body["reference"] = reference
     return func.HttpResponse(
-        json.dumps(body), status_code=status, mimetype=PROBLEM_JSON, headers={"Cache-Control": "no-store"}
+        json.dumps(body),
+        status_code=status,
+        mimetype=PROBLEM_JSON,
+        headers={"Cache-Control": "no-store", **(headers or {})},
     )
 
 
@@ -83,7 +88,9 @@ def api_errors(handler: HttpHandler) -> HttpHandler:
             status = status_of(error)
             log = logger.error if status >= 500 else logger.info
             log("%s %s -> %d %s (reference %s)", req.method, _path(req), status, error.code, reference)
-            return problem(status, error.code, error.message, reference)
+            # RFC 9110: a 401 names the scheme the caller should use.
+            challenge = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+            return problem(status, error.code, error.message, reference, challenge)
         except Exception:
             reference = uuid.uuid4().hex[:12]
             logger.exception("%s %s -> 500 unexpected (reference %s)", req.method, _path(req), reference)
@@ -95,3 +102,21 @@ def api_errors(handler: HttpHandler) -> HttpHandler:
 def _path(req: func.HttpRequest) -> str:
     """The request path without its query string, which may carry tokens."""
     return req.url.split("?", 1)[0]
+
+
+MAX_JSON_BODY = 64 * 1024
+"""Configuration documents are small; a certificate in Base64 is a few KiB."""
+
+
+def read_json_object(req: func.HttpRequest) -> dict[str, Any]:
+    """The request body as a JSON object. Raises InvalidRequestError saying what is wrong with it."""
+    body = req.get_body() or b""
+    if len(body) > MAX_JSON_BODY:
+        raise InvalidRequestError(f"The request body exceeds {MAX_JSON_BODY // 1024} KiB.")
+    try:
+        document = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        raise InvalidRequestError("The request body must be a JSON object.") from None
+    if not isinstance(document, dict):
+        raise InvalidRequestError("The request body must be a JSON object.")
+    return document

@@ -21,7 +21,8 @@ import function_app
 from shared import bootstrap
 from shared.devhost.host import DevHost
 from shared.domain import context_token
-from shared.services.device_test import DEVICE_TEST_PURPOSE, DEVICE_TESTS_TABLE
+from shared.domain.integration_records import DEVICE_TEST_PURPOSE
+from shared.services.device_test import DEVICE_TESTS_TABLE
 
 CHROMIUM = Path("/usr/bin/chromium")
 BROWSER_ARGS = [

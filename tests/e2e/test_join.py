@@ -21,7 +21,7 @@ from shared.devhost.azurite import free_port
 from shared.devhost.host import DevHost
 from shared.domain.join_tokens import new_token, token_hash
 from shared.domain.meetings import VisitKey
-from tests.standins.entra import EntraStandIn
+from tests.standins.entra_client_credentials import EntraClientCredentials
 from tests.standins.graph import GraphStandIn, graph_error
 
 NOW = datetime.now(UTC)
@@ -140,7 +140,7 @@ def test_a_storage_failure_is_a_page_with_a_reference_and_no_internals(
 
 @pytest.fixture
 def graph_env(app_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[GraphStandIn, dict]]:
-    entra = EntraStandIn("tenant-1", "app-1", "secret-1")
+    entra = EntraClientCredentials("tenant-1", "app-1", "secret-1")
     graph = GraphStandIn(entra)
     with graph.server:
         settings = {

@@ -13,7 +13,7 @@ from shared.adapters.graph_meetings import GraphMeetingService
 from shared.domain.meetings import MEETING_SUBJECT, VisitKey
 from shared.errors import MeetingsNotPermittedError, UpstreamError
 from shared.settings import GraphConnection
-from tests.standins.entra import EntraStandIn
+from tests.standins.entra_client_credentials import EntraClientCredentials
 from tests.standins.graph import GraphStandIn, graph_error
 from tests.standins.server import Response
 
@@ -32,8 +32,8 @@ def connect(graph: GraphStandIn, secret: str = SECRET) -> GraphMeetingService:
 
 
 @pytest.fixture
-def graph() -> Iterator[tuple[GraphStandIn, EntraStandIn, GraphMeetingService]]:
-    entra = EntraStandIn(TENANT, CLIENT_ID, SECRET)
+def graph() -> Iterator[tuple[GraphStandIn, EntraClientCredentials, GraphMeetingService]]:
+    entra = EntraClientCredentials(TENANT, CLIENT_ID, SECRET)
     graph = GraphStandIn(entra)
     with graph.server:
         yield graph, entra, connect(graph)

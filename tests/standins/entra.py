@@ -1,47 +1,90 @@
-"""An Entra ID stand-in: OpenID discovery and the client-credentials token endpoint MSAL calls.
+"""Microsoft Entra ID as far as token validation sees it: an OpenID configuration, a JWKS, and tokens.
 
-A handler, not a server: serve it from a `StandIn` of its own or together with the Graph stand-in
-(one server, one certificate: clients then need one CA file).
+Keys are generated per stand-in; `token(...)` mints access tokens as Entra v2 does (RS256, `kid`,
+issuer `https://login.microsoftonline.com/<tid>/v2.0`), with knobs to make each check fail.
 """
 
 from __future__ import annotations
 
-import secrets
-from urllib.parse import parse_qsl
+import time
+import uuid
+from typing import Any
 
-from tests.standins.server import Request, Response
+import jwt
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+from tests.standins.server import Request, Response, StandIn
+
+TENANT = "11111111-1111-1111-1111-111111111111"
+OTHER_TENANT = "22222222-2222-2222-2222-222222222222"
+CLIENT_ID = "33333333-3333-3333-3333-333333333333"
+ISSUER_TEMPLATE = "https://login.microsoftonline.com/{tenantid}/v2.0"
 
 
-class EntraStandIn:
-    """Issues opaque bearer tokens to one app (tenant, client id, secret); `issued` lists them."""
+class EntraStandIn(StandIn):
+    def __init__(self) -> None:
+        super().__init__(self._serve)
+        self.keys: dict[str, rsa.RSAPrivateKey] = {}
+        self.rotate()
 
-    def __init__(self, tenant: str, client_id: str, client_secret: str) -> None:
-        self.tenant, self.client_id, self.client_secret = tenant, client_id, client_secret
-        self.issued: list[str] = []
+    def rotate(self) -> str:
+        """Publish one more signing key (as Entra does before it switches); returns its kid."""
+        kid = uuid.uuid4().hex
+        self.keys[kid] = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        self.current_kid = kid
+        return kid
 
-    def handles(self, request: Request) -> bool:
-        return request.path.startswith(f"/{self.tenant}/")
+    @property
+    def openid_config_url(self) -> str:
+        return f"{self.url}/organizations/v2.0/.well-known/openid-configuration"
 
-    def handle(self, request: Request) -> Response:
-        base = f"https://{request.headers['host']}/{self.tenant}"
-        if request.method == "GET" and request.path == f"/{self.tenant}/v2.0/.well-known/openid-configuration":
-            return Response.json(
-                {
-                    "issuer": f"{base}/v2.0",
-                    "authorization_endpoint": f"{base}/oauth2/v2.0/authorize",
-                    "token_endpoint": f"{base}/oauth2/v2.0/token",
-                    "device_authorization_endpoint": f"{base}/oauth2/v2.0/devicecode",
-                }
-            )
-        if request.method == "POST" and request.path == f"/{self.tenant}/oauth2/v2.0/token":
-            form = dict(parse_qsl(request.body.decode()))
-            if (
-                form.get("grant_type") != "client_credentials"
-                or form.get("client_id") != self.client_id
-                or form.get("client_secret") != self.client_secret
-            ):
-                return Response.json({"error": "invalid_client", "error_description": "bad client"}, status=401)
-            token = secrets.token_urlsafe(24)
-            self.issued.append(token)
-            return Response.json({"token_type": "Bearer", "expires_in": 3600, "access_token": token})
-        return Response.json({"error": "not_found"}, status=404)
+    def env(self) -> dict[str, str]:
+        return {
+            "ENTRA_OPENID_CONFIG_URL": self.openid_config_url,
+            "ENTRA_CLIENT_ID": CLIENT_ID,
+            "ENTRA_ALLOWED_TENANTS": TENANT,
+        }
+
+    def token(
+        self,
+        upn: str = "admin@hospital.example",
+        *,
+        roles: tuple[str, ...] = (),
+        tenant: str = TENANT,
+        audience: str = CLIENT_ID,
+        issuer: str | None = None,
+        lifetime: int = 3600,
+        not_before: int = 0,
+        kid: str | None = None,
+        key: rsa.RSAPrivateKey | None = None,
+    ) -> str:
+        now = int(time.time())
+        kid = kid or self.current_kid
+        claims: dict[str, Any] = {
+            "aud": audience,
+            "iss": issuer or ISSUER_TEMPLATE.replace("{tenantid}", tenant),
+            "iat": now - 10,
+            "nbf": now + not_before - 10,
+            "exp": now + lifetime,
+            "tid": tenant,
+            "oid": str(uuid.uuid5(uuid.NAMESPACE_DNS, upn)),
+            "preferred_username": upn,
+            "roles": list(roles),
+            "ver": "2.0",
+        }
+        signing_key = key or self.keys.get(kid) or self.keys[self.current_kid]
+        return jwt.encode(claims, signing_key, algorithm="RS256", headers={"kid": kid})
+
+    def admin_token(self, upn: str = "admin@hospital.example") -> str:
+        return self.token(upn, roles=("Connector.Admin",))
+
+    def _serve(self, request: Request) -> Response:
+        if request.path.endswith("/.well-known/openid-configuration"):
+            return Response.json({"issuer": ISSUER_TEMPLATE, "jwks_uri": f"{self.url}/discovery/v2.0/keys"})
+        if request.path == "/discovery/v2.0/keys":
+            keys = []
+            for kid, key in self.keys.items():
+                jwk = jwt.algorithms.RSAAlgorithm.to_jwk(key.public_key(), as_dict=True)
+                keys.append({**jwk, "kid": kid, "use": "sig"})
+            return Response.json({"keys": keys})
+        return Response(404)

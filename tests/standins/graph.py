@@ -11,12 +11,12 @@ import json
 import threading
 import uuid
 
-from tests.standins.entra import EntraStandIn
+from tests.standins.entra_client_credentials import EntraClientCredentials
 from tests.standins.server import Request, Response, StandIn
 
 
 class GraphStandIn:
-    def __init__(self, entra: EntraStandIn) -> None:
+    def __init__(self, entra: EntraClientCredentials) -> None:
         self.entra = entra
         self.meetings: dict[str, dict] = {}  # externalId -> meeting
         self.script: list[Response] = []

@@ -13,6 +13,11 @@ from shared.settings import CONNECTION_SUFFIXES, KNOWN_GEOS, SETTINGS, load_sett
 
 ROOT = Path(__file__).resolve().parents[2]
 CONN = "DefaultEndpointsProtocol=http;AccountName=a;AccountKey=c2VjcmV0;TableEndpoint=http://127.0.0.1:1/a"
+ENTRA = {
+    "ENTRA_OPENID_CONFIG_URL": "https://login.example.org/o/v2.0/.well-known/openid-configuration",
+    "ENTRA_CLIENT_ID": "client",
+    "ENTRA_ALLOWED_TENANTS": "t1, T2",
+}
 HOST_SETTINGS = {"FUNCTIONS_WORKER_RUNTIME", "AzureWebJobsStorage"}
 
 
@@ -60,6 +65,14 @@ def test_geos_are_normalised() -> None:
         ({"PUBLIC_BASE_URL": "https://connector.example.org/?next=x"}, "PUBLIC_BASE_URL"),
         ({"ACS_ENDPOINT": "http://acs.example.org"}, "ACS_ENDPOINT"),
         ({"ACS_CONNECTION_STRING": "endpoint=https://acs.example.org/"}, "ACS_CONNECTION_STRING"),
+        ({"ENTRA_CLIENT_ID": "x"}, "ENTRA_OPENID_CONFIG_URL"),
+        ({**ENTRA, "ENTRA_OPENID_CONFIG_URL": "http://login.example.org/x"}, "ENTRA_OPENID_CONFIG_URL"),
+        ({**ENTRA, "ENTRA_ALLOWED_TENANTS": " , "}, "ENTRA_ALLOWED_TENANTS"),
+        ({"EPIC_CLIENT_ID": "c"}, "EPIC_PRIVATE_KEY"),
+        ({"EPIC_PRIVATE_KEY": "k.pem"}, "EPIC_CLIENT_ID"),
+        ({"PHONE_NUMBER_PROVIDER": "twilio"}, "PHONE_NUMBER_PROVIDER"),
+        ({"CONTEXT_TOKEN_SECRET": "c2hvcnQ="}, "CONTEXT_TOKEN_SECRET"),
+        ({"CONTEXT_TOKEN_SECRET": "not base64!"}, "CONTEXT_TOKEN_SECRET"),
     ],
 )
 def test_bad_settings_name_the_setting(changes: dict[str, str | None], named: str) -> None:
@@ -163,3 +176,23 @@ def test_sms_provider_defaults_to_acs_only_when_acs_is_configured() -> None:
 def test_bad_sms_settings_name_the_setting(changes: dict[str, str], named: str) -> None:
     with pytest.raises(SettingsError, match=named):
         load_settings(valid_env(**changes))
+
+
+def test_configuration_api_settings_are_optional_until_used() -> None:
+    settings = load_settings(valid_env())
+    assert settings.entra is None
+    assert settings.phone_number_provider == "sandbox"
+    with pytest.raises(SettingsError, match="ENTRA_OPENID_CONFIG_URL"):
+        settings.require_entra()
+    with pytest.raises(SettingsError, match="EPIC_CLIENT_ID"):
+        settings.require_epic()
+    with pytest.raises(SettingsError, match="CONTEXT_TOKEN_SECRET"):
+        settings.require_context_token_secret()
+    entra = load_settings(valid_env(**ENTRA)).require_entra()
+    assert entra.allowed_tenants == {"t1", "t2"}
+
+
+def test_a_short_context_token_secret_is_not_echoed() -> None:
+    with pytest.raises(SettingsError) as raised:
+        load_settings(valid_env(CONTEXT_TOKEN_SECRET="c2VjcmV0c2VjcmV0"))
+    assert "c2VjcmV0c2VjcmV0" not in str(raised.value)

@@ -1,0 +1,63 @@
+"""Plain HTTPS calls to identity providers and Epic (OpenID/SMART discovery, JWKS, token endpoints).
+
+Every call has a timeout; transport failures and error statuses become UpstreamError (retryable for
+timeouts, 429 and 5xx). `requests` is imported on first use. TLS trust follows the environment
+(`REQUESTS_CA_BUNDLE`), which is how tests trust their stand-ins' self-signed certificates.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+from urllib.parse import urlsplit
+
+from shared.errors import UpstreamError
+
+logger = logging.getLogger(__name__)
+
+TIMEOUT_SECONDS = (5, 15)
+"""Connect and read timeouts: discovery and token calls answer in well under a second when healthy."""
+MAX_DOCUMENT_BYTES = 1024 * 1024
+
+
+def get_json(url: str, *, what: str) -> dict[str, Any]:
+    """GET a JSON object. Raises UpstreamError (naming `what` and the host only) on any failure."""
+    return _call("GET", url, what=what, accept_client_errors=False)[1]
+
+
+def post_form(url: str, form: dict[str, str], *, what: str) -> tuple[int, dict[str, Any]]:
+    """POST a form and return status and JSON object, also for 4xx (OAuth errors are JSON bodies).
+
+    Raises UpstreamError on transport failures, 5xx and 429, or a body that is not a JSON object.
+    """
+    return _call("POST", url, what=what, data=form, accept_client_errors=True)
+
+
+def _call(
+    method: str, url: str, *, what: str, accept_client_errors: bool, data: dict[str, str] | None = None
+) -> tuple[int, dict[str, Any]]:
+    import requests
+
+    host = urlsplit(url).hostname or "?"
+    try:
+        response = requests.request(
+            method, url, data=data, timeout=TIMEOUT_SECONDS, headers={"Accept": "application/json"}
+        )
+    except requests.Timeout as exc:
+        raise UpstreamError(f"{what} at {host} did not answer in time.", retryable=True) from exc
+    except requests.RequestException as exc:
+        raise UpstreamError(f"{what} at {host} could not be reached.", retryable=True) from exc
+    status = response.status_code
+    if status == 429 or status >= 500:
+        raise UpstreamError(f"{what} at {host} answered {status}.", retryable=True)
+    if status >= 400 and not accept_client_errors:
+        raise UpstreamError(f"{what} at {host} answered {status}.", retryable=False)
+    if len(response.content) > MAX_DOCUMENT_BYTES:
+        raise UpstreamError(f"{what} at {host} answered with an oversized document.", retryable=False)
+    try:
+        document = response.json()
+    except ValueError as exc:
+        raise UpstreamError(f"{what} at {host} did not answer with JSON.", retryable=False) from exc
+    if not isinstance(document, dict):
+        raise UpstreamError(f"{what} at {host} did not answer with a JSON object.", retryable=False)
+    return status, document

@@ -1,0 +1,182 @@
+"""SMART App Launch client pieces for Epic: discovery, authorize URL with PKCE, token exchange.
+
+We are a confidential client that authenticates with `private_key_jwt` (RFC 7523): a client
+assertion signed RS384 with our private key, whose public half we publish as a JWKS
+(`GET /api/.well-known/jwks.json`). The launch feature reuses all of this.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import secrets
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+from shared.adapters.http_client import get_json, post_form
+from shared.errors import InvalidRequestError, SettingsError, UpstreamError
+from shared.settings import EpicSettings
+
+DISCOVERY_TTL_SECONDS = 300
+ASSERTION_LIFETIME_SECONDS = 240
+"""Epic refuses client assertions that live longer than 5 minutes."""
+ASSERTION_ALGORITHM = "RS384"
+
+
+@dataclass(frozen=True)
+class SmartConfiguration:
+    authorization_endpoint: str
+    token_endpoint: str
+
+
+@dataclass(frozen=True)
+class SigningKey:
+    kid: str
+    private_key: Any  # cryptography RSAPrivateKey
+
+    def public_jwk(self) -> dict[str, str]:
+        numbers = self.private_key.public_key().public_numbers()
+        return {
+            "kty": "RSA",
+            "n": _b64url_int(numbers.n),
+            "e": _b64url_int(numbers.e),
+            "kid": self.kid,
+            "alg": ASSERTION_ALGORITHM,
+            "use": "sig",
+        }
+
+
+def load_signing_key(value: str, setting: str) -> SigningKey:
+    """A private key from PEM text or a PEM file path; kid is its RFC 7638 thumbprint.
+
+    Raises SettingsError naming `setting` (never showing the value) when it is not an RSA private key.
+    """
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    text = value.strip()
+    if not text.startswith("-----BEGIN"):
+        path = Path(text)
+        if not path.is_file():
+            raise SettingsError(f"Setting {setting} is neither PEM text nor the path of a PEM file.")
+        text = path.read_text(encoding="ascii")
+    try:
+        key = serialization.load_pem_private_key(text.encode("ascii"), password=None)
+    except (ValueError, TypeError, UnicodeEncodeError):
+        raise SettingsError(f"Setting {setting} is not an unencrypted PEM private key.") from None
+    if not isinstance(key, rsa.RSAPrivateKey) or key.key_size < 2048:
+        raise SettingsError(f"Setting {setting} must be an RSA private key of at least 2048 bits (RS384).")
+    numbers = key.public_key().public_numbers()
+    canonical = json.dumps(
+        {"e": _b64url_int(numbers.e), "kty": "RSA", "n": _b64url_int(numbers.n)}, separators=(",", ":")
+    )
+    kid = _b64url(hashlib.sha256(canonical.encode()).digest())
+    return SigningKey(kid, key)
+
+
+def signing_keys(epic: EpicSettings) -> list[SigningKey]:
+    """Our current key first, then the next one (rotation) if set."""
+    keys = [load_signing_key(epic.private_key, "EPIC_PRIVATE_KEY")]
+    if epic.private_key_next:
+        keys.append(load_signing_key(epic.private_key_next, "EPIC_PRIVATE_KEY_NEXT"))
+    return keys
+
+
+def new_pkce() -> tuple[str, str]:
+    """A PKCE code verifier and its S256 challenge (RFC 7636)."""
+    verifier = secrets.token_urlsafe(48)
+    return verifier, _b64url(hashlib.sha256(verifier.encode("ascii")).digest())
+
+
+class SmartClient:
+    """Talks SMART to FHIR servers on behalf of one Epic app registration."""
+
+    def __init__(self, client_id: str, key: SigningKey) -> None:
+        self.client_id = client_id
+        self._key = key
+        self._lock = threading.Lock()
+        self._discovered: dict[str, tuple[float, SmartConfiguration]] = {}
+
+    def discover(self, fhir_base_url: str) -> SmartConfiguration:
+        """`<base>/.well-known/smart-configuration`, cached per base. Raises UpstreamError."""
+        with self._lock:
+            cached = self._discovered.get(fhir_base_url)
+            if cached and time.monotonic() - cached[0] < DISCOVERY_TTL_SECONDS:
+                return cached[1]
+        document = get_json(f"{fhir_base_url}/.well-known/smart-configuration", what="SMART discovery")
+        authorize, token = document.get("authorization_endpoint"), document.get("token_endpoint")
+        if not (isinstance(authorize, str) and authorize.startswith("https://")) or not (
+            isinstance(token, str) and token.startswith("https://")
+        ):
+            raise UpstreamError("SMART discovery names no https authorization and token endpoints.", retryable=False)
+        found = SmartConfiguration(authorize, token)
+        with self._lock:
+            self._discovered[fhir_base_url] = (time.monotonic(), found)
+        return found
+
+    def authorize_url(
+        self, config: SmartConfiguration, *, redirect_uri: str, state: str, code_challenge: str, aud: str, scope: str
+    ) -> str:
+        query = {
+            "response_type": "code",
+            "client_id": self.client_id,
+            "redirect_uri": redirect_uri,
+            "scope": scope,
+            "state": state,
+            "aud": aud,
+            "code_challenge": code_challenge,
+            "code_challenge_method": "S256",
+        }
+        separator = "&" if "?" in config.authorization_endpoint else "?"
+        return f"{config.authorization_endpoint}{separator}{urlencode(query)}"
+
+    def exchange_code(self, token_endpoint: str, *, code: str, redirect_uri: str, code_verifier: str) -> dict[str, Any]:
+        """Trade an authorization code for tokens. Raises InvalidRequestError when Epic refuses the grant,
+        UpstreamError when Epic fails."""
+        status, document = post_form(
+            token_endpoint,
+            {
+                "grant_type": "authorization_code",
+                "code": code,
+                "redirect_uri": redirect_uri,
+                "code_verifier": code_verifier,
+                "client_assertion_type": "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+                "client_assertion": self.client_assertion(token_endpoint),
+            },
+            what="Epic token endpoint",
+        )
+        if status >= 400:
+            error = str(document.get("error", "invalid_request"))[:64]
+            raise InvalidRequestError(f"Epic refused the sign-in ({error}).")
+        if not document.get("access_token"):
+            raise UpstreamError("Epic's token endpoint answered without an access token.", retryable=False)
+        return document
+
+    def client_assertion(self, token_endpoint: str) -> str:
+        import jwt
+
+        now = int(time.time())
+        claims = {
+            "iss": self.client_id,
+            "sub": self.client_id,
+            "aud": token_endpoint,
+            "jti": str(uuid.uuid4()),
+            "iat": now,
+            "nbf": now,
+            "exp": now + ASSERTION_LIFETIME_SECONDS,
+        }
+        return jwt.encode(claims, self._key.private_key, algorithm=ASSERTION_ALGORITHM, headers={"kid": self._key.kid})
+
+
+def _b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def _b64url_int(value: int) -> str:
+    return _b64url(value.to_bytes((value.bit_length() + 7) // 8, "big"))

@@ -1,0 +1,26 @@
+"""A development Epic private key for local runs, created on first start (never committed)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+
+def ensure_development_key(env: os._Environ[str] | dict[str, str]) -> Path | None:
+    """Create the PEM file EPIC_PRIVATE_KEY names if it is a missing path; returns the path created."""
+    value = env.get("EPIC_PRIVATE_KEY", "").strip()
+    if not value or value.startswith("-----BEGIN"):
+        return None
+    path = Path(value)
+    if path.exists():
+        return None
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    path.chmod(0o600)
+    return path

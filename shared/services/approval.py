@@ -1,0 +1,119 @@
+"""The approver's part: prove Epic credentials for the endpoint's FHIR base, then approve that version.
+
+1. `start_validation`: the named approver gets an Epic authorize URL (PKCE S256, `aud` = FHIR base)
+   with a one-time `state` bound to them, the endpoint and its configuration version.
+2. `complete_validation`: Epic redirects back; the code is exchanged at Epic's token endpoint. Success
+   proves the approver signed in to Epic for that organisation. No Epic token is kept.
+3. `approve`: only the named approver, within `VALIDATION_VALID_FOR` of a validation, and only for the
+   version validated: a concurrent admin edit makes it fail with 409.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+
+from shared.adapters.config_store import AuthState, ConfigStore, Validation, Versioned
+from shared.adapters.smart import SmartClient, new_pkce
+from shared.domain.access import Caller, require_approver
+from shared.domain.config import Endpoint, EndpointStatus
+from shared.errors import ConflictError, InvalidRequestError, NotFoundError, PreconditionFailedError
+from shared.services.config_changes import record_change
+
+logger = logging.getLogger(__name__)
+
+STATE_TTL = timedelta(minutes=10)
+VALIDATION_VALID_FOR = timedelta(minutes=30)
+EPIC_SCOPE = "openid fhirUser"
+
+
+@dataclass(frozen=True)
+class ValidationStart:
+    authorize_url: str
+    expires_at: datetime
+
+
+def start_validation(
+    store: ConfigStore, smart: SmartClient, caller: Caller, endpoint_id: str, redirect_uri: str, now: datetime
+) -> ValidationStart:
+    """Raises ForbiddenError (not the approver), NotFoundError, ConflictError (nothing to approve),
+    UpstreamError (SMART discovery failed)."""
+    endpoint = store.get_endpoint(endpoint_id)
+    require_approver(caller, endpoint.approver_upn)
+    if endpoint.status is not EndpointStatus.PENDING_APPROVAL:
+        raise ConflictError(f"The endpoint is {endpoint.status}; only a pending endpoint can be validated.")
+    config = smart.discover(endpoint.fhir_base_url)
+    verifier, challenge = new_pkce()
+    state = secrets.token_urlsafe(32)
+    expires_at = now + STATE_TTL
+    store.create_auth_state(
+        state,
+        AuthState(endpoint.id, caller.upn, endpoint.version, verifier, config.token_endpoint, expires_at),
+    )
+    url = smart.authorize_url(
+        config,
+        redirect_uri=redirect_uri,
+        state=state,
+        code_challenge=challenge,
+        aud=endpoint.fhir_base_url,
+        scope=EPIC_SCOPE,
+    )
+    logger.info("Epic validation started for endpoint %s", endpoint.id)
+    return ValidationStart(url, expires_at)
+
+
+def complete_validation(
+    store: ConfigStore, smart: SmartClient, state: str, code: str, redirect_uri: str, now: datetime
+) -> Validation:
+    """Redeem the one-time state and exchange the code. Raises InvalidRequestError (unknown, used or expired
+    state; Epic refused), ConflictError (state redeemed concurrently), UpstreamError (Epic failed)."""
+    if not state or not code:
+        raise InvalidRequestError("The callback needs both code and state.")
+    try:
+        pending = store.take_auth_state(state)
+    except NotFoundError:
+        raise InvalidRequestError(
+            "This sign-in link is unknown or was used already; start the validation again."
+        ) from None
+    except PreconditionFailedError:
+        raise ConflictError("This sign-in was completed by another request.") from None
+    if pending.expires_at <= now:
+        raise InvalidRequestError("This sign-in took too long; start the validation again.")
+    smart.exchange_code(
+        pending.token_endpoint, code=code, redirect_uri=redirect_uri, code_verifier=pending.code_verifier
+    )
+    validation = Validation(pending.endpoint_id, pending.approver_upn, pending.version, now)
+    store.upsert_validation(validation)
+    endpoint = store.get_endpoint(pending.endpoint_id)
+    actor = Caller(pending.approver_upn, "", "", frozenset())
+    record_change(
+        store, actor, endpoint.org_id, "endpoint.validated_with_epic", endpoint.id, now, version=pending.version
+    )
+    return validation
+
+
+def approve(store: ConfigStore, caller: Caller, endpoint_id: str, now: datetime) -> Versioned[Endpoint]:
+    """Raises ForbiddenError, NotFoundError, ConflictError (not pending, no recent validation, or the
+    configuration changed since it was validated)."""
+    current = store.read_endpoint(endpoint_id)
+    endpoint = current.value
+    require_approver(caller, endpoint.approver_upn)
+    if endpoint.status is not EndpointStatus.PENDING_APPROVAL:
+        raise ConflictError(f"The endpoint is {endpoint.status}; only a pending endpoint can be approved.")
+    try:
+        validation = store.get_validation(endpoint.id, caller.upn)
+    except NotFoundError:
+        raise ConflictError("Validate with Epic first (POST .../validation).") from None
+    if now - validation.validated_at > VALIDATION_VALID_FOR:
+        raise ConflictError("The Epic validation is older than 30 minutes; validate again.")
+    if validation.version != endpoint.version:
+        raise ConflictError("The configuration changed since you validated it; review it and validate again.")
+    approved = replace(endpoint, status=EndpointStatus.APPROVED, pending_reason=None)
+    try:
+        saved = store.replace_endpoint(approved, current.etag, old_url=endpoint.fhir_base_url)
+    except PreconditionFailedError:
+        raise ConflictError("The configuration changed while you approved it; review it and validate again.") from None
+    record_change(store, caller, endpoint.org_id, "endpoint.approved", endpoint.id, now, version=endpoint.version)
+    return saved

@@ -1,0 +1,14 @@
+"""Reading an organisation's audit log (admins only), newest first."""
+
+from __future__ import annotations
+
+from shared.adapters.config_store import ConfigStore
+from shared.domain.access import Caller, require_admin
+from shared.domain.config import AuditEntry
+
+
+def list_audit(store: ConfigStore, caller: Caller, org_id: str) -> list[AuditEntry]:
+    """Raises ForbiddenError, NotFoundError (organisation)."""
+    require_admin(caller)
+    store.get_organisation(org_id)
+    return store.list_audit(org_id)

@@ -1,0 +1,160 @@
+"""FHIR endpoints of an organisation: register, change, submit for approval, SMS settings.
+
+Any admin change to an approved endpoint sends it back to `pending_approval` with the reason, and
+every change raises the endpoint's configuration `version`, which an approval must match.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import datetime
+from typing import Any
+
+from shared.adapters.config_store import ConfigStore, Versioned, new_id
+from shared.domain.access import Caller, require_admin, require_admin_or_approver
+from shared.domain.config import (
+    Endpoint,
+    EndpointStatus,
+    SmsSettings,
+    check_bool,
+    check_environment,
+    check_sms_settings,
+    check_time_zone,
+    check_upn,
+    normalise_fhir_base_url,
+    status_after_admin_change,
+)
+from shared.errors import ConflictError, InvalidRequestError
+from shared.services.config_changes import check_if_match, record_change, refuse_unknown_fields
+
+_FIELDS = ("fhir_base_url", "environment", "approver_upn", "time_zone", "require_body_hash")
+_CHECKS = {
+    "fhir_base_url": normalise_fhir_base_url,
+    "environment": check_environment,
+    "approver_upn": check_upn,
+    "time_zone": check_time_zone,
+    "require_body_hash": lambda value: check_bool(value, "require_body_hash"),
+}
+
+
+def create_endpoint(
+    store: ConfigStore, caller: Caller, org_id: str, document: dict[str, Any], now: datetime
+) -> Versioned[Endpoint]:
+    """Register a FHIR endpoint as a draft. Raises ForbiddenError, NotFoundError (organisation),
+    InvalidRequestError (with the reason), ConflictError (URL registered already)."""
+    require_admin(caller)
+    refuse_unknown_fields(document, set(_FIELDS))
+    org = store.get_organisation(org_id)
+    values = {
+        name: _CHECKS[name](document.get(name, False if name == "require_body_hash" else None)) for name in _FIELDS
+    }
+    endpoint = Endpoint(id=new_id("ep"), org_id=org.id, geo=org.geo, status=EndpointStatus.DRAFT, version=1, **values)
+    created = store.create_endpoint(endpoint)
+    record_change(store, caller, org.id, "endpoint.created", endpoint.id, now, **_audit_values(values))
+    return created
+
+
+def update_endpoint(
+    store: ConfigStore, caller: Caller, endpoint_id: str, document: dict[str, Any], if_match: str | None, now: datetime
+) -> Versioned[Endpoint]:
+    """Change endpoint fields; an approved endpoint goes back to pending, with the reason recorded.
+
+    Raises ForbiddenError, NotFoundError, InvalidRequestError, ConflictError, PreconditionFailedError.
+    """
+    require_admin(caller)
+    refuse_unknown_fields(document, {*_FIELDS, "reason"})
+    current = store.read_endpoint(endpoint_id)
+    check_if_match(if_match, current)
+    changes = {name: _CHECKS[name](document[name]) for name in _FIELDS if name in document}
+    changes = {name: value for name, value in changes.items() if getattr(current.value, name) != value}
+    return _save_admin_change(store, caller, current, changes, document.get("reason"), now)
+
+
+def put_sms_settings(
+    store: ConfigStore, caller: Caller, endpoint_id: str, document: dict[str, Any], if_match: str | None, now: datetime
+) -> Versioned[Endpoint]:
+    """Replace an endpoint's SMS settings. Needs both SMS consents of the organisation and a sender number
+    the organisation owns. Raises ForbiddenError, NotFoundError, InvalidRequestError, ConflictError,
+    PreconditionFailedError."""
+    require_admin(caller)
+    current = store.read_endpoint(endpoint_id)
+    check_if_match(if_match, current)
+    sms = check_sms_settings(document)
+    org = store.get_organisation(current.value.org_id)
+    if not org.sms_consented:
+        raise ConflictError("Both SMS consents of the organisation are needed before SMS settings can be saved.")
+    if sms.from_number and not store.has_phone_number(org.id, sms.from_number):
+        raise InvalidRequestError("from_number is not one of the organisation's phone numbers.")
+    changes = {"sms": sms} if sms != current.value.sms else {}
+    return _save_admin_change(store, caller, current, changes, None, now)
+
+
+def submit_endpoint(store: ConfigStore, caller: Caller, endpoint_id: str, now: datetime) -> Versioned[Endpoint]:
+    """Draft -> pending_approval. Raises ForbiddenError, NotFoundError, ConflictError (not a draft)."""
+    require_admin(caller)
+    current = store.read_endpoint(endpoint_id)
+    if current.value.status is not EndpointStatus.DRAFT:
+        raise ConflictError(f"Only a draft can be submitted; this endpoint is {current.value.status}.")
+    submitted = replace(current.value, status=EndpointStatus.PENDING_APPROVAL, pending_reason="submitted")
+    saved = store.replace_endpoint(submitted, current.etag, old_url=current.value.fhir_base_url)
+    record_change(store, caller, submitted.org_id, "endpoint.submitted", endpoint_id, now)
+    return saved
+
+
+def get_endpoint(store: ConfigStore, caller: Caller, endpoint_id: str) -> Versioned[Endpoint]:
+    """Admins and the endpoint's approver may read it. Raises ForbiddenError, NotFoundError."""
+    current = store.read_endpoint(endpoint_id)
+    require_admin_or_approver(caller, current.value.approver_upn)
+    return current
+
+
+def list_endpoints(store: ConfigStore, caller: Caller, org_id: str) -> list[Versioned[Endpoint]]:
+    require_admin(caller)
+    store.get_organisation(org_id)
+    return store.list_endpoints(org_id)
+
+
+def _save_admin_change(
+    store: ConfigStore,
+    caller: Caller,
+    current: Versioned[Endpoint],
+    changes: dict[str, Any],
+    reason: object,
+    now: datetime,
+) -> Versioned[Endpoint]:
+    if reason is not None and (not isinstance(reason, str) or len(reason) > 500):
+        raise InvalidRequestError("reason must be text of at most 500 characters.")
+    if not changes:
+        return current
+    endpoint = current.value
+    status = status_after_admin_change(endpoint.status)
+    why = reason or f"changed: {', '.join(sorted(changes))}"
+    changed = replace(
+        endpoint,
+        **changes,
+        status=status,
+        version=endpoint.version + 1,
+        pending_reason=why if status is EndpointStatus.PENDING_APPROVAL else endpoint.pending_reason,
+    )
+    saved = store.replace_endpoint(changed, current.etag, old_url=endpoint.fhir_base_url)
+    details = _audit_values(changes)
+    if endpoint.status is EndpointStatus.APPROVED:
+        details["back_to_pending_because"] = why
+    record_change(store, caller, endpoint.org_id, "endpoint.updated", endpoint.id, now, **details)
+    return saved
+
+
+def _audit_values(values: dict[str, Any]) -> dict[str, Any]:
+    """JSON-safe values for the audit log: SMS settings as a summary (the sender number is ours, not a patient's)."""
+    out: dict[str, Any] = {}
+    for name, value in values.items():
+        if isinstance(value, SmsSettings):
+            out["sms"] = {
+                "confirmation_enabled": value.confirmation_enabled,
+                "reminders_enabled": value.reminders_enabled,
+                "reminder_lead_minutes": list(value.reminder_lead_minutes),
+                "from_number": value.from_number,
+            }
+        else:
+            out[name] = str(value) if not isinstance(value, bool) else value
+    return out

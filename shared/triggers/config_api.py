@@ -1,0 +1,217 @@
+"""`/api/config/...`: organisations, FHIR endpoints, SMS settings and the audit log (Entra-authenticated)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import azure.functions as func
+
+from shared import bootstrap
+from shared.domain.access import Caller
+from shared.domain.integration_records import as_text
+from shared.services import endpoints, integration_records, organisations, phone_numbers, sender_keys
+from shared.services.audit_log import list_audit
+from shared.settings import get_settings
+from shared.triggers.config_documents import (
+    audit_document,
+    endpoint_document,
+    etag_header,
+    operation_document,
+    organisation_document,
+    phone_number_document,
+    sender_keys_document,
+)
+from shared.triggers.http import api_errors, json_response, read_json_object
+
+bp = func.Blueprint()
+ANONYMOUS = func.AuthLevel.ANONYMOUS
+
+
+def caller_of(req: func.HttpRequest) -> Caller:
+    """The authenticated caller. Raises NotAuthorisedError (401) for a missing or invalid token."""
+    return bootstrap.get_token_validator().validate(req.headers.get("Authorization"))
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+@bp.route(route="config/organisations", methods=["GET"], auth_level=ANONYMOUS)
+@api_errors
+def list_organisations(req: func.HttpRequest) -> func.HttpResponse:
+    found = organisations.list_organisations(bootstrap.get_config_store(), caller_of(req))
+    return json_response({"items": [organisation_document(o.value) for o in found]})
+
+
+@bp.route(route="config/organisations", methods=["POST"], auth_level=ANONYMOUS)
+@api_errors
+def create_organisation(req: func.HttpRequest) -> func.HttpResponse:
+    caller, document = caller_of(req), read_json_object(req)
+    org = organisations.create_organisation(bootstrap.get_config_store(), caller, document, get_settings().geos, now())
+    location = {"Location": f"/api/config/organisations/{org.value.id}"}
+    return json_response(organisation_document(org.value), 201, {**etag_header(org), **location})
+
+
+@bp.route(route="config/organisations/{orgId}", methods=["GET"], auth_level=ANONYMOUS)
+@api_errors
+def get_organisation(req: func.HttpRequest) -> func.HttpResponse:
+    org = organisations.get_organisation(bootstrap.get_config_store(), caller_of(req), req.route_params["orgId"])
+    return json_response(organisation_document(org.value), headers=etag_header(org))
+
+
+@bp.route(route="config/organisations/{orgId}", methods=["PATCH"], auth_level=ANONYMOUS)
+@api_errors
+def update_organisation(req: func.HttpRequest) -> func.HttpResponse:
+    caller, document = caller_of(req), read_json_object(req)
+    org = organisations.update_organisation(
+        bootstrap.get_config_store(), caller, req.route_params["orgId"], document, req.headers.get("If-Match"), now()
+    )
+    return json_response(organisation_document(org.value), headers=etag_header(org))
+
+
+@bp.route(route="config/organisations/{orgId}/endpoints", methods=["GET"], auth_level=ANONYMOUS)
+@api_errors
+def list_endpoints(req: func.HttpRequest) -> func.HttpResponse:
+    found = endpoints.list_endpoints(bootstrap.get_config_store(), caller_of(req), req.route_params["orgId"])
+    return json_response({"items": [endpoint_document(e.value) for e in found]})
+
+
+@bp.route(route="config/organisations/{orgId}/endpoints", methods=["POST"], auth_level=ANONYMOUS)
+@api_errors
+def create_endpoint(req: func.HttpRequest) -> func.HttpResponse:
+    caller, document = caller_of(req), read_json_object(req)
+    endpoint = endpoints.create_endpoint(
+        bootstrap.get_config_store(), caller, req.route_params["orgId"], document, now()
+    )
+    location = {"Location": f"/api/config/endpoints/{endpoint.value.id}"}
+    return json_response(endpoint_document(endpoint.value), 201, {**etag_header(endpoint), **location})
+
+
+@bp.route(route="config/endpoints/{endpointId}", methods=["GET"], auth_level=ANONYMOUS)
+@api_errors
+def get_endpoint(req: func.HttpRequest) -> func.HttpResponse:
+    endpoint = endpoints.get_endpoint(bootstrap.get_config_store(), caller_of(req), req.route_params["endpointId"])
+    return json_response(endpoint_document(endpoint.value), headers=etag_header(endpoint))
+
+
+@bp.route(route="config/endpoints/{endpointId}", methods=["PATCH"], auth_level=ANONYMOUS)
+@api_errors
+def update_endpoint(req: func.HttpRequest) -> func.HttpResponse:
+    caller, document = caller_of(req), read_json_object(req)
+    endpoint = endpoints.update_endpoint(
+        bootstrap.get_config_store(),
+        caller,
+        req.route_params["endpointId"],
+        document,
+        req.headers.get("If-Match"),
+        now(),
+    )
+    return json_response(endpoint_document(endpoint.value), headers=etag_header(endpoint))
+
+
+@bp.route(route="config/endpoints/{endpointId}/submit", methods=["POST"], auth_level=ANONYMOUS)
+@api_errors
+def submit_endpoint(req: func.HttpRequest) -> func.HttpResponse:
+    endpoint = endpoints.submit_endpoint(
+        bootstrap.get_config_store(), caller_of(req), req.route_params["endpointId"], now()
+    )
+    return json_response(endpoint_document(endpoint.value), headers=etag_header(endpoint))
+
+
+@bp.route(route="config/endpoints/{endpointId}/sms", methods=["PUT"], auth_level=ANONYMOUS)
+@api_errors
+def put_sms_settings(req: func.HttpRequest) -> func.HttpResponse:
+    caller, document = caller_of(req), read_json_object(req)
+    endpoint = endpoints.put_sms_settings(
+        bootstrap.get_config_store(),
+        caller,
+        req.route_params["endpointId"],
+        document,
+        req.headers.get("If-Match"),
+        now(),
+    )
+    return json_response(endpoint_document(endpoint.value), headers=etag_header(endpoint))
+
+
+@bp.route(route="config/organisations/{orgId}/audit", methods=["GET"], auth_level=ANONYMOUS)
+@api_errors
+def get_audit_log(req: func.HttpRequest) -> func.HttpResponse:
+    entries = list_audit(bootstrap.get_config_store(), caller_of(req), req.route_params["orgId"])
+    return json_response({"items": [audit_document(e) for e in entries]})
+
+
+@bp.route(route="config/organisations/{orgId}/sender-keys/{environment}", methods=["PUT"], auth_level=ANONYMOUS)
+@api_errors
+def put_sender_keys(req: func.HttpRequest) -> func.HttpResponse:
+    caller, document = caller_of(req), read_json_object(req)
+    keys = sender_keys.put_sender_keys(
+        bootstrap.get_config_store(),
+        caller,
+        req.route_params["orgId"],
+        req.route_params["environment"],
+        document,
+        now(),
+    )
+    return json_response(sender_keys_document(keys))
+
+
+@bp.route(route="config/organisations/{orgId}/sender-keys/{environment}", methods=["GET"], auth_level=ANONYMOUS)
+@api_errors
+def get_sender_keys(req: func.HttpRequest) -> func.HttpResponse:
+    keys = sender_keys.get_sender_keys(
+        bootstrap.get_config_store(), caller_of(req), req.route_params["orgId"], req.route_params["environment"]
+    )
+    return json_response(sender_keys_document(keys))
+
+
+@bp.route(route="config/organisations/{orgId}/phone-numbers", methods=["POST"], auth_level=ANONYMOUS)
+@api_errors
+def order_phone_number(req: func.HttpRequest) -> func.HttpResponse:
+    """202 at once; the purchase runs in the queue function and the caller polls the operation."""
+    caller, document = caller_of(req), read_json_object(req)
+    operation = phone_numbers.order_phone_number(
+        bootstrap.get_config_store(),
+        bootstrap.get_phone_number_orders(),
+        caller,
+        req.route_params["orgId"],
+        document,
+        now(),
+    )
+    location = f"/api/config/operations/{operation.id}"
+    return json_response(operation_document(operation), 202, {"Location": location, "Retry-After": "5"})
+
+
+@bp.route(route="config/organisations/{orgId}/phone-numbers", methods=["GET"], auth_level=ANONYMOUS)
+@api_errors
+def list_phone_numbers(req: func.HttpRequest) -> func.HttpResponse:
+    found = phone_numbers.list_phone_numbers(bootstrap.get_config_store(), caller_of(req), req.route_params["orgId"])
+    return json_response({"items": [phone_number_document(n) for n in found]})
+
+
+@bp.route(route="config/operations/{operationId}", methods=["GET"], auth_level=ANONYMOUS)
+@api_errors
+def get_operation(req: func.HttpRequest) -> func.HttpResponse:
+    operation = phone_numbers.get_operation(
+        bootstrap.get_config_store(), caller_of(req), req.route_params["operationId"]
+    )
+    return json_response(operation_document(operation))
+
+
+@bp.route(route="config/endpoints/{endpointId}/integration-records", methods=["GET"], auth_level=ANONYMOUS)
+@api_errors
+def get_integration_records(req: func.HttpRequest) -> func.HttpResponse:
+    """JSON by default; plain text for `Accept: text/plain` or `?format=text`."""
+    settings = get_settings()
+    records = integration_records.get_integration_records(
+        bootstrap.get_config_store(),
+        caller_of(req),
+        req.route_params["endpointId"],
+        public_base_url=settings.public_base_url,
+        epic_client_id=settings.require_epic().client_id,
+        secret=settings.require_context_token_secret(),
+    )
+    if req.params.get("format") == "text" or "text/plain" in req.headers.get("Accept", ""):
+        return func.HttpResponse(
+            as_text(records), mimetype="text/plain", charset="utf-8", headers={"Cache-Control": "no-store"}
+        )
+    return json_response(records)

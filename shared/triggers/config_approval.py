@@ -1,0 +1,66 @@
+"""Approval of FHIR endpoints by their named approver, after a sign-in to Epic (SMART, PKCE)."""
+
+from __future__ import annotations
+
+import azure.functions as func
+
+from shared import bootstrap
+from shared.errors import InvalidRequestError
+from shared.services import approval
+from shared.settings import get_settings
+from shared.triggers.config_api import ANONYMOUS, caller_of, now
+from shared.triggers.config_documents import endpoint_document, etag_header
+from shared.triggers.http import api_errors, json_response
+
+bp = func.Blueprint()
+CALLBACK_ROUTE = "config/approval/callback"
+
+
+def redirect_uri() -> str:
+    """Where Epic sends the approver back: must be registered on our Epic app as it is written here."""
+    return f"{get_settings().public_base_url}/api/{CALLBACK_ROUTE}"
+
+
+@bp.route(route="config/endpoints/{endpointId}/validation", methods=["POST"], auth_level=ANONYMOUS)
+@api_errors
+def start_epic_validation(req: func.HttpRequest) -> func.HttpResponse:
+    started = approval.start_validation(
+        bootstrap.get_config_store(),
+        bootstrap.get_smart_client(),
+        caller_of(req),
+        req.route_params["endpointId"],
+        redirect_uri(),
+        now(),
+    )
+    return json_response({"authorize_url": started.authorize_url, "expires_at": started.expires_at.isoformat()})
+
+
+@bp.route(route=CALLBACK_ROUTE, methods=["GET"], auth_level=ANONYMOUS)
+@api_errors
+def complete_epic_validation(req: func.HttpRequest) -> func.HttpResponse:
+    """Epic's redirect: no bearer token here; the one-time state binds it to the approver and endpoint."""
+    if req.params.get("error"):
+        raise InvalidRequestError("Epic did not sign the approver in; start the validation again.")
+    validation = approval.complete_validation(
+        bootstrap.get_config_store(),
+        bootstrap.get_smart_client(),
+        req.params.get("state", ""),
+        req.params.get("code", ""),
+        redirect_uri(),
+        now(),
+    )
+    return json_response(
+        {
+            "validated": True,
+            "endpoint_id": validation.endpoint_id,
+            "version": validation.version,
+            "approve": f"/api/config/endpoints/{validation.endpoint_id}/approve",
+        }
+    )
+
+
+@bp.route(route="config/endpoints/{endpointId}/approve", methods=["POST"], auth_level=ANONYMOUS)
+@api_errors
+def approve_endpoint(req: func.HttpRequest) -> func.HttpResponse:
+    endpoint = approval.approve(bootstrap.get_config_store(), caller_of(req), req.route_params["endpointId"], now())
+    return json_response(endpoint_document(endpoint.value), headers=etag_header(endpoint))

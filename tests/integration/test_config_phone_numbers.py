@@ -1,0 +1,118 @@
+"""Ordering SMS numbers: 202 + an operation to poll, fulfilled by the queue function (sandbox and ACS)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+import function_app
+from shared.adapters.phone_numbers import AcsPhoneNumberProvider
+from shared.devhost.functions import read_functions
+from shared.devhost.queues import QueuePump
+from shared.hostconfig import get_host_config
+from shared.settings import AcsConnection
+from tests.configapi import ConfigApi
+from tests.standins.acs_numbers import AcsNumbersStandIn
+from tests.standins.entra import EntraStandIn
+
+ORGS = "/api/config/organisations"
+
+
+@pytest.fixture
+def api(config_env: dict[str, str], entra: EntraStandIn) -> Iterator[ConfigApi]:
+    client = ConfigApi(entra.admin_token())
+    yield client
+    client.close()
+
+
+def drain_orders(env: dict[str, str]) -> int:
+    """Run the order queue's function over what is queued, as the Functions host would."""
+    [function] = [f for f in read_functions(function_app.app).queue if f.name == "fulfil_phone_number_orders"]
+    return QueuePump(function, get_host_config().queues, env).drain_once()
+
+
+def consented_org(api: ConfigApi) -> str:
+    org = api.post(ORGS, {"name": "Mercy", "geo": "US", "display_name": "Mercy"}).json["id"]
+    api.patch(f"{ORGS}/{org}", {"consent_send_on_behalf": True, "consent_patients_consented": True})
+    return org
+
+
+def test_numbers_need_both_consents(api: ConfigApi) -> None:
+    org = api.post(ORGS, {"name": "Mercy", "geo": "US", "display_name": "Mercy"}).json["id"]
+    api.patch(f"{ORGS}/{org}", {"consent_send_on_behalf": True})
+    reply = api.post(f"{ORGS}/{org}/phone-numbers", {})
+    assert reply.status == 409
+    assert "consents" in reply.json["detail"]
+
+
+def test_a_sandbox_number_is_ordered_polled_and_usable_for_sms(api: ConfigApi, config_env: dict[str, str]) -> None:
+    org = consented_org(api)
+    ordered = api.post(f"{ORGS}/{org}/phone-numbers", {"country_code": "US"})
+    assert ordered.status == 202, ordered.body
+    location = ordered.headers["Location"]
+    assert api.get(location).json["status"] == "running"
+    while drain_orders(config_env):
+        pass
+    done = api.get(location).json
+    assert done["status"] == "succeeded", done
+    number = done["result"]["number"]
+    assert [n["number"] for n in api.get(f"{ORGS}/{org}/phone-numbers").json["items"]] == [number]
+
+    first = api.post(
+        f"{ORGS}/{org}/endpoints",
+        {
+            "fhir_base_url": "https://a.example/api/FHIR/R4",
+            "environment": "test",
+            "approver_upn": "x@a.example",
+            "time_zone": "UTC",
+        },
+    ).json
+    second = api.post(
+        f"{ORGS}/{org}/endpoints",
+        {
+            "fhir_base_url": "https://a.example/api/FHIR/STU3",
+            "environment": "test",
+            "approver_upn": "x@a.example",
+            "time_zone": "UTC",
+        },
+    ).json
+    sms = {
+        "confirmation_enabled": True,
+        "reminders_enabled": True,
+        "reminder_lead_minutes": [60],
+        "from_number": number,
+    }
+    for endpoint in (first, second):  # one number, several endpoints
+        saved = api.put(f"/api/config/endpoints/{endpoint['id']}/sms", sms)
+        assert saved.status == 200, saved.body
+        assert saved.json["sms"]["from_number"] == number
+
+
+def test_a_bad_country_is_refused(api: ConfigApi) -> None:
+    org = consented_org(api)
+    assert api.post(f"{ORGS}/{org}/phone-numbers", {"country_code": "NL"}).status == 400
+
+
+def test_acs_numbers_are_searched_then_purchased_with_signed_requests() -> None:
+    with AcsNumbersStandIn(polls_before_done=2) as acs:
+        connection = AcsConnection(endpoint=f"{acs.url}/", connection_string=acs.connection_string)
+        provider = AcsPhoneNumberProvider(connection, polling_interval=0, connection_verify=acs.ca_file)
+        number = provider.purchase_number("US")
+    assert acs.purchased == [number]
+    assert acs.unsigned == 0
+    assert [r.path for r in acs.requests][:1] == ["/availablePhoneNumbers/countries/US/:search"]
+
+
+def test_acs_refusing_our_key_is_a_permanent_upstream_error() -> None:
+    from shared.errors import UpstreamError
+
+    with AcsNumbersStandIn() as acs:
+        wrong = "endpoint=" + acs.url + "/;accesskey=" + "d3Jvbmcga2V5"
+        provider = AcsPhoneNumberProvider(
+            AcsConnection(endpoint=acs.url, connection_string=wrong), polling_interval=0, connection_verify=acs.ca_file
+        )
+        with pytest.raises(UpstreamError) as raised:
+            provider.purchase_number("US")
+    assert raised.value.retryable is False
+    assert acs.purchased == []

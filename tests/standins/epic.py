@@ -1,0 +1,100 @@
+"""Epic's side of a SMART sign-in: discovery, authorize (a signed-in analyst), and the token endpoint.
+
+The token endpoint checks what Epic checks: the code, redirect URI, PKCE S256 verifier, and the
+`private_key_jwt` client assertion (RS384, iss = sub = client id, aud = token URL, exp <= 5 minutes,
+unique jti) against the JWKS the test trusts.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import secrets
+import time
+from urllib.parse import parse_qsl, urlencode
+
+import jwt
+
+from tests.standins.server import Request, Response, StandIn
+
+FHIR_PATH = "/interconnect/api/FHIR/R4"
+CLIENT_ID = "epic-client-1234"
+
+
+class EpicStandIn(StandIn):
+    def __init__(self) -> None:
+        super().__init__(self._serve, tls=True)
+        self.trusted_jwks: dict = {"keys": []}
+        self.codes: dict[str, dict[str, str]] = {}
+        self.seen_jti: set[str] = set()
+        self.token_refusals: list[str] = []
+
+    @property
+    def fhir_base_url(self) -> str:
+        return f"{self.url}{FHIR_PATH}"
+
+    def _serve(self, request: Request) -> Response:
+        if request.path == f"{FHIR_PATH}/.well-known/smart-configuration":
+            return Response.json(
+                {
+                    "authorization_endpoint": f"{self.url}/oauth2/authorize",
+                    "token_endpoint": f"{self.url}/oauth2/token",
+                    "code_challenge_methods_supported": ["S256"],
+                }
+            )
+        if request.path == "/oauth2/authorize":
+            return self._authorize(request.query)
+        if request.path == "/oauth2/token" and request.method == "POST":
+            return self._token(dict(parse_qsl(request.body.decode())))
+        return Response(404)
+
+    def _authorize(self, query: dict[str, str]) -> Response:
+        """An analyst who signs in successfully: redirect back with a code."""
+        if (
+            query.get("client_id") != CLIENT_ID
+            or query.get("code_challenge_method") != "S256"
+            or query.get("aud") != self.fhir_base_url
+            or query.get("response_type") != "code"
+        ):
+            return Response(400, "bad authorize request")
+        code = secrets.token_urlsafe(16)
+        self.codes[code] = query
+        target = f"{query['redirect_uri']}?{urlencode({'code': code, 'state': query['state']})}"
+        return Response(302, headers={"Location": target})
+
+    def _token(self, form: dict[str, str]) -> Response:
+        problem = self._token_problem(form)
+        if problem:
+            self.token_refusals.append(problem)
+            return Response.json({"error": "invalid_grant", "error_description": problem}, status=400)
+        return Response.json({"access_token": secrets.token_urlsafe(24), "token_type": "Bearer", "expires_in": 3600})
+
+    def _token_problem(self, form: dict[str, str]) -> str | None:
+        authorize = self.codes.pop(form.get("code", ""), None)
+        if authorize is None:
+            return "unknown code"
+        if form.get("grant_type") != "authorization_code" or form.get("redirect_uri") != authorize["redirect_uri"]:
+            return "grant or redirect_uri"
+        digest = hashlib.sha256(form.get("code_verifier", "").encode()).digest()
+        if base64.urlsafe_b64encode(digest).rstrip(b"=").decode() != authorize["code_challenge"]:
+            return "pkce"
+        if form.get("client_assertion_type") != "urn:ietf:params:oauth:client-assertion-type:jwt-bearer":
+            return "assertion type"
+        assertion = form.get("client_assertion", "")
+        try:
+            kid = jwt.get_unverified_header(assertion)["kid"]
+            jwk = next(k for k in self.trusted_jwks["keys"] if k["kid"] == kid)
+            claims = jwt.decode(
+                assertion,
+                jwt.PyJWK(jwk).key,
+                algorithms=["RS384"],
+                audience=f"{self.url}/oauth2/token",
+                issuer=CLIENT_ID,
+                options={"require": ["exp", "jti", "sub"]},
+            )
+        except (jwt.PyJWTError, StopIteration, KeyError):
+            return "client assertion"
+        if claims["sub"] != CLIENT_ID or claims["exp"] - time.time() > 300 or claims["jti"] in self.seen_jti:
+            return "client assertion claims"
+        self.seen_jti.add(claims["jti"])
+        return None
