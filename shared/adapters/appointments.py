@@ -1,7 +1,8 @@
 """Appointments and their schedule index in a geography's tables.
 
-`appointments`: PartitionKey = endpoint id, RowKey = appointment key; the state of `shared.domain.appointment`
-plus the phone number until it is purged. `schedule`: PartitionKey = the UTC hour an entry falls due,
+`appointments`: PartitionKey = endpoint id, RowKey = appointment key; the state of
+`shared.domain.appointment`: the phone number and the join-link token until the purge after the visit,
+and the SMS the last change called for. `schedule`: PartitionKey = the UTC hour an entry falls due,
 RowKey = `ScheduleEntry.row_key`; read by the timer one due bucket at a time. `timerstate`: the timer's
 cursor (the last bucket it finished). All three live in the organisation's geography account.
 """
@@ -15,6 +16,7 @@ from typing import Any
 from shared.adapters.storage import StorageAccount, Stored
 from shared.domain.appointment import Appointment, Status
 from shared.domain.schedule import EntryKind, ScheduleEntry, due_row_key_limit
+from shared.domain.sms_text import SmsKind
 from shared.errors import NotFoundError
 
 APPOINTMENTS = "appointments"
@@ -99,7 +101,14 @@ def _entity(endpoint_id: str, key: str, appointment: Appointment) -> dict[str, A
         "LastMessageTime": appointment.last_message_time,
         "ScheduleVersion": appointment.schedule_version,
     }
-    optional = {"Start": appointment.start, "DurationMinutes": appointment.duration_minutes, "Phone": appointment.phone}
+    optional = {
+        "Start": appointment.start,
+        "DurationMinutes": appointment.duration_minutes,
+        "Phone": appointment.phone,
+        "JoinToken": appointment.join_token,
+        "PendingNotice": str(appointment.pending_notice) if appointment.pending_notice else None,
+        "NoticePhone": appointment.notice_phone,
+    }
     entity.update({name: value for name, value in optional.items() if value is not None})
     return entity
 
@@ -114,6 +123,9 @@ def _appointment(entity: dict[str, Any]) -> Appointment:
         last_control_id=entity["LastControlId"],
         last_message_time=entity["LastMessageTime"],
         schedule_version=entity["ScheduleVersion"],
+        join_token=entity.get("JoinToken"),
+        pending_notice=SmsKind(entity["PendingNotice"]) if entity.get("PendingNotice") else None,
+        notice_phone=entity.get("NoticePhone"),
     )
 
 

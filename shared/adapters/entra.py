@@ -9,21 +9,18 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 from typing import Any
 
 import jwt
 
 from shared.adapters.http_client import get_json
+from shared.adapters.jwks import REFRESH_FLOOR_SECONDS, JwksCache
 from shared.domain.access import Caller
 from shared.errors import NotAuthorisedError
 from shared.settings import EntraSettings
 
 logger = logging.getLogger(__name__)
 
-KEYS_MAX_AGE_SECONDS = 24 * 3600
-REFRESH_FLOOR_SECONDS = 60
-"""A flood of tokens with made-up `kid`s must not turn into a flood of JWKS fetches."""
 LEEWAY_SECONDS = 60
 ALGORITHMS = ["RS256"]
 
@@ -33,12 +30,10 @@ class EntraTokenValidator:
 
     def __init__(self, settings: EntraSettings, *, refresh_floor_seconds: float = REFRESH_FLOOR_SECONDS) -> None:
         self._settings = settings
-        self._refresh_floor = refresh_floor_seconds
         self._lock = threading.Lock()
         self._issuer: str | None = None
         self._jwks_uri: str | None = None
-        self._keys: dict[str, jwt.PyJWK] = {}
-        self._fetched_at = float("-inf")
+        self._jwks = JwksCache(what="Entra signing keys", refresh_floor_seconds=refresh_floor_seconds)
 
     def validate(self, authorization: str | None) -> Caller:
         """The caller of an `Authorization: Bearer` header. Raises NotAuthorisedError saying what is wrong."""
@@ -98,26 +93,10 @@ class EntraTokenValidator:
     def _key(self, kid: str) -> jwt.PyJWK:
         with self._lock:
             self._discover()
-            age = time.monotonic() - self._fetched_at
-            stale = age > KEYS_MAX_AGE_SECONDS
-            if stale or (kid not in self._keys and age > self._refresh_floor):
-                self._keys = _fetch_keys(self._jwks_uri or "")
-                self._fetched_at = time.monotonic()
-            if kid not in self._keys:
-                raise NotAuthorisedError("The access token is signed with a key Entra ID does not publish.")
-            return self._keys[kid]
-
-
-def _fetch_keys(jwks_uri: str) -> dict[str, jwt.PyJWK]:
-    document = get_json(jwks_uri, what="Entra signing keys")
-    keys: dict[str, jwt.PyJWK] = {}
-    for entry in document.get("keys", []):
-        if isinstance(entry, dict) and entry.get("kid") and entry.get("kty") == "RSA":
-            try:
-                keys[str(entry["kid"])] = jwt.PyJWK(entry, algorithm="RS256")
-            except jwt.PyJWTError:
-                logger.warning("Skipping an unusable key %s in the Entra JWKS", entry.get("kid"))
-    return keys
+        keys = [key for key in self._jwks.keys(self._jwks_uri or "", kid) if key.key_type == "RSA"]
+        if not keys:
+            raise NotAuthorisedError("The access token is signed with a key Entra ID does not publish.")
+        return keys[0]
 
 
 def _caller(claims: dict[str, Any]) -> Caller:

@@ -8,6 +8,9 @@ Rules that keep the pipeline safe to redeliver and reorder:
   tombstone carrying its message time).
 * The phone number is kept only while it may still be needed: a cancellation sends its SMS and then
   the number is dropped at once.
+* The SMS a change calls for is stored with the state (`pending_notice`) in the same write, so a crash
+  between storing and queueing the SMS is repaired by the redelivery: a duplicate hands back the pending
+  notice, and its deterministic job id keeps it to one SMS.
 """
 
 from __future__ import annotations
@@ -17,20 +20,14 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from urllib.parse import quote
 
+from shared.domain.sms_text import SmsKind
+
 
 class Status(StrEnum):
     BOOKED = "booked"
     CANCELLED = "cancelled"
     DELETED = "deleted"
     NO_SHOW = "no_show"
-
-
-class Notice(StrEnum):
-    """Which confirmation SMS a change calls for."""
-
-    SCHEDULED = "scheduled"
-    UPDATED = "updated"
-    CANCELLED = "cancelled"
 
 
 class Outcome(StrEnum):
@@ -70,6 +67,12 @@ class Appointment:
     last_message_time: datetime
     schedule_version: int = 0
     """Increases whenever the start time changes: reminders and job ids of an older time are stale."""
+    join_token: str | None = None
+    """The patient's SMS link token; kept until the purge after the visit."""
+    pending_notice: SmsKind | None = None
+    """The SMS the last applied change called for."""
+    notice_phone: str | None = None
+    """Where a cancellation notice goes after the number left the state; cleared once it is queued."""
 
     @property
     def end(self) -> datetime | None:
@@ -85,9 +88,16 @@ class Appointment:
 @dataclass(frozen=True)
 class Decision:
     outcome: Outcome
-    appointment: Appointment | None  # the state to store; None only when nothing was ever stored
-    notice: Notice | None = None
-    notice_phone: str | None = None  # where the notice goes (the number may be dropped from the state)
+    appointment: Appointment  # the state to store (unchanged for duplicates and stale messages)
+
+    @property
+    def notice(self) -> SmsKind | None:
+        """The SMS to queue: the change's own, or, for a redelivery, the one it may not have queued yet."""
+        return None if self.outcome is Outcome.STALE else self.appointment.pending_notice
+
+    @property
+    def notice_phone(self) -> str | None:
+        return self.appointment.notice_phone or self.appointment.phone
 
 
 def appointment_key(appointment_id: str) -> str:
@@ -109,11 +119,13 @@ def apply_change(current: Appointment | None, change: Change) -> Decision:
     raise ValueError(f"unknown change kind {change.kind!r}")
 
 
-def _stamp(change: Change) -> dict[str, object]:
+def _stamp(change: Change, notice: SmsKind | None = None, notice_phone: str | None = None) -> dict[str, object]:
     return {
         "last_sender": change.sender,
         "last_control_id": change.control_id,
         "last_message_time": change.message_time,
+        "pending_notice": notice,
+        "notice_phone": notice_phone,
     }
 
 
@@ -125,8 +137,17 @@ def _open(current: Appointment | None, change: Change) -> Decision:
     if current is None or not current.open:
         # New to us (or re-booked after a cancellation): the patient has no valid confirmation yet.
         version = current.schedule_version + 1 if current else 1
-        state = Appointment(Status.BOOKED, start, duration, phone, schedule_version=version, **_stamp(change))
-        return Decision(Outcome.APPLIED, state, Notice.SCHEDULED, phone)
+        token = current.join_token if current else None
+        state = Appointment(
+            Status.BOOKED,
+            start,
+            duration,
+            phone,
+            schedule_version=version,
+            join_token=token,
+            **_stamp(change, SmsKind.SCHEDULED),
+        )
+        return Decision(Outcome.APPLIED, state)
     moved = start != current.start
     state = replace(
         current,
@@ -134,9 +155,9 @@ def _open(current: Appointment | None, change: Change) -> Decision:
         duration_minutes=duration,
         phone=phone,
         schedule_version=current.schedule_version + (1 if moved else 0),
-        **_stamp(change),
+        **_stamp(change, SmsKind.UPDATED if moved else None),
     )
-    return Decision(Outcome.APPLIED, state, Notice.UPDATED if moved else None, phone if moved else None)
+    return Decision(Outcome.APPLIED, state)
 
 
 def _close(current: Appointment | None, change: Change, status: Status) -> Decision:
@@ -147,11 +168,7 @@ def _close(current: Appointment | None, change: Change, status: Status) -> Decis
         tombstone = Appointment(status, change.start, change.duration_minutes, None, **_stamp(change))
         return Decision(Outcome.APPLIED, tombstone)
     keep_phone = status is Status.NO_SHOW
-    state = replace(current, status=status, phone=current.phone if keep_phone else None, **_stamp(change))
     notify = current.open and status is not Status.NO_SHOW and current.phone is not None
-    return Decision(
-        Outcome.APPLIED,
-        state,
-        Notice.CANCELLED if notify else None,
-        current.phone if notify else None,
-    )
+    stamp = _stamp(change, SmsKind.CANCELLED, current.phone) if notify else _stamp(change)
+    state = replace(current, status=status, phone=current.phone if keep_phone else None, **stamp)
+    return Decision(Outcome.APPLIED, state)
