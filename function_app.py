@@ -7,10 +7,12 @@ from shared.triggers import (
     config_approval,
     devicetest,
     health,
+    hl7,
     join,
     openapi,
     phone_number_orders,
     sandbox,
+    sms,
     well_known,
 )
 
@@ -25,3 +27,5 @@ app.register_functions(phone_number_orders.bp)
 app.register_functions(join.bp)
 app.register_functions(devicetest.bp)
 app.register_functions(sandbox.bp)
+app.register_functions(hl7.bp)
+app.register_functions(sms.bp)

@@ -185,6 +185,7 @@ var connectorSettings = [
   // During a key rotation: a Key Vault reference to the next key (e.g. secret epic-private-key-next).
   { name: 'EPIC_PRIVATE_KEY_NEXT', value: '' }
   { name: 'PHONE_NUMBER_PROVIDER', value: 'acs' }
+  { name: 'PURGE_GRACE_MINUTES', value: '60' }
 ]
 
 // Identity-based storage connections: <SETTING>__<part>, as the Functions host and shared/settings.py read them.

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import logging
+from datetime import timedelta
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
@@ -25,11 +26,14 @@ from shared.services.meetings import MeetingService
 from shared.settings import get_settings
 
 if TYPE_CHECKING:
+    from shared.adapters.config_cache import CachedDirectory
     from shared.adapters.config_store import ConfigStore
     from shared.adapters.entra import EntraTokenValidator
     from shared.adapters.phone_numbers import PhoneNumberProvider
+    from shared.adapters.sender_keys import SenderKeyResolver
     from shared.adapters.smart import SigningKey, SmartClient
     from shared.adapters.storage import Queue
+    from shared.services.notices import NoticePolicy
 
 # azure-core logs every request and response at INFO: noise and cost in Application Insights.
 logging.getLogger("azure.core.pipeline.policies.http_logging_policy").setLevel(logging.WARNING)
@@ -145,6 +149,32 @@ def get_phone_number_provider() -> PhoneNumberProvider:
     return AcsPhoneNumberProvider(settings.acs)
 
 
+@functools.cache
+def get_directory() -> CachedDirectory:
+    """Endpoint, organisation and sender keys for the message paths, cached briefly per process."""
+    from shared.adapters.config_cache import CachedDirectory
+
+    return CachedDirectory(get_config_store())
+
+
+@functools.cache
+def get_sender_key_resolver() -> SenderKeyResolver:
+    from shared.adapters.sender_keys import SenderKeyResolver
+
+    return SenderKeyResolver()
+
+
+def get_notice_policy() -> NoticePolicy:
+    from shared.services.notices import NoticePolicy
+
+    settings = get_settings()
+    return NoticePolicy(
+        public_base_url=settings.public_base_url,
+        phone_region=settings.default_phone_region,
+        purge_grace=timedelta(minutes=settings.purge_grace_minutes),
+    )
+
+
 def reset() -> None:
     """Forget every cached setting and client: for tests and the local host after a settings change."""
     for cached in (
@@ -160,5 +190,7 @@ def reset() -> None:
         get_signing_keys,
         get_smart_client,
         get_phone_number_provider,
+        get_directory,
+        get_sender_key_resolver,
     ):
         cached.cache_clear()

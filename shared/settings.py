@@ -94,6 +94,10 @@ SETTINGS: tuple[SettingSpec, ...] = (
         for geo in KNOWN_GEOS
     ),
     SettingSpec(
+        "PURGE_GRACE_MINUTES",
+        "Minutes after an appointment's end before its phone number and join link are purged (default 60).",
+    ),
+    SettingSpec(
         "MEETING_PROVIDER",
         "Who creates visit meetings: graph (Teams through Microsoft Graph) or sandbox (local pages; localhost only).",
     ),
@@ -213,6 +217,7 @@ class Settings:
     entra: EntraSettings | None = None
     epic: EpicSettings | None = None
     phone_number_provider: str = "sandbox"
+    purge_grace_minutes: int = 60
 
     def require_entra(self) -> EntraSettings:
         """The Entra settings. Raises SettingsError naming them when they are not set."""
@@ -260,6 +265,7 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         epic=_read_epic(env),
         phone_number_provider=_read_phone_number_provider(env),
         context_token_secret=_read_context_token_secret(env),
+        purge_grace_minutes=_read_minutes(env, "PURGE_GRACE_MINUTES", default=60, maximum=7 * 24 * 60),
     )
 
 
@@ -402,6 +408,15 @@ def _read_graph(env: Mapping[str, str]) -> GraphConnection | None:
         client_id=_required(env, "GRAPH_CLIENT_ID") if secret else env.get("GRAPH_CLIENT_ID", "").strip() or None,
         client_secret=secret,
     )
+
+
+def _read_minutes(env: Mapping[str, str], name: str, *, default: int, maximum: int) -> int:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    if not raw.isdigit() or int(raw) > maximum:
+        raise SettingsError(f"Setting {name} must be a whole number of minutes from 0 to {maximum}; got {raw!r}.")
+    return int(raw)
 
 
 def _read_context_token_secret(env: Mapping[str, str]) -> bytes | None:

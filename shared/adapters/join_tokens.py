@@ -55,6 +55,26 @@ class TableJoinTokens:
             organizer_user_id=entity.get("OrganizerUserId") or None,
         )
 
+    def upsert(self, token: str, target: JoinTarget) -> None:
+        """Write the row the token opens, in the token's own geography (the HL7 side keeps it current)."""
+        entity = {
+            "PartitionKey": token_hash(token),
+            "RowKey": "",
+            "EndpointId": target.endpoint_id,
+            "Geo": target.geo,
+            "VisitId": target.visit_id,
+            "Start": target.start,
+            "End": target.end,
+            "Status": target.status,
+        }
+        if target.organizer_user_id:
+            entity["OrganizerUserId"] = target.organizer_user_id
+        self._storage.for_geo(token_geo(token)).table(JOIN_TOKENS_TABLE).upsert(entity)
+
+    def delete(self, token: str) -> None:
+        """Forget the token (idempotent): after the purge a link opens nothing."""
+        self._storage.for_geo(token_geo(token)).table(JOIN_TOKENS_TABLE).delete(token_hash(token), "")
+
 
 def _utc(value: datetime) -> datetime:
     """Tables returns aware datetimes (its own tz class); normalise to UTC."""

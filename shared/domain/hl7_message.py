@@ -39,6 +39,8 @@ class Hl7ErrorCode(IntEnum):
     UNSUPPORTED_MESSAGE_TYPE = 200
     UNSUPPORTED_EVENT_CODE = 201
     UNSUPPORTED_VERSION_ID = 203
+    UNKNOWN_KEY_IDENTIFIER = 204
+    APPLICATION_RECORD_LOCKED = 206
     APPLICATION_INTERNAL_ERROR = 207
 
 
@@ -49,6 +51,8 @@ ERROR_TEXTS: dict[Hl7ErrorCode, str] = {
     Hl7ErrorCode.UNSUPPORTED_MESSAGE_TYPE: "Unsupported message type",
     Hl7ErrorCode.UNSUPPORTED_EVENT_CODE: "Unsupported event code",
     Hl7ErrorCode.UNSUPPORTED_VERSION_ID: "Unsupported version id",
+    Hl7ErrorCode.UNKNOWN_KEY_IDENTIFIER: "Unknown key identifier",
+    Hl7ErrorCode.APPLICATION_RECORD_LOCKED: "Application record locked",
     Hl7ErrorCode.APPLICATION_INTERNAL_ERROR: "Application internal error",
 }
 

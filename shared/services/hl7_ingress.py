@@ -1,0 +1,186 @@
+"""HL7 ingress: authenticate the sender, store the message in its organisation's geography, acknowledge.
+
+`MSA|AA` is only ever sent after the message is durably queued; every refusal is an ACK with `AR` (or
+`AE` when we failed) and a plain reason, paired with its HTTP status. A message too large for a queue
+message waits in the geography's blob container and the queue carries its name.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from shared.adapters.storage import StorageAccount
+from shared.domain.ack import build_ack
+from shared.domain.config import Endpoint, EndpointStatus, SenderKeys
+from shared.domain.hl7_message import Hl7ErrorCode, MessageHeader, read_header, unframe
+from shared.domain.sender_token import bearer_token, token_key_id, verify_sender_token
+from shared.errors import (
+    ConflictError,
+    ConnectorError,
+    InvalidRequestError,
+    NotAuthorisedError,
+    NotFoundError,
+    UpstreamError,
+)
+
+logger = logging.getLogger(__name__)
+
+MAX_BODY_BYTES = 1024 * 1024
+HL7_INBOUND_QUEUE = "hl7-inbound"
+OVERFLOW_CONTAINER = "hl7-overflow"
+SENDER_TOKENS_TABLE = "sendertokens"
+
+
+class Directory(Protocol):
+    """What the ingress reads of the configuration (ConfigStore, or a cache in front of it)."""
+
+    def get_endpoint(self, endpoint_id: str) -> Endpoint: ...
+
+    def get_sender_keys(self, org_id: str, environment: str) -> SenderKeys: ...
+
+
+class KeyResolver(Protocol):
+    def public_keys(self, keys: SenderKeys, kid: str | None, now: datetime) -> list[Any]: ...
+
+
+@dataclass(frozen=True)
+class IngressReply:
+    status: int
+    ack: str
+
+
+class _Refused(Exception):
+    def __init__(self, status: int, reason: str, error_code: Hl7ErrorCode, ack_code: str = "AR") -> None:
+        super().__init__(reason)
+        self.status, self.reason, self.error_code, self.ack_code = status, reason, error_code, ack_code
+
+
+def ingest_hl7(
+    *,
+    endpoint_id: str,
+    body: bytes,
+    authorization: str | None,
+    audience: str,
+    directory: Directory,
+    keys: KeyResolver,
+    account_for_geo: Any,
+    now: datetime | None = None,
+) -> IngressReply:
+    """Check, store and acknowledge one message. Never raises: every outcome is an ACK and a status.
+
+    `account_for_geo(geo)` gives the StorageAccount of a geography (the endpoint's, and no other).
+    """
+    now = now or datetime.now(UTC)
+    header = read_header(body) if len(body) <= MAX_BODY_BYTES else None
+    try:
+        if len(body) > MAX_BODY_BYTES:
+            raise _Refused(413, "The message is larger than 1 MiB.", Hl7ErrorCode.APPLICATION_INTERNAL_ERROR)
+        endpoint = _approved_endpoint(directory, endpoint_id)
+        account = account_for_geo(endpoint.geo)
+        _authenticate(endpoint, body, authorization, audience, directory, keys, account, now)
+        if header is None:
+            raise _Refused(
+                400, "The body is not an HL7 v2 message (no readable MSH segment).", Hl7ErrorCode.SEGMENT_SEQUENCE_ERROR
+            )
+        _store(account, endpoint, body, header, now)
+    except _Refused as refusal:
+        logger.info("HL7 for endpoint %s refused (%d): %s", endpoint_id, refusal.status, refusal.reason)
+        ack = build_ack(header, refusal.ack_code, now=now, reason=refusal.reason, error_code=refusal.error_code)
+        return IngressReply(refusal.status, ack)
+    logger.info("HL7 %s for endpoint %s queued", header.control_id, endpoint_id)
+    return IngressReply(200, build_ack(header, "AA", now=now))
+
+
+def _approved_endpoint(directory: Directory, endpoint_id: str) -> Endpoint:
+    try:
+        endpoint = directory.get_endpoint(endpoint_id)
+    except NotFoundError:
+        raise _Refused(404, "Unknown endpoint.", Hl7ErrorCode.UNKNOWN_KEY_IDENTIFIER) from None
+    except UpstreamError as error:
+        raise _unavailable(error) from error
+    if endpoint.status is not EndpointStatus.APPROVED:
+        raise _Refused(
+            409, f"The endpoint is not approved (status {endpoint.status}).", Hl7ErrorCode.APPLICATION_RECORD_LOCKED
+        )
+    return endpoint
+
+
+def _authenticate(
+    endpoint: Endpoint,
+    body: bytes,
+    authorization: str | None,
+    audience: str,
+    directory: Directory,
+    keys: KeyResolver,
+    account: StorageAccount,
+    now: datetime,
+) -> None:
+    """Signature, claims and single use of the sender's token."""
+    try:
+        token = bearer_token(authorization)
+        sender_keys = directory.get_sender_keys(endpoint.org_id, endpoint.environment)
+        public_keys = keys.public_keys(sender_keys, token_key_id(token), now)
+        verified = verify_sender_token(
+            token, keys=public_keys, audience=audience, body=body, require_body_hash=endpoint.require_body_hash
+        )
+        _use_once(account, endpoint.id, verified.jti, verified.expires)
+    except NotAuthorisedError as error:
+        raise _Refused(401, error.message, Hl7ErrorCode.APPLICATION_INTERNAL_ERROR) from error
+    except NotFoundError:
+        raise _Refused(
+            409,
+            f"No certificate or JWKS URL is configured for the {endpoint.environment} environment.",
+            Hl7ErrorCode.APPLICATION_RECORD_LOCKED,
+        ) from None
+    except ConflictError as error:
+        raise _Refused(409, error.message, Hl7ErrorCode.APPLICATION_RECORD_LOCKED) from error
+    except UpstreamError as error:
+        raise _unavailable(error) from error
+
+
+def _use_once(account: StorageAccount, endpoint_id: str, jti: str, expires: datetime) -> None:
+    """Record the token's jti; a second use is refused. Rows are bucketed by the token's expiry hour, which
+    a replay carries too, so old buckets can be dropped whole."""
+    digest = hashlib.sha256(f"{endpoint_id}|{jti}".encode()).hexdigest()
+    try:
+        account.table(SENDER_TOKENS_TABLE).create(
+            {"PartitionKey": f"{expires:%Y%m%d%H}", "RowKey": digest, "ExpiresAt": expires}
+        )
+    except ConflictError:
+        raise NotAuthorisedError("This token was used already (its jti must be unique).") from None
+
+
+def _store(account: StorageAccount, endpoint: Endpoint, body: bytes, header: MessageHeader, now: datetime) -> None:
+    """Durably queue the message in the endpoint's geography; large ones go to a blob first."""
+    payload: dict[str, Any] = {"v": 1, "endpoint": endpoint.id, "received": now.isoformat()}
+    text = unframe(body)
+    try:
+        try:
+            account.queue(HL7_INBOUND_QUEUE).send({**payload, "body": text})
+        except InvalidRequestError:  # above the 64 KiB queue limit
+            name = f"{endpoint.id}/{uuid.uuid4().hex}"
+            account.container(OVERFLOW_CONTAINER).upload(name, text.encode("utf-8"))
+            account.queue(HL7_INBOUND_QUEUE).send({**payload, "blob": name})
+    except ConnectorError as error:
+        logger.warning("HL7 %s for endpoint %s could not be stored: %s", header.control_id, endpoint.id, error.message)
+        raise _Refused(
+            503,
+            "The message could not be stored; send it again.",
+            Hl7ErrorCode.APPLICATION_INTERNAL_ERROR,
+            ack_code="AE",
+        ) from error
+
+
+def _unavailable(error: UpstreamError) -> _Refused:
+    logger.warning("HL7 ingress could not read its configuration: %s", error.message)
+    return _Refused(
+        503,
+        "The connector cannot check the message now; send it again.",
+        Hl7ErrorCode.APPLICATION_INTERNAL_ERROR,
+        ack_code="AE",
+    )

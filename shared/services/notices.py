@@ -1,0 +1,69 @@
+"""The SMS job for a notice about an appointment: confirmation (scheduled, updated, cancelled) or reminder."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+from zoneinfo import ZoneInfo
+
+from shared.domain.appointment import Appointment
+from shared.domain.config import Endpoint, EndpointStatus, Organisation
+from shared.domain.schedule import job_id
+from shared.domain.sms_job import SmsJob
+from shared.domain.sms_text import SmsKind, join_url, render_sms
+
+
+@dataclass(frozen=True)
+class NoticePolicy:
+    """Deployment-wide values the notices need (from settings)."""
+
+    public_base_url: str
+    phone_region: str
+    purge_grace: timedelta
+
+
+def sms_job_for(
+    endpoint: Endpoint,
+    organisation: Organisation,
+    appointment_key: str,
+    appointment: Appointment,
+    kind: SmsKind,
+    phone: str | None,
+    policy: NoticePolicy,
+    *,
+    lead_minutes: int = 0,
+) -> tuple[SmsJob | None, str]:
+    """The job to queue, or None and why not (a reason without patient data, for the log)."""
+    if endpoint.status is not EndpointStatus.APPROVED:
+        return None, f"endpoint not approved ({endpoint.status})"
+    enabled = endpoint.sms.reminders_enabled if kind is SmsKind.REMINDER else endpoint.sms.confirmation_enabled
+    if not enabled:
+        return None, f"{kind} SMS switched off for the endpoint"
+    if not endpoint.sms.from_number:
+        return None, "no sending number linked to the endpoint"
+    if phone is None:
+        return None, "no valid patient phone number"
+    if appointment.start is None:
+        return None, "no appointment time"
+    link = None
+    if kind is not SmsKind.CANCELLED:
+        if appointment.join_token is None:
+            return None, "no join link"
+        link = join_url(policy.public_base_url, appointment.join_token)
+    text = render_sms(
+        kind,
+        organisation=organisation.display_name,
+        start=appointment.start,
+        local_tz=ZoneInfo(endpoint.time_zone),
+        link=link,
+    )
+    job = SmsJob(
+        job_id=job_id(endpoint.id, appointment_key, kind, appointment.schedule_version, lead_minutes),
+        endpoint_id=endpoint.id,
+        appointment_key=appointment_key,
+        kind=kind,
+        from_number=endpoint.sms.from_number,
+        to_number=phone,
+        text=text.text,
+    )
+    return job, "queued"

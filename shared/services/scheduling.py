@@ -1,0 +1,180 @@
+"""The `hl7-inbound` queue function's work: one SIU message -> appointment state -> join link, schedule, SMS.
+
+Safe to redeliver and to reorder (see `shared.domain.appointment`): the state write is conditional on its
+ETag and retried on contention; everything after it (join-link row, schedule entries, SMS job) is an
+idempotent upsert or a deterministic job, redone on a redelivery so a crash mid-way loses nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import replace
+from datetime import datetime
+from typing import Any, Protocol
+from zoneinfo import ZoneInfo
+
+from shared.adapters.appointments import AppointmentStore, ScheduleIndex
+from shared.adapters.storage import StorageAccount
+from shared.domain.appointment import Appointment, Change, Decision, Outcome, Status, apply_change, appointment_key
+from shared.domain.config import Endpoint, Organisation
+from shared.domain.hl7_message import Hl7MessageError
+from shared.domain.join_tokens import JoinTarget, new_token
+from shared.domain.schedule import entries_for
+from shared.domain.siu import AppointmentEvent, EventKind, parse_siu
+from shared.errors import ConflictError, InvalidMessageError, NotFoundError, PreconditionFailedError, UpstreamError
+from shared.services.hl7_ingress import HL7_INBOUND_QUEUE, OVERFLOW_CONTAINER
+from shared.services.notices import NoticePolicy, sms_job_for
+from shared.services.sms_jobs import SMS_OUTBOUND_QUEUE, enqueue_sms_job
+
+logger = logging.getLogger(__name__)
+
+MAX_WRITE_ATTEMPTS = 5
+
+
+class Directory(Protocol):
+    def get_endpoint(self, endpoint_id: str) -> Endpoint: ...
+
+    def get_organisation(self, org_id: str) -> Organisation: ...
+
+
+class JoinTokenWriter(Protocol):
+    def upsert(self, token: str, target: JoinTarget) -> None: ...
+
+
+def process_hl7_message(
+    payload: Any,
+    *,
+    geo: str,
+    account: StorageAccount,
+    directory: Directory,
+    join_tokens: JoinTokenWriter,
+    policy: NoticePolicy,
+    now: datetime,
+) -> str:
+    """Apply one queued message; returns what happened (for the log). Raises InvalidMessageError for a message
+    no retry can fix (the trigger records and completes it) and UpstreamError for storage trouble (retried)."""
+    endpoint_id, body, blob = _read_payload(payload, account)
+    endpoint = directory.get_endpoint(endpoint_id)
+    if endpoint.geo != geo:
+        raise InvalidMessageError(f"Endpoint {endpoint_id} belongs to {endpoint.geo}, not {geo}.")
+    try:
+        event = parse_siu(body, local_tz=ZoneInfo(endpoint.time_zone), phone_region=policy.phone_region)
+    except Hl7MessageError as error:
+        raise InvalidMessageError(f"HL7 message for endpoint {endpoint_id} not applied: {error.message}") from error
+    outcome = _apply(event, endpoint, geo, account, directory, join_tokens, policy, now)
+    if blob:
+        account.container(OVERFLOW_CONTAINER).delete(blob)
+    return outcome
+
+
+def _apply(
+    event: AppointmentEvent,
+    endpoint: Endpoint,
+    geo: str,
+    account: StorageAccount,
+    directory: Directory,
+    join_tokens: JoinTokenWriter,
+    policy: NoticePolicy,
+    now: datetime,
+) -> str:
+    if event.kind is EventKind.IGNORED:
+        logger.info("HL7 %s for endpoint %s ignored: %s", event.control_id, endpoint.id, event.ignored_reason)
+        return "ignored"
+    if event.phone_issue:
+        logger.info("HL7 %s for endpoint %s: %s, so no SMS", event.control_id, endpoint.id, event.phone_issue)
+    key = appointment_key(event.appointment_id or "")
+    change = Change(
+        kind=str(event.kind),
+        sender=f"{event.header.sending_application}|{event.header.sending_facility}",
+        control_id=event.control_id,
+        message_time=event.message_time,
+        start=event.start,
+        duration_minutes=event.duration_minutes,
+        phone=event.phone,
+    )
+    store = AppointmentStore(account)
+    decision, etag = _write(store, endpoint.id, key, change, geo)
+    logger.info("HL7 %s for endpoint %s: %s", event.control_id, endpoint.id, decision.outcome)
+    if decision.outcome is Outcome.STALE:
+        return str(decision.outcome)
+    state = decision.appointment
+    if state.join_token and state.start and state.end:
+        join_tokens.upsert(
+            state.join_token,
+            JoinTarget(endpoint.id, geo, event.appointment_id or "", state.start, state.end, str(state.status)),
+        )
+    if state.status is not Status.CANCELLED and state.status is not Status.DELETED:
+        leads = endpoint.sms.reminder_lead_minutes if endpoint.sms.reminders_enabled else ()
+        ScheduleIndex(account).add(
+            entries_for(endpoint.id, key, state, reminder_leads=leads, purge_grace=policy.purge_grace, now=now)
+        )
+    if decision.notice:
+        _queue_notice(decision, endpoint, directory, key, account, store, etag, policy)
+    return str(decision.outcome)
+
+
+def _write(store: AppointmentStore, endpoint_id: str, key: str, change: Change, geo: str) -> tuple[Decision, str]:
+    """Apply the change under optimistic concurrency; a booked appointment gets its join token here."""
+    for _ in range(MAX_WRITE_ATTEMPTS):
+        try:
+            current, etag = store.get(endpoint_id, key)
+        except NotFoundError:
+            current, etag = None, None
+        decision = apply_change(current, change)
+        if decision.outcome is not Outcome.APPLIED:
+            return decision, etag or ""
+        state = decision.appointment
+        if state.status is Status.BOOKED and state.join_token is None:
+            state = replace(state, join_token=new_token(geo))
+        try:
+            written = (
+                store.create(endpoint_id, key, state) if etag is None else store.replace(endpoint_id, key, state, etag)
+            )
+        except (ConflictError, PreconditionFailedError):
+            continue  # another message for this appointment won the race: decide again on its result
+        return Decision(decision.outcome, state), written
+    raise UpstreamError(f"Appointment of endpoint {endpoint_id} is contended; retrying later.", retryable=True)
+
+
+def _queue_notice(
+    decision: Decision,
+    endpoint: Endpoint,
+    directory: Directory,
+    key: str,
+    account: StorageAccount,
+    store: AppointmentStore,
+    etag: str,
+    policy: NoticePolicy,
+) -> None:
+    state: Appointment = decision.appointment
+    organisation = directory.get_organisation(endpoint.org_id)
+    kind = decision.notice
+    assert kind is not None
+    job, why = sms_job_for(endpoint, organisation, key, state, kind, decision.notice_phone, policy)
+    if job is None:
+        logger.info("No %s SMS for endpoint %s: %s", kind, endpoint.id, why)
+    else:
+        enqueue_sms_job(account.queue(SMS_OUTBOUND_QUEUE), job)
+    if state.notice_phone is not None:
+        # A cancellation's number lived on only for its SMS: drop it now that the job is queued.
+        try:
+            store.replace(endpoint.id, key, replace(state, notice_phone=None), etag)
+        except (ConflictError, PreconditionFailedError):
+            logger.info("Appointment changed meanwhile; its next write drops the cancelled number")
+
+
+def _read_payload(payload: Any, account: StorageAccount) -> tuple[str, str, str | None]:
+    if not isinstance(payload, dict) or payload.get("v") != 1 or not isinstance(payload.get("endpoint"), str):
+        raise InvalidMessageError(f"Not an {HL7_INBOUND_QUEUE} message (v1).")
+    if isinstance(payload.get("body"), str):
+        return payload["endpoint"], payload["body"], None
+    if isinstance(payload.get("blob"), str):
+        try:
+            return (
+                payload["endpoint"],
+                account.container(OVERFLOW_CONTAINER).download(payload["blob"]).decode(),
+                payload["blob"],
+            )
+        except NotFoundError as error:
+            raise InvalidMessageError("The stored HL7 message is gone (processed already?).") from error
+    raise InvalidMessageError(f"An {HL7_INBOUND_QUEUE} message carries neither body nor blob.")

@@ -1,0 +1,60 @@
+"""Queue SMS jobs and send them once: the `sms-outbound` path shared by confirmations and reminders."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import replace
+from datetime import datetime
+
+from shared.adapters.sms_jobs import JobLog, JobStatus
+from shared.adapters.storage import Queue
+from shared.domain.sms import OutboundSms, SmsSender
+from shared.domain.sms_job import SmsJob, retry_delay
+from shared.errors import UpstreamError
+
+logger = logging.getLogger(__name__)
+
+SMS_OUTBOUND_QUEUE = "sms-outbound"
+
+
+def enqueue_sms_job(queue: Queue, job: SmsJob, *, delay_seconds: int | None = None) -> None:
+    """Put `job` on the geography's sms-outbound queue. Raises UpstreamError when storage fails."""
+    queue.send(job.to_message(), delay_seconds=delay_seconds)
+    logger.info("SMS job %s (%s) queued for endpoint %s", job.job_id, job.kind, job.endpoint_id)
+
+
+def send_sms_job(job: SmsJob, *, log: JobLog, sender: SmsSender, queue: Queue, now: datetime) -> JobStatus | None:
+    """Send `job` unless it was sent (or may have been) already; the status it ends in, None if skipped.
+
+    A provider's passing failure is retried by queueing the job again after its Retry-After (or our
+    back-off), so the host's fixed retry interval never hammers a throttled provider; after
+    MAX_ATTEMPTS it is recorded as failed. Storage failures raise UpstreamError for the host to retry.
+    """
+    claimed = log.claim(job, now)
+    if claimed is None:
+        logger.info("SMS job %s already handled; not sent again", job.job_id)
+        return None
+    sms = OutboundSms(job_id=job.job_id, from_number=job.from_number, to_number=job.to_number, text=job.text)
+    try:
+        receipt = sender.send(sms)
+    except UpstreamError as error:
+        if not error.retryable:
+            log.record(claimed, JobStatus.FAILED, now, Reason=error.message)
+            logger.warning("SMS job %s failed: %s", job.job_id, error.message)
+            return JobStatus.FAILED
+        delay = retry_delay(job.attempt, error.retry_after)
+        if delay is None:
+            log.record(claimed, JobStatus.FAILED, now, Reason=f"gave up after {job.attempt} attempts: {error.message}")
+            logger.warning("SMS job %s failed after %d attempts", job.job_id, job.attempt)
+            return JobStatus.FAILED
+        log.record(claimed, JobStatus.RETRY, now, Reason=error.message)
+        enqueue_sms_job(queue, replace(job, attempt=job.attempt + 1), delay_seconds=delay)
+        logger.info("SMS job %s will be tried again in %d s", job.job_id, delay)
+        return JobStatus.RETRY
+    if receipt.accepted:
+        log.record(claimed, JobStatus.SENT, now, MessageId=receipt.message_id or "")
+        logger.info("SMS job %s sent", job.job_id)
+        return JobStatus.SENT
+    log.record(claimed, JobStatus.FAILED, now, Reason=receipt.reason or "refused by the provider")
+    logger.warning("SMS job %s refused by the provider: %s", job.job_id, receipt.reason)
+    return JobStatus.FAILED

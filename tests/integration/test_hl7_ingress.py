@@ -1,0 +1,181 @@
+"""`POST /api/hl7/{endpointId}` through the app object: every outcome is an ACK with its HTTP status."""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+
+import azure.functions as func
+import jwt
+import pytest
+from azure.storage.queue import QueueClient
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from shared.domain.config import EndpointStatus
+from shared.domain.sender_token import body_hash
+from tests.appcalls import call
+from tests.hl7_support import Sender, seed_sender, siu
+
+
+def post(sender_or_id: Sender | str, body: bytes, headers: dict[str, str] | None = None) -> func.HttpResponse:
+    endpoint_id = sender_or_id if isinstance(sender_or_id, str) else sender_or_id.endpoint.id
+    request = func.HttpRequest(
+        "POST",
+        f"http://127.0.0.1:7071/api/hl7/{endpoint_id}",
+        headers=headers or {},
+        route_params={"endpointId": endpoint_id},
+        body=body,
+    )
+    return call("receive_hl7_message", request)
+
+
+def ack_of(response: func.HttpResponse) -> str:
+    text = response.get_body().decode()
+    assert text.startswith("MSH|")
+    assert response.mimetype == "application/hl7-v2"
+    return text
+
+
+def queued(env: dict[str, str], geo: str) -> list[dict]:
+    client = QueueClient.from_connection_string(env[f"GEO_{geo}_STORAGE"], "hl7-inbound")
+    if not client.exists():
+        return []
+    messages = client.receive_messages(max_messages=32, visibility_timeout=1)
+    return [json.loads(m.content) for m in messages]
+
+
+@pytest.fixture
+def sender(config_env: dict[str, str]) -> Sender:
+    return seed_sender("EU")
+
+
+def test_a_signed_message_is_queued_in_its_geography_and_acknowledged(sender: Sender, config_env) -> None:
+    body = siu(control_id="c-ok")
+    response = post(sender, body, sender.headers(body))
+    ack = ack_of(response)
+    assert response.status_code == 200
+    assert "MSA|AA|c-ok" in ack
+    mine = [m for m in queued(config_env, "EU") if m["endpoint"] == sender.endpoint.id]
+    assert [m["body"] for m in mine] == [body.decode().rstrip("\r")]
+    assert not [m for m in queued(config_env, "US") if m["endpoint"] == sender.endpoint.id]
+
+
+def test_a_message_above_the_queue_limit_waits_in_a_blob(sender: Sender, config_env) -> None:
+    body = siu(control_id="c-big") + b"NTE|1||" + b"x" * 70_000 + b"\r"
+    response = post(sender, body, sender.headers(body))
+    assert response.status_code == 200
+    [message] = [m for m in queued(config_env, "EU") if m["endpoint"] == sender.endpoint.id]
+    assert "body" not in message
+    assert message["blob"].startswith(sender.endpoint.id)
+
+
+def refusal(response: func.HttpResponse, status: int, reason: str) -> None:
+    ack = ack_of(response)
+    assert response.status_code == status, ack
+    assert "MSA|AR" in ack or "MSA|AE" in ack
+    assert "ERR|" in ack
+    assert reason in ack
+
+
+@pytest.mark.usefixtures("config_env")
+def test_unknown_endpoint() -> None:
+    body = siu()
+    refusal(post("ep-nope", body, {"Authorization": "Bearer x.y.z"}), 404, "Unknown endpoint")
+
+
+@pytest.mark.usefixtures("config_env")
+def test_an_endpoint_that_is_not_approved_is_refused() -> None:
+    sender = seed_sender("EU", status=EndpointStatus.PENDING_APPROVAL)
+    body = siu()
+    refusal(post(sender, body, sender.headers(body)), 409, "not approved")
+
+
+@pytest.mark.usefixtures("config_env")
+def test_no_certificate_and_expired_certificate_are_refused_with_their_reason() -> None:
+    body = siu()
+    no_keys = seed_sender("EU", with_keys=False)
+    refusal(post(no_keys, body, no_keys.headers(body)), 409, "No certificate")
+    expired = seed_sender("EU", certificate_expired=True)
+    refusal(post(expired, body, expired.headers(body)), 409, "expired")
+
+
+def test_bad_tokens_are_refused_with_reasons(sender: Sender) -> None:
+    body = siu()
+    other = seed_sender("EU")
+    now = int(time.time())
+    expired = jwt.encode(
+        {"aud": sender.audience, "iat": now - 900, "exp": now - 600, "jti": "j1"},
+        _private_key(sender),
+        algorithm="RS384",
+    )
+    cases = [
+        ({}, "Bearer"),
+        ({"Authorization": "Basic abc"}, "Bearer"),
+        ({"Authorization": "Bearer not-a-jwt"}, "well-formed"),
+        (other.headers(body), "signature"),
+        ({"Authorization": f"Bearer {expired}"}, "expired"),
+        (sender.headers(b"another body"), "does not match"),
+    ]
+    for headers, reason in cases:
+        refusal(post(sender, body, headers), 401, reason)
+
+
+def test_a_replayed_token_is_refused(sender: Sender) -> None:
+    body = siu()
+    headers = sender.headers(body)
+    assert post(sender, body, headers).status_code == 200
+    refusal(post(sender, body, headers), 401, "used already")
+
+
+@pytest.mark.usefixtures("config_env")
+def test_a_required_body_hash_must_be_present() -> None:
+    sender = seed_sender("EU", require_body_hash=True)
+    body = siu()
+    now = int(time.time())
+    plain = jwt.encode(
+        {"aud": sender.audience, "iat": now, "exp": now + 60, "jti": str(uuid.uuid4())},
+        _private_key(sender),
+        algorithm="RS384",
+    )
+    refusal(post(sender, body, {"Authorization": f"Bearer {plain}"}), 401, "requires the body_sha256")
+    assert post(sender, body, sender.headers(body)).status_code == 200
+
+
+@pytest.mark.parametrize(("body", "status"), [(b"", 400), (b"\x00\xff garbage", 400), (b"PID|1||x\r", 400)])
+def test_bodies_that_are_not_hl7_are_refused(sender: Sender, body: bytes, status: int) -> None:
+    refusal(post(sender, body, sender.headers(body)), status, "not an HL7 v2 message")
+
+
+def test_a_body_above_1_mib_is_refused(sender: Sender) -> None:
+    body = siu() + b"x" * (1024 * 1024)
+    refusal(post(sender, body, sender.headers(body)), 413, "larger than 1 MiB")
+
+
+def test_an_mllp_framed_body_is_accepted(sender: Sender) -> None:
+    body = b"\x0b" + siu(control_id="c-mllp") + b"\x1c\r"
+    response = post(sender, body, sender.headers(body))
+    assert response.status_code == 200
+    assert "MSA|AA|c-mllp" in ack_of(response)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(body=st.one_of(st.binary(max_size=400), st.text(max_size=400).map(str.encode)))
+def test_fuzzed_bodies_never_get_a_server_error(sender: Sender, body: bytes) -> None:
+    response = post(sender, body, sender.headers(body))
+    assert response.status_code in (200, 400)
+    ack = ack_of(response)
+    assert ("MSA|AA" in ack) == (response.status_code == 200)
+    if response.status_code == 400:
+        assert "ERR|" in ack
+
+
+def _private_key(sender: Sender):
+    from cryptography.hazmat.primitives.serialization import load_pem_private_key
+
+    return load_pem_private_key(sender.key_pem, password=None)
+
+
+def test_body_hash_helper_matches_the_contract() -> None:
+    assert body_hash(b"") == "47DEQpj8HBSa-_TImW-5JCeuQeRkm5NMpJWZG3hSuFU"
