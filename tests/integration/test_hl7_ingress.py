@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 import uuid
@@ -9,6 +10,7 @@ import uuid
 import azure.functions as func
 import jwt
 import pytest
+from azure.core.exceptions import ResourceExistsError
 from azure.storage.queue import QueueClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -40,8 +42,8 @@ def ack_of(response: func.HttpResponse) -> str:
 
 def queued(env: dict[str, str], geo: str) -> list[dict]:
     client = QueueClient.from_connection_string(env[f"GEO_{geo}_STORAGE"], "hl7-inbound")
-    if not client.exists():
-        return []
+    with contextlib.suppress(ResourceExistsError):
+        client.create_queue()
     messages = client.receive_messages(max_messages=32, visibility_timeout=1)
     return [json.loads(m.content) for m in messages]
 
