@@ -9,6 +9,7 @@ from shared.triggers import (
     health,
     hl7,
     join,
+    maintenance,
     openapi,
     phone_number_orders,
     sandbox,
@@ -29,3 +30,4 @@ app.register_functions(devicetest.bp)
 app.register_functions(sandbox.bp)
 app.register_functions(hl7.bp)
 app.register_functions(sms.bp)
+app.register_functions(maintenance.bp)

@@ -186,6 +186,7 @@ var connectorSettings = [
   { name: 'EPIC_PRIVATE_KEY_NEXT', value: '' }
   { name: 'PHONE_NUMBER_PROVIDER', value: 'acs' }
   { name: 'PURGE_GRACE_MINUTES', value: '60' }
+  { name: 'TIMER_SCHEDULE', value: '0 * * * * *' }
 ]
 
 // Identity-based storage connections: <SETTING>__<part>, as the Functions host and shared/settings.py read them.

@@ -94,6 +94,10 @@ SETTINGS: tuple[SettingSpec, ...] = (
         for geo in KNOWN_GEOS
     ),
     SettingSpec(
+        "TIMER_SCHEDULE",
+        "NCRONTAB schedule (six fields, seconds first) of the reminder and purge timer; default every minute.",
+    ),
+    SettingSpec(
         "PURGE_GRACE_MINUTES",
         "Minutes after an appointment's end before its phone number and join link are purged (default 60).",
     ),
@@ -160,6 +164,7 @@ class AcsConnection:
 
 
 MEETING_PROVIDERS: tuple[str, ...] = ("sandbox", "graph")
+DEFAULT_TIMER_SCHEDULE = "0 * * * * *"
 DEFAULT_GRAPH_BASE_URL = "https://graph.microsoft.com/v1.0"
 DEFAULT_AUTHORITY_HOST = "https://login.microsoftonline.com"
 MIN_CONTEXT_TOKEN_SECRET_BYTES = 32
@@ -218,6 +223,7 @@ class Settings:
     epic: EpicSettings | None = None
     phone_number_provider: str = "sandbox"
     purge_grace_minutes: int = 60
+    timer_schedule: str = DEFAULT_TIMER_SCHEDULE
 
     def require_entra(self) -> EntraSettings:
         """The Entra settings. Raises SettingsError naming them when they are not set."""
@@ -266,6 +272,7 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         phone_number_provider=_read_phone_number_provider(env),
         context_token_secret=_read_context_token_secret(env),
         purge_grace_minutes=_read_minutes(env, "PURGE_GRACE_MINUTES", default=60, maximum=7 * 24 * 60),
+        timer_schedule=_read_timer_schedule(env),
     )
 
 
@@ -408,6 +415,16 @@ def _read_graph(env: Mapping[str, str]) -> GraphConnection | None:
         client_id=_required(env, "GRAPH_CLIENT_ID") if secret else env.get("GRAPH_CLIENT_ID", "").strip() or None,
         client_secret=secret,
     )
+
+
+def _read_timer_schedule(env: Mapping[str, str]) -> str:
+    """The host reads TIMER_SCHEDULE itself (%TIMER_SCHEDULE%); checked here so a typo names the setting."""
+    schedule = " ".join(env.get("TIMER_SCHEDULE", "").split()) or DEFAULT_TIMER_SCHEDULE
+    if len(schedule.split(" ")) != 6:
+        raise SettingsError(
+            f"Setting TIMER_SCHEDULE must be an NCRONTAB expression of six fields (seconds first); got {schedule!r}."
+        )
+    return schedule
 
 
 def _read_minutes(env: Mapping[str, str], name: str, *, default: int, maximum: int) -> int:

@@ -11,13 +11,18 @@ from pathlib import Path
 import pytest
 
 from shared import bootstrap
+from shared.adapters.storage import StorageAccount
 from shared.devhost.azurite import Account, Azurite
-from shared.settings import KNOWN_GEOS, geo_storage_setting
+from shared.settings import KNOWN_GEOS, StorageConnection, geo_storage_setting
 from tests.standins.entra import EntraStandIn
 from tests.standins.epic import CLIENT_ID as EPIC_CLIENT_ID
 from tests.standins.epic import EpicStandIn
 
 CONTROL_ACCOUNT = "control"
+SPARE_ACCOUNTS = [f"spare{number}" for number in range(16)]
+"""Empty accounts handed out one per test, for tests that need a geography's account to themselves
+(the timer's cursor is per account)."""
+_spares = iter(SPARE_ACCOUNTS)
 
 
 def geo_account(geo: str) -> str:
@@ -27,7 +32,7 @@ def geo_account(geo: str) -> str:
 @pytest.fixture(scope="session")
 def azurite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Azurite]:
     """One in-memory Azurite for the session, with the control account and one account per geography."""
-    names = [CONTROL_ACCOUNT, *(geo_account(geo) for geo in KNOWN_GEOS)]
+    names = [CONTROL_ACCOUNT, *(geo_account(geo) for geo in KNOWN_GEOS), *SPARE_ACCOUNTS]
     accounts = [Account(name, base64.b64encode(secrets.token_bytes(32)).decode()) for name in names]
     log_path: Path = tmp_path_factory.mktemp("azurite") / "azurite.log"
     emulator = Azurite(accounts, log_path=log_path)
@@ -42,6 +47,7 @@ def storage_env(azurite: Azurite) -> dict[str, str]:
     env = {
         "GEOS": ",".join(KNOWN_GEOS),
         "PUBLIC_BASE_URL": "http://127.0.0.1:7071",
+        "TIMER_SCHEDULE": "0 * * * * *",
         "CONTROL_STORAGE": azurite.connection_string(CONTROL_ACCOUNT),
         "AzureWebJobsStorage": azurite.connection_string(CONTROL_ACCOUNT),
     }
@@ -101,3 +107,12 @@ def epic(config_env: dict[str, str], monkeypatch: pytest.MonkeyPatch, tmp_path: 
         monkeypatch.setenv("REQUESTS_CA_BUNDLE", stand_in.ca_file or "")
         bootstrap.reset()
         yield stand_in
+
+
+@pytest.fixture
+def spare_account(azurite: Azurite) -> StorageAccount:
+    """A storage account no other test has touched, shaped like a geography's."""
+    name = next(_spares, None)
+    if name is None:
+        pytest.fail("Out of spare Azurite accounts: add more to SPARE_ACCOUNTS in tests/conftest.py")
+    return StorageAccount(StorageConnection(setting=f"SPARE_{name}", connection_string=azurite.connection_string(name)))

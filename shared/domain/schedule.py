@@ -94,14 +94,24 @@ def entries_for(
     return entries
 
 
-def reminder_action(entry: ScheduleEntry, appointment: Appointment | None, *, now: datetime, grace: timedelta) -> str:
-    """`send`, or why not: `stale` (rescheduled, cancelled, gone) or `missed` (late and the visit has begun)."""
+def reminder_action(
+    entry: ScheduleEntry,
+    appointment: Appointment | None,
+    *,
+    now: datetime,
+    grace: timedelta,
+    leads: tuple[int, ...] = (),
+) -> str:
+    """`send`, or why not: `stale` (rescheduled, cancelled, gone), `missed` (late and the visit has begun),
+    `superseded` (late, and a closer reminder of `leads` is due too: one text, not two at once)."""
     if appointment is None or appointment.status is not Status.BOOKED:
         return "stale"
     if appointment.schedule_version != entry.schedule_version or appointment.start is None:
         return "stale"
     if now > entry.due + grace and now >= appointment.start:
         return "missed"
+    if any(lead < entry.lead_minutes and appointment.start - timedelta(minutes=lead) <= now for lead in leads):
+        return "superseded"
     return "send"
 
 

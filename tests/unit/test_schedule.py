@@ -74,6 +74,14 @@ def test_reminder_actions() -> None:
     assert reminder_action(entry, None, now=entry.due, grace=GRACE) == "stale"
 
 
+def test_a_late_reminder_gives_way_to_a_closer_one_that_is_due_too() -> None:
+    day, hour, _ = entries_for("ep", "a1", booked(), reminder_leads=(1440, 60), purge_grace=GRACE, now=NOW)
+    ten_to = START - timedelta(minutes=10)
+    assert reminder_action(day, booked(), now=ten_to, grace=GRACE, leads=(1440, 60)) == "superseded"
+    assert reminder_action(hour, booked(), now=ten_to, grace=GRACE, leads=(1440, 60)) == "send"
+    assert reminder_action(day, booked(), now=day.due, grace=GRACE, leads=(1440, 60)) == "send"
+
+
 def test_job_ids_are_deterministic_and_distinct_per_notice() -> None:
     assert job_id("ep", "a1", "reminder", 1, 60) == job_id("ep", "a1", "reminder", 1, 60)
     ids = {

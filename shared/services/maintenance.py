@@ -1,0 +1,176 @@
+"""The timer's work in one geography: send the reminders that are due, purge what a past visit leaves behind.
+
+Cost follows the work due, not the data stored: a tick reads the schedule index's due buckets only (from
+the bucket after its cursor up to now), one point read of the appointment per due entry, and the cached
+endpoint. Safe to run twice at once and after a crash: entries are removed only once handled, reminder
+jobs have deterministic ids (the SMS path sends each once), purges are idempotent, and the cursor moves
+only past buckets that were emptied. A failing entry stays for the next tick; the others go on.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
+from typing import Protocol
+
+from shared.adapters.appointments import AppointmentStore, ScheduleIndex
+from shared.adapters.storage import StorageAccount
+from shared.domain.schedule import BUCKET_FORMAT, EntryKind, ScheduleEntry, bucket_of, buckets_between, reminder_action
+from shared.domain.sms_text import SmsKind
+from shared.errors import ConflictError, ConnectorError, NotFoundError
+from shared.services.notices import NoticePolicy, sms_job_for
+from shared.services.scheduling import Directory
+from shared.services.sms_jobs import SMS_OUTBOUND_QUEUE, enqueue_sms_job
+
+logger = logging.getLogger(__name__)
+
+REMINDER_GRACE = timedelta(minutes=15)
+"""A reminder later than this (the timer was down) is still sent before the visit, skipped after its start."""
+FIRST_LOOKBACK = timedelta(hours=48)
+"""How far back the very first tick of a geography looks (no cursor yet)."""
+
+
+class JoinTokenRemover(Protocol):
+    def delete(self, token: str) -> None: ...
+
+
+@dataclass
+class TickReport:
+    geo: str
+    buckets: int = 0
+    reminders: int = 0
+    purged: int = 0
+    skipped: dict[str, int] = field(default_factory=dict)
+    failed: int = 0
+
+    def skip(self, reason: str) -> None:
+        self.skipped[reason] = self.skipped.get(reason, 0) + 1
+
+
+def run_tick(
+    *,
+    geo: str,
+    account: StorageAccount,
+    directory: Directory,
+    join_tokens: JoinTokenRemover,
+    policy: NoticePolicy,
+    now: datetime,
+) -> TickReport:
+    """Handle every entry of `geo` due by `now`. Raises only when the index itself cannot be read."""
+    index = ScheduleIndex(account)
+    report = TickReport(geo)
+    cursor, etag = index.get_cursor()
+    first = _after(cursor) if cursor else now - FIRST_LOOKBACK
+    finished: str | None = None  # the last bucket of an unbroken run of emptied past buckets
+    advancing = True
+    for bucket in buckets_between(first, now):
+        report.buckets += 1
+        handled = [
+            _handle(entry, account, index, directory, join_tokens, policy, now, report)
+            for entry in index.list_due(bucket, now)
+        ]
+        advancing = advancing and all(handled) and bucket < bucket_of(now)
+        if advancing:
+            finished = bucket
+    if finished:
+        try:
+            index.advance_cursor(finished, etag)
+        except ConflictError:
+            logger.info("Another tick of %s moved the schedule cursor first", geo)
+    return report
+
+
+def _after(bucket: str) -> datetime:
+    return datetime.strptime(bucket, BUCKET_FORMAT).replace(tzinfo=UTC) + timedelta(hours=1)
+
+
+def _handle(
+    entry: ScheduleEntry,
+    account: StorageAccount,
+    index: ScheduleIndex,
+    directory: Directory,
+    join_tokens: JoinTokenRemover,
+    policy: NoticePolicy,
+    now: datetime,
+    report: TickReport,
+) -> bool:
+    """Act on one due entry and remove it; False (entry kept) when it failed and must be tried again."""
+    try:
+        if entry.kind is EntryKind.REMINDER:
+            _remind(entry, account, directory, policy, now, report)
+        else:
+            _purge(entry, account, join_tokens, report)
+        index.remove(entry)
+    except ConnectorError as error:
+        report.failed += 1
+        logger.warning(
+            "Schedule entry %s of endpoint %s failed, kept for the next tick: %s",
+            entry.kind,
+            entry.endpoint_id,
+            error.message,
+        )
+        return False
+    return True
+
+
+def _remind(
+    entry: ScheduleEntry,
+    account: StorageAccount,
+    directory: Directory,
+    policy: NoticePolicy,
+    now: datetime,
+    report: TickReport,
+) -> None:
+    try:
+        appointment, _ = AppointmentStore(account).get(entry.endpoint_id, entry.appointment_key)
+    except NotFoundError:
+        appointment = None
+    endpoint = directory.get_endpoint(entry.endpoint_id)
+    leads = endpoint.sms.reminder_lead_minutes
+    action = reminder_action(entry, appointment, now=now, grace=REMINDER_GRACE, leads=leads)
+    if action != "send" or appointment is None:
+        report.skip(f"reminder {action}")
+        return
+    if entry.lead_minutes not in leads:
+        report.skip("reminder lead no longer configured")
+        return
+    organisation = directory.get_organisation(endpoint.org_id)
+    job, why = sms_job_for(
+        endpoint,
+        organisation,
+        entry.appointment_key,
+        appointment,
+        SmsKind.REMINDER,
+        appointment.phone,
+        policy,
+        lead_minutes=entry.lead_minutes,
+    )
+    if job is None:
+        report.skip(f"reminder not sent: {why}")
+        return
+    enqueue_sms_job(account.queue(SMS_OUTBOUND_QUEUE), job)
+    report.reminders += 1
+
+
+def _purge(entry: ScheduleEntry, account: StorageAccount, join_tokens: JoinTokenRemover, report: TickReport) -> None:
+    """Drop the phone number and the join link of a visit that is over; keep what reports need."""
+    store = AppointmentStore(account)
+    try:
+        appointment, etag = store.get(entry.endpoint_id, entry.appointment_key)
+    except NotFoundError:
+        report.skip("purge: appointment gone")
+        return
+    if appointment.schedule_version != entry.schedule_version:
+        report.skip("purge stale (rescheduled)")
+        return
+    if appointment.join_token:
+        join_tokens.delete(appointment.join_token)
+    if appointment.phone or appointment.join_token or appointment.notice_phone:
+        store.replace(
+            entry.endpoint_id,
+            entry.appointment_key,
+            replace(appointment, phone=None, join_token=None, notice_phone=None),
+            etag,
+        )
+    report.purged += 1
