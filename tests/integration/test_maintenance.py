@@ -39,11 +39,13 @@ class World:
     directory: object
     policy: NoticePolicy
 
-    def book(self, event: str = "S12", *, control: str, at: dt.datetime, start: dt.datetime = START) -> str:
+    def book(
+        self, event: str = "S12", *, control: str, at: dt.datetime, start: dt.datetime = START, **fields: str
+    ) -> str:
         payload = {
             "v": 1,
             "endpoint": self.sender.endpoint.id,
-            "body": siu(event, control_id=control, message_time=at, start=start).decode(),
+            "body": siu(event, control_id=control, message_time=at, start=start, **fields).decode(),
         }
         return process_hl7_message(
             payload,
