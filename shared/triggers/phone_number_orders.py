@@ -10,9 +10,11 @@ import azure.functions as func
 
 from shared import bootstrap
 from shared.errors import InvalidMessageError
-from shared.services.phone_numbers import fulfil_phone_number_order
+from shared.lazy import lazy_import
 
 logger = logging.getLogger(__name__)
+
+phone_numbers = lazy_import("shared.services.phone_numbers")
 
 bp = func.Blueprint()
 
@@ -24,7 +26,7 @@ def fulfil_phone_number_orders(msg: func.QueueMessage) -> None:
         message = json.loads(msg.get_body())
         if not isinstance(message, dict):
             raise InvalidMessageError("A phone-number order message must be a JSON object.")
-        fulfil_phone_number_order(
+        phone_numbers.fulfil_phone_number_order(
             bootstrap.get_config_store(), bootstrap.get_phone_number_provider(), message, datetime.now(UTC)
         )
     except (ValueError, InvalidMessageError):
