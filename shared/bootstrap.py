@@ -13,18 +13,12 @@ from datetime import timedelta
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from shared.adapters.join_tokens import TableJoinTokens
-from shared.adapters.recording_ehr import RecordingEhrWriteBack
-from shared.adapters.storage import Storage
-from shared.domain.context_token import HmacContextTokenVerifier
-from shared.domain.integration_records import DEVICE_TEST_PURPOSE
-from shared.domain.sms import SmsSender
 from shared.errors import SettingsError
-from shared.services.device_test import ContextTokenVerifier, EhrWriteBack
-from shared.services.join import JoinTokens
-from shared.services.meetings import MeetingService
+from shared.queue_names import PHONE_NUMBER_ORDERS_QUEUE
 from shared.settings import get_settings
 
+# Adapters, services and domain modules are imported inside the getters that build them: indexing
+# the app imports this module, and should load none of them (cold start).
 if TYPE_CHECKING:
     from shared.adapters.config_cache import CachedDirectory
     from shared.adapters.config_store import ConfigStore
@@ -32,7 +26,11 @@ if TYPE_CHECKING:
     from shared.adapters.phone_numbers import PhoneNumberProvider
     from shared.adapters.sender_keys import SenderKeyResolver
     from shared.adapters.smart import SigningKey, SmartClient
-    from shared.adapters.storage import Queue
+    from shared.adapters.storage import Queue, Storage
+    from shared.domain.sms import SmsSender
+    from shared.services.device_test import ContextTokenVerifier, EhrWriteBack
+    from shared.services.join import JoinTokens
+    from shared.services.meetings import MeetingService
     from shared.services.notices import NoticePolicy
 
 # azure-core logs every request and response at INFO: noise and cost in Application Insights.
@@ -41,6 +39,8 @@ logging.getLogger("azure.core.pipeline.policies.http_logging_policy").setLevel(l
 
 @functools.cache
 def get_storage() -> Storage:
+    from shared.adapters.storage import Storage
+
     return Storage(get_settings())
 
 
@@ -84,17 +84,24 @@ def sandbox_allowed() -> bool:
 
 @functools.cache
 def get_join_tokens() -> JoinTokens:
+    from shared.adapters.join_tokens import TableJoinTokens
+
     return TableJoinTokens(get_storage())
 
 
 @functools.cache
 def get_ehr_write_back() -> EhrWriteBack:
+    from shared.adapters.recording_ehr import RecordingEhrWriteBack
+
     return RecordingEhrWriteBack(get_storage())
 
 
 @functools.cache
 def get_device_test_verifier() -> ContextTokenVerifier:
     """Checks device-test links minted in the integration records (HMAC over CONTEXT_TOKEN_SECRET)."""
+    from shared.domain.context_token import HmacContextTokenVerifier
+    from shared.domain.integration_records import DEVICE_TEST_PURPOSE
+
     return HmacContextTokenVerifier(get_settings().require_context_token_secret(), DEVICE_TEST_PURPOSE)
 
 
@@ -126,10 +133,6 @@ def get_smart_client() -> SmartClient:
     from shared.adapters.smart import SmartClient
 
     return SmartClient(get_settings().require_epic().client_id, get_signing_keys()[0])
-
-
-PHONE_NUMBER_ORDERS_QUEUE = "phone-number-orders"
-"""Control-account queue of phone-number purchases (no patient data), drained by fulfil_phone_number_order."""
 
 
 def get_phone_number_orders() -> Queue:

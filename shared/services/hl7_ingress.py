@@ -27,11 +27,11 @@ from shared.errors import (
     NotFoundError,
     UpstreamError,
 )
+from shared.queue_names import HL7_INBOUND_QUEUE
 
 logger = logging.getLogger(__name__)
 
 MAX_BODY_BYTES = 1024 * 1024
-HL7_INBOUND_QUEUE = "hl7-inbound"
 OVERFLOW_CONTAINER = "hl7-overflow"
 SENDER_TOKENS_TABLE = "sendertokens"
 

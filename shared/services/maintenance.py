@@ -19,9 +19,10 @@ from shared.adapters.storage import StorageAccount
 from shared.domain.schedule import BUCKET_FORMAT, EntryKind, ScheduleEntry, bucket_of, buckets_between, reminder_action
 from shared.domain.sms_text import SmsKind
 from shared.errors import ConflictError, ConnectorError, NotFoundError
+from shared.queue_names import SMS_OUTBOUND_QUEUE
 from shared.services.notices import NoticePolicy, sms_job_for
 from shared.services.scheduling import Directory
-from shared.services.sms_jobs import SMS_OUTBOUND_QUEUE, enqueue_sms_job
+from shared.services.sms_jobs import enqueue_sms_job
 
 logger = logging.getLogger(__name__)
 

@@ -22,9 +22,10 @@ from shared.domain.join_tokens import JoinTarget, new_token
 from shared.domain.schedule import entries_for
 from shared.domain.siu import AppointmentEvent, EventKind, parse_siu
 from shared.errors import ConflictError, InvalidMessageError, NotFoundError, PreconditionFailedError, UpstreamError
-from shared.services.hl7_ingress import HL7_INBOUND_QUEUE, OVERFLOW_CONTAINER
+from shared.queue_names import HL7_INBOUND_QUEUE, SMS_OUTBOUND_QUEUE
+from shared.services.hl7_ingress import OVERFLOW_CONTAINER
 from shared.services.notices import NoticePolicy, sms_job_for
-from shared.services.sms_jobs import SMS_OUTBOUND_QUEUE, enqueue_sms_job
+from shared.services.sms_jobs import enqueue_sms_job
 
 logger = logging.getLogger(__name__)
 

@@ -14,8 +14,6 @@ from shared.errors import UpstreamError
 
 logger = logging.getLogger(__name__)
 
-SMS_OUTBOUND_QUEUE = "sms-outbound"
-
 
 def enqueue_sms_job(queue: Queue, job: SmsJob, *, delay_seconds: int | None = None) -> None:
     """Put `job` on the geography's sms-outbound queue. Raises UpstreamError when storage fails."""

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 import azure.functions as func
 
 from shared import bootstrap
-from shared.domain.access import Caller
-from shared.domain.integration_records import as_text
-from shared.services import endpoints, integration_records, organisations, phone_numbers, sender_keys
-from shared.services.audit_log import list_audit
+from shared.lazy import lazy_import
 from shared.settings import get_settings
 from shared.triggers.config_documents import (
     audit_document,
@@ -22,6 +20,17 @@ from shared.triggers.config_documents import (
     sender_keys_document,
 )
 from shared.triggers.http import api_errors, json_response, read_json_object
+
+if TYPE_CHECKING:
+    from shared.domain.access import Caller
+
+audit_log = lazy_import("shared.services.audit_log")
+endpoints = lazy_import("shared.services.endpoints")
+integration_records = lazy_import("shared.services.integration_records")
+organisations = lazy_import("shared.services.organisations")
+phone_numbers = lazy_import("shared.services.phone_numbers")
+sender_keys = lazy_import("shared.services.sender_keys")
+record_texts = lazy_import("shared.domain.integration_records")
 
 bp = func.Blueprint()
 ANONYMOUS = func.AuthLevel.ANONYMOUS
@@ -136,7 +145,7 @@ def put_sms_settings(req: func.HttpRequest) -> func.HttpResponse:
 @bp.route(route="config/organisations/{orgId}/audit", methods=["GET"], auth_level=ANONYMOUS)
 @api_errors
 def get_audit_log(req: func.HttpRequest) -> func.HttpResponse:
-    entries = list_audit(bootstrap.get_config_store(), caller_of(req), req.route_params["orgId"])
+    entries = audit_log.list_audit(bootstrap.get_config_store(), caller_of(req), req.route_params["orgId"])
     return json_response({"items": [audit_document(e) for e in entries]})
 
 
@@ -212,6 +221,6 @@ def get_integration_records(req: func.HttpRequest) -> func.HttpResponse:
     )
     if req.params.get("format") == "text" or "text/plain" in req.headers.get("Accept", ""):
         return func.HttpResponse(
-            as_text(records), mimetype="text/plain", charset="utf-8", headers={"Cache-Control": "no-store"}
+            record_texts.as_text(records), mimetype="text/plain", charset="utf-8", headers={"Cache-Control": "no-store"}
         )
     return json_response(records)

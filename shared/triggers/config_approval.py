@@ -6,11 +6,13 @@ import azure.functions as func
 
 from shared import bootstrap
 from shared.errors import InvalidRequestError
-from shared.services import approval
+from shared.lazy import lazy_import
 from shared.settings import get_settings
 from shared.triggers.config_api import ANONYMOUS, caller_of, now
 from shared.triggers.config_documents import endpoint_document, etag_header
 from shared.triggers.http import api_errors, json_response
+
+approval = lazy_import("shared.services.approval")
 
 bp = func.Blueprint()
 CALLBACK_ROUTE = "config/approval/callback"

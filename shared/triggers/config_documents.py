@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from shared.adapters.config_store import Operation, PhoneNumber, Versioned
-from shared.domain.config import AuditEntry, Endpoint, Organisation, SenderKeys
+if TYPE_CHECKING:
+    from shared.adapters.config_store import Operation, PhoneNumber, Versioned
+    from shared.domain.config import AuditEntry, Endpoint, Organisation, SenderKeys
 
 
 def organisation_document(org: Organisation) -> dict[str, Any]:

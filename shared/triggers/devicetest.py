@@ -16,9 +16,11 @@ import azure.functions as func
 
 from shared import bootstrap
 from shared.errors import InvalidRequestError, NotAuthorisedError
-from shared.services.device_test import record_device_test
+from shared.lazy import lazy_import
 from shared.triggers.http import api_errors, json_response
 from shared.triggers.pages import html_response, layout, new_nonce, person_errors
+
+device_test = lazy_import("shared.services.device_test")
 
 bp = func.Blueprint()
 
@@ -79,7 +81,7 @@ def post_device_test_result(req: func.HttpRequest) -> func.HttpResponse:
     except ValueError as exc:
         raise InvalidRequestError("The result must be JSON.") from exc
     storage = bootstrap.get_storage()
-    result_id, result = record_device_test(
+    result_id, result = device_test.record_device_test(
         storage,
         bootstrap.get_ehr_write_back(),
         bootstrap.get_device_test_verifier(),

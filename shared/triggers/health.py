@@ -5,8 +5,10 @@ from __future__ import annotations
 import azure.functions as func
 
 from shared import bootstrap
-from shared.services.health import check_health
+from shared.lazy import lazy_import
 from shared.triggers.http import api_errors, json_response, problem
+
+health = lazy_import("shared.services.health")
 
 bp = func.Blueprint()
 
@@ -15,7 +17,7 @@ bp = func.Blueprint()
 @api_errors
 def get_health(req: func.HttpRequest) -> func.HttpResponse:
     storage = bootstrap.get_storage()
-    report = check_health(storage.control, {geo: storage.for_geo(geo) for geo in storage.geos})
+    report = health.check_health(storage.control, {geo: storage.for_geo(geo) for geo in storage.geos})
     return json_response(report.as_dict(), status=200 if report.healthy else 503)
 
 

@@ -8,13 +8,16 @@ from datetime import UTC, datetime
 import azure.functions as func
 
 from shared import bootstrap
-from shared.domain.ack import build_ack
-from shared.domain.hl7_message import Hl7ErrorCode, read_header
 from shared.errors import SettingsError
-from shared.services.hl7_ingress import HL7_INBOUND_QUEUE, IngressReply, ingest_hl7
-from shared.services.scheduling import process_hl7_message
+from shared.lazy import lazy_import
+from shared.queue_names import HL7_INBOUND_QUEUE
 from shared.settings import KNOWN_GEOS, geo_storage_setting, get_settings
 from shared.triggers.queue_work import run_queue_message
+
+ack = lazy_import("shared.domain.ack")
+hl7_message = lazy_import("shared.domain.hl7_message")
+hl7_ingress = lazy_import("shared.services.hl7_ingress")
+scheduling = lazy_import("shared.services.scheduling")
 
 logger = logging.getLogger(__name__)
 
@@ -28,7 +31,7 @@ def receive_hl7_message(req: func.HttpRequest) -> func.HttpResponse:
     endpoint_id = req.route_params["endpointId"]
     body = req.get_body() or b""
     try:
-        reply = ingest_hl7(
+        reply = hl7_ingress.ingest_hl7(
             endpoint_id=endpoint_id,
             body=body,
             authorization=req.headers.get("Authorization"),
@@ -39,15 +42,14 @@ def receive_hl7_message(req: func.HttpRequest) -> func.HttpResponse:
         )
     except SettingsError as error:
         logger.error("HL7 ingress is misconfigured: %s", error.message)
-        now = datetime.now(UTC)
-        ack = build_ack(
-            read_header(body),
+        refusal = ack.build_ack(
+            hl7_message.read_header(body),
             "AE",
-            now=now,
+            now=datetime.now(UTC),
             reason="The connector is misconfigured; try again later.",
-            error_code=Hl7ErrorCode.APPLICATION_INTERNAL_ERROR,
+            error_code=hl7_message.Hl7ErrorCode.APPLICATION_INTERNAL_ERROR,
         )
-        reply = IngressReply(503, ack)
+        reply = hl7_ingress.IngressReply(503, refusal)
     return func.HttpResponse(reply.ack, status_code=reply.status, mimetype=HL7_MEDIA_TYPE, charset="utf-8")
 
 
@@ -62,7 +64,7 @@ def _register_hl7_queue_function(geo: str) -> None:
             msg,
             queue_name=HL7_INBOUND_QUEUE,
             account=account,
-            work=lambda payload: process_hl7_message(
+            work=lambda payload: scheduling.process_hl7_message(
                 payload,
                 geo=geo,
                 account=account,

@@ -8,8 +8,10 @@ import azure.functions as func
 
 from shared import bootstrap
 from shared.errors import JoinLinkInvalidError
-from shared.services.join import join_visit
+from shared.lazy import lazy_import
 from shared.triggers.pages import invalid_link_page, person_errors, redirect
+
+join = lazy_import("shared.services.join")
 
 bp = func.Blueprint()
 
@@ -19,7 +21,7 @@ bp = func.Blueprint()
 def join_visit_by_link(req: func.HttpRequest) -> func.HttpResponse:
     token = req.route_params.get("token", "")
     try:
-        meeting = join_visit(
+        meeting = join.join_visit(
             bootstrap.get_join_tokens(),
             bootstrap.get_storage(),
             bootstrap.get_meeting_service(),

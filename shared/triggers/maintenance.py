@@ -9,7 +9,9 @@ import azure.functions as func
 
 from shared import bootstrap
 from shared.errors import ConnectorError
-from shared.services.maintenance import run_tick
+from shared.lazy import lazy_import
+
+maintenance = lazy_import("shared.services.maintenance")
 
 logger = logging.getLogger(__name__)
 
@@ -23,7 +25,7 @@ def send_reminders_and_purge(timer: func.TimerRequest) -> None:
     now = datetime.now(UTC)
     for geo in storage.geos:
         try:
-            report = run_tick(
+            report = maintenance.run_tick(
                 geo=geo,
                 account=storage.for_geo(geo),
                 directory=bootstrap.get_directory(),

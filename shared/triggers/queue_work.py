@@ -11,12 +11,14 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import azure.functions as func
 
-from shared.adapters.storage import StorageAccount
 from shared.errors import InvalidMessageError
+
+if TYPE_CHECKING:
+    from shared.adapters.storage import StorageAccount
 
 logger = logging.getLogger(__name__)
 

@@ -7,11 +7,14 @@ from datetime import UTC, datetime
 import azure.functions as func
 
 from shared import bootstrap
-from shared.adapters.sms_jobs import JobLog
-from shared.domain.sms_job import SmsJob
-from shared.services.sms_jobs import SMS_OUTBOUND_QUEUE, send_sms_job
+from shared.lazy import lazy_import
+from shared.queue_names import SMS_OUTBOUND_QUEUE
 from shared.settings import KNOWN_GEOS, geo_storage_setting
 from shared.triggers.queue_work import run_queue_message
+
+sms_job = lazy_import("shared.domain.sms_job")
+sms_jobs = lazy_import("shared.services.sms_jobs")
+job_log = lazy_import("shared.adapters.sms_jobs")
 
 bp = func.Blueprint()
 
@@ -25,9 +28,9 @@ def _register_sms_queue_function(geo: str) -> None:
             msg,
             queue_name=SMS_OUTBOUND_QUEUE,
             account=account,
-            work=lambda payload: send_sms_job(
-                SmsJob.from_message(payload),
-                log=JobLog(account),
+            work=lambda payload: sms_jobs.send_sms_job(
+                sms_job.SmsJob.from_message(payload),
+                log=job_log.JobLog(account),
                 sender=bootstrap.get_sms_sender(),
                 queue=account.queue(SMS_OUTBOUND_QUEUE),
                 now=datetime.now(UTC),

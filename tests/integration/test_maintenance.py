@@ -20,10 +20,11 @@ from shared.adapters.storage import StorageAccount
 from shared.domain.config import Endpoint, Organisation
 from shared.domain.sms_job import SmsJob
 from shared.errors import UpstreamError
+from shared.queue_names import SMS_OUTBOUND_QUEUE
 from shared.services.maintenance import TickReport, run_tick
 from shared.services.notices import NoticePolicy
 from shared.services.scheduling import process_hl7_message
-from shared.services.sms_jobs import SMS_OUTBOUND_QUEUE, send_sms_job
+from shared.services.sms_jobs import send_sms_job
 from tests.hl7_support import PATIENT_PHONE, Sender, seed_sender, siu
 
 T0 = dt.datetime(2030, 3, 4, 9, 0, tzinfo=dt.UTC)
