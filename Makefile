@@ -34,3 +34,4 @@ lint: setup
 
 bench: setup
 	$(PY) bench/cold_start.py
+	$(PY) bench/pipeline.py

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from shared.adapters.config_cache import CachedDirectory
     from shared.adapters.config_store import ConfigStore
     from shared.adapters.entra import EntraTokenValidator
+    from shared.adapters.metering import StorageMeter
     from shared.adapters.phone_numbers import PhoneNumberProvider
     from shared.adapters.sender_keys import SenderKeyResolver
     from shared.adapters.smart import SigningKey, SmartClient
@@ -37,11 +38,26 @@ if TYPE_CHECKING:
 logging.getLogger("azure.core.pipeline.policies.http_logging_policy").setLevel(logging.WARNING)
 
 
+_storage_meter: StorageMeter | None = None
+"""Set only by benchmarks (`use_storage_meter`); production storage runs without a response hook."""
+
+
+def use_storage_meter(meter: StorageMeter | None) -> None:
+    """Count every storage call the app makes from now on with `meter` (None: stop counting).
+
+    For benchmarks, which print transactions per message. Forgets every cached client (`reset`) so that
+    all of them are rebuilt on the metered Storage.
+    """
+    global _storage_meter
+    _storage_meter = meter
+    reset()
+
+
 @functools.cache
 def get_storage() -> Storage:
     from shared.adapters.storage import Storage
 
-    return Storage(get_settings())
+    return Storage(get_settings(), meter=_storage_meter)
 
 
 @functools.cache

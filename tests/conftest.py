@@ -12,30 +12,23 @@ import pytest
 
 from shared import bootstrap
 from shared.adapters.storage import StorageAccount
-from shared.devhost.azurite import Account, Azurite
-from shared.settings import KNOWN_GEOS, StorageConnection, geo_storage_setting
+from shared.devhost.azurite import Azurite
+from shared.settings import StorageConnection
 from tests.standins.entra import EntraStandIn
 from tests.standins.epic import CLIENT_ID as EPIC_CLIENT_ID
 from tests.standins.epic import EpicStandIn
 
-CONTROL_ACCOUNT = "control"
 SPARE_ACCOUNTS = [f"spare{number}" for number in range(16)]
 """Empty accounts handed out one per test, for tests that need a geography's account to themselves
 (the timer's cursor is per account)."""
 _spares = iter(SPARE_ACCOUNTS)
 
 
-def geo_account(geo: str) -> str:
-    return f"geo{geo.lower()}"
-
-
 @pytest.fixture(scope="session")
 def azurite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Azurite]:
     """One in-memory Azurite for the session, with the control account and one account per geography."""
-    names = [CONTROL_ACCOUNT, *(geo_account(geo) for geo in KNOWN_GEOS), *SPARE_ACCOUNTS]
-    accounts = [Account(name, base64.b64encode(secrets.token_bytes(32)).decode()) for name in names]
     log_path: Path = tmp_path_factory.mktemp("azurite") / "azurite.log"
-    emulator = Azurite(accounts, log_path=log_path)
+    emulator = Azurite.for_every_geo(extra_accounts=SPARE_ACCOUNTS, log_path=log_path)
     emulator.start()
     yield emulator
     emulator.stop()
@@ -44,16 +37,7 @@ def azurite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Azurite]:
 @pytest.fixture(scope="session")
 def storage_env(azurite: Azurite) -> dict[str, str]:
     """App settings that point the connector at the session's Azurite."""
-    env = {
-        "GEOS": ",".join(KNOWN_GEOS),
-        "PUBLIC_BASE_URL": "http://127.0.0.1:7071",
-        "TIMER_SCHEDULE": "0 * * * * *",
-        "CONTROL_STORAGE": azurite.connection_string(CONTROL_ACCOUNT),
-        "AzureWebJobsStorage": azurite.connection_string(CONTROL_ACCOUNT),
-    }
-    for geo in KNOWN_GEOS:
-        env[geo_storage_setting(geo)] = azurite.connection_string(geo_account(geo))
-    return env
+    return azurite.storage_settings("http://127.0.0.1:7071")
 
 
 @pytest.fixture

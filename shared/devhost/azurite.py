@@ -2,17 +2,28 @@
 
 from __future__ import annotations
 
+import base64
 import os
+import secrets
 import shutil
 import socket
 import subprocess
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+
+from shared.settings import DEFAULT_TIMER_SCHEDULE, KNOWN_GEOS, geo_storage_setting
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 AZURITE_BIN = REPO_ROOT / "node_modules" / ".bin" / "azurite"
 SERVICES = ("blob", "queue", "table")
+CONTROL_ACCOUNT = "control"
+
+
+def geo_account(geo: str) -> str:
+    """The emulated account name of a geography's storage, e.g. `geoeu`."""
+    return f"geo{geo.lower()}"
 
 
 @dataclass(frozen=True)
@@ -37,6 +48,27 @@ class Azurite:
         self.location = location
         self.log_path = log_path
         self._process: subprocess.Popen[bytes] | None = None
+
+    @classmethod
+    def for_every_geo(cls, *, extra_accounts: Sequence[str] = (), log_path: Path | None = None) -> Azurite:
+        """An in-memory Azurite with the control account, one account per known geography and `extra_accounts`,
+        random keys."""
+        names = [CONTROL_ACCOUNT, *(geo_account(geo) for geo in KNOWN_GEOS), *extra_accounts]
+        accounts = [Account(name, base64.b64encode(secrets.token_bytes(32)).decode()) for name in names]
+        return cls(accounts, log_path=log_path)
+
+    def storage_settings(self, public_base_url: str) -> dict[str, str]:
+        """The app settings that point the connector at this Azurite (as `for_every_geo` made it)."""
+        settings = {
+            "GEOS": ",".join(KNOWN_GEOS),
+            "PUBLIC_BASE_URL": public_base_url,
+            "TIMER_SCHEDULE": DEFAULT_TIMER_SCHEDULE,
+            "CONTROL_STORAGE": self.connection_string(CONTROL_ACCOUNT),
+            "AzureWebJobsStorage": self.connection_string(CONTROL_ACCOUNT),
+        }
+        for geo in KNOWN_GEOS:
+            settings[geo_storage_setting(geo)] = self.connection_string(geo_account(geo))
+        return settings
 
     def start(self, timeout: float = 30.0) -> None:
         """Start Azurite and wait until every service accepts connections."""

@@ -7,6 +7,7 @@ import os
 
 import azure.functions as func
 
+from shared.adapters.metering import StorageMeter
 from shared.devhost.functions import Catalogue, read_functions
 from shared.devhost.http_server import HttpHost
 from shared.devhost.queues import QueuePump
@@ -31,13 +32,15 @@ class DevHost:
         env: dict[str, str] | None = None,
         queue_semantics: QueueSemantics | None = None,
         timers: bool = True,
+        meter: StorageMeter | None = None,
     ) -> None:
+        """`meter` counts the host's own queue calls (receive, delete, poison), apart from the app's."""
         env = dict(os.environ if env is None else env)
         config = get_host_config()
         self.catalogue: Catalogue = read_functions(app, env)
         self.http = HttpHost(self.catalogue.http, route_prefix=config.route_prefix, port=port)
         semantics = queue_semantics or config.queues
-        self.pumps = [QueuePump(f, semantics, env) for f in self.catalogue.queue]
+        self.pumps = [QueuePump(f, semantics, env, meter=meter) for f in self.catalogue.queue]
         self.timers = [TimerRunner(f, env) for f in self.catalogue.timer] if timers else []
 
     @property

@@ -15,6 +15,7 @@ from typing import Any
 
 from azure.functions.queue import QueueMessage
 
+from shared.adapters.metering import StorageMeter
 from shared.adapters.storage import StorageAccount
 from shared.devhost.functions import Function, resolve
 from shared.hostconfig import QueueSemantics
@@ -29,12 +30,14 @@ LEASE_SECONDS = 60
 class QueuePump:
     """One thread per queue trigger, polling its queue with the host's back-off."""
 
-    def __init__(self, function: Function, semantics: QueueSemantics, env: dict[str, str]) -> None:
+    def __init__(
+        self, function: Function, semantics: QueueSemantics, env: dict[str, str], *, meter: StorageMeter | None = None
+    ) -> None:
         self.function = function
         self.semantics = semantics
         self.queue_name = resolve(function.trigger["queueName"], env)
         self.connection = function.trigger.get("connection") or "AzureWebJobsStorage"
-        account = StorageAccount(read_connection(env, self.connection))
+        account = StorageAccount(read_connection(env, self.connection), meter=meter)
         self._queue = account.queue(self.queue_name).client
         self._poison = account.queue(f"{self.queue_name}-poison").client
         self._stop = threading.Event()

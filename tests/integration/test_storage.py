@@ -127,3 +127,24 @@ def test_the_meter_counts_transactions_and_entities_read(storage_env: dict[str, 
     assert len(list(table.list_partition("a"))) == 3
     table.get("b", "4")
     assert (meter.transactions, meter.entities_read) == (2, 4)
+
+
+def test_the_meter_says_which_table_and_queue_each_call_went_to(storage_env: dict[str, str]) -> None:
+    from shared.adapters.metering import Call, StorageMeter
+
+    meter = StorageMeter(scope=lambda: "scope-a")
+    account = Storage(load_settings(storage_env), meter=meter).for_geo("EU")
+    table, queue = account.table(unique("calls")), account.queue(unique("calls"))
+    meter.reset()
+    table.create({"PartitionKey": "p", "RowKey": "r"})
+    with pytest.raises(NotFoundError):
+        table.get("p", "missing")
+    queue.send({"n": 1})
+    queue.send({"n": 2})
+    account_name = dict(p.split("=", 1) for p in storage_env["GEO_EU_STORAGE"].split(";"))["AccountName"]
+    assert meter.calls == {
+        Call("scope-a", account_name, table.name, "POST", 201): 1,
+        Call("scope-a", account_name, table.name, "GET", 404): 1,
+        Call("scope-a", account_name, queue.name, "POST", 201): 2,
+    }
+    assert meter.transactions == 4
