@@ -33,6 +33,13 @@ class AppointmentStore:
         stored = self._table.get(endpoint_id, key)
         return _appointment(stored.entity), stored.etag
 
+    def find(self, endpoint_id: str, key: str) -> tuple[Appointment | None, str | None]:
+        """The appointment and its ETag, or (None, None) when there is none yet."""
+        try:
+            return self.get(endpoint_id, key)
+        except NotFoundError:
+            return None, None
+
     def create(self, endpoint_id: str, key: str, appointment: Appointment) -> str:
         """Raises ConflictError when another message created it first."""
         return self._table.create(_entity(endpoint_id, key, appointment))

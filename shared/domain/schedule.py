@@ -94,6 +94,43 @@ def entries_for(
     return entries
 
 
+def first_entry(
+    endpoint_id: str,
+    appointment_key: str,
+    appointment: Appointment,
+    *,
+    reminder_leads: tuple[int, ...],
+    purge_grace: timedelta,
+    now: datetime,
+) -> ScheduleEntry | None:
+    """The entry to index when an appointment is (re)scheduled: the index holds one row per appointment,
+    its next one, and handling it indexes the one after (`entry_after`), so a booking costs one index write
+    whatever the number of reminders."""
+    entries = entries_for(
+        endpoint_id, appointment_key, appointment, reminder_leads=reminder_leads, purge_grace=purge_grace, now=now
+    )
+    return min(entries, key=lambda entry: entry.due, default=None)
+
+
+def entry_after(
+    entry: ScheduleEntry, appointment: Appointment, *, reminder_leads: tuple[int, ...], purge_grace: timedelta
+) -> ScheduleEntry | None:
+    """The appointment's entry that follows `entry` (None after its purge)."""
+    later = [
+        following
+        for following in entries_for(
+            entry.endpoint_id,
+            entry.appointment_key,
+            appointment,
+            reminder_leads=reminder_leads,
+            purge_grace=purge_grace,
+            now=entry.due,
+        )
+        if following.due > entry.due
+    ]
+    return min(later, key=lambda following: following.due, default=None)
+
+
 def reminder_action(
     entry: ScheduleEntry,
     appointment: Appointment | None,

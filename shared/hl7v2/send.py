@@ -10,6 +10,7 @@ admin uploaded for the endpoint's environment: `aud` = the URL, `exp` in 4 minut
 from __future__ import annotations
 
 import argparse
+import functools
 import time
 import uuid
 from pathlib import Path
@@ -34,9 +35,8 @@ def add_parser(commands: Any) -> None:
 def sender_token(private_key_pem: bytes, url: str, body: bytes, *, kid: str | None = None) -> str:
     """The bearer token for posting `body` to `url`, signed with `private_key_pem`."""
     from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
-    key = load_pem_private_key(private_key_pem, password=None)
+    key = _private_key(private_key_pem)
     algorithm = "RS384"
     if isinstance(key, ec.EllipticCurvePrivateKey):
         algorithm = "ES384" if key.curve.name == "secp384r1" else "ES256"
@@ -49,6 +49,14 @@ def sender_token(private_key_pem: bytes, url: str, body: bytes, *, kid: str | No
         BODY_HASH_CLAIM: body_hash(body),
     }
     return jwt.encode(claims, key, algorithm=algorithm, headers={"kid": kid} if kid else None)
+
+
+@functools.lru_cache(maxsize=8)
+def _private_key(pem: bytes) -> Any:
+    """Loading a PEM key costs tens of milliseconds: once per key, not once per message."""
+    from cryptography.hazmat.primitives.serialization import load_pem_private_key
+
+    return load_pem_private_key(pem, password=None)
 
 
 def run(args: argparse.Namespace) -> int:

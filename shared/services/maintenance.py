@@ -16,7 +16,16 @@ from typing import Protocol
 
 from shared.adapters.appointments import AppointmentStore, ScheduleIndex
 from shared.adapters.storage import StorageAccount
-from shared.domain.schedule import BUCKET_FORMAT, EntryKind, ScheduleEntry, bucket_of, buckets_between, reminder_action
+from shared.domain.appointment import Appointment
+from shared.domain.schedule import (
+    BUCKET_FORMAT,
+    EntryKind,
+    ScheduleEntry,
+    bucket_of,
+    buckets_between,
+    entry_after,
+    reminder_action,
+)
 from shared.domain.sms_text import SmsKind
 from shared.errors import ConflictError, ConnectorError, NotFoundError
 from shared.queue_names import SMS_OUTBOUND_QUEUE
@@ -99,7 +108,9 @@ def _handle(
     """Act on one due entry and remove it; False (entry kept) when it failed and must be tried again."""
     try:
         if entry.kind is EntryKind.REMINDER:
-            _remind(entry, account, directory, policy, now, report)
+            appointment = _remind(entry, account, directory, policy, now, report)
+            if appointment is not None and appointment.schedule_version == entry.schedule_version:
+                _index_next(entry, appointment, index, directory, policy)
         else:
             _purge(entry, account, join_tokens, report)
         index.remove(entry)
@@ -115,6 +126,17 @@ def _handle(
     return True
 
 
+def _index_next(
+    entry: ScheduleEntry, appointment: Appointment, index: ScheduleIndex, directory: Directory, policy: NoticePolicy
+) -> None:
+    """Index what follows `entry` before `entry` goes: a crash in between repeats work, never loses it."""
+    endpoint = directory.get_endpoint(entry.endpoint_id)
+    leads = endpoint.sms.reminder_lead_minutes if endpoint.sms.reminders_enabled else ()
+    following = entry_after(entry, appointment, reminder_leads=leads, purge_grace=policy.purge_grace)
+    if following is not None:
+        index.add([following])
+
+
 def _remind(
     entry: ScheduleEntry,
     account: StorageAccount,
@@ -122,20 +144,18 @@ def _remind(
     policy: NoticePolicy,
     now: datetime,
     report: TickReport,
-) -> None:
-    try:
-        appointment, _ = AppointmentStore(account).get(entry.endpoint_id, entry.appointment_key)
-    except NotFoundError:
-        appointment = None
+) -> Appointment | None:
+    """Queue the reminder if it is still wanted; the appointment as read (None when it is gone)."""
+    appointment, _ = AppointmentStore(account).find(entry.endpoint_id, entry.appointment_key)
     endpoint = directory.get_endpoint(entry.endpoint_id)
     leads = endpoint.sms.reminder_lead_minutes
     action = reminder_action(entry, appointment, now=now, grace=REMINDER_GRACE, leads=leads)
     if action != "send" or appointment is None:
         report.skip(f"reminder {action}")
-        return
+        return appointment
     if entry.lead_minutes not in leads:
         report.skip("reminder lead no longer configured")
-        return
+        return appointment
     organisation = directory.get_organisation(endpoint.org_id)
     job, why = sms_job_for(
         endpoint,
@@ -149,9 +169,10 @@ def _remind(
     )
     if job is None:
         report.skip(f"reminder not sent: {why}")
-        return
+        return appointment
     enqueue_sms_job(account.queue(SMS_OUTBOUND_QUEUE), job)
     report.reminders += 1
+    return appointment
 
 
 def _purge(entry: ScheduleEntry, account: StorageAccount, join_tokens: JoinTokenRemover, report: TickReport) -> None:

@@ -19,7 +19,7 @@ from shared.domain.appointment import Appointment, Change, Decision, Outcome, St
 from shared.domain.config import Endpoint, Organisation
 from shared.domain.hl7_message import Hl7MessageError
 from shared.domain.join_tokens import JoinTarget, new_token
-from shared.domain.schedule import entries_for
+from shared.domain.schedule import first_entry
 from shared.domain.siu import AppointmentEvent, EventKind, parse_siu
 from shared.errors import ConflictError, InvalidMessageError, NotFoundError, PreconditionFailedError, UpstreamError
 from shared.queue_names import HL7_INBOUND_QUEUE, SMS_OUTBOUND_QUEUE
@@ -104,23 +104,25 @@ def _apply(
             state.join_token,
             JoinTarget(endpoint.id, geo, event.appointment_id or "", state.start, state.end, str(state.status)),
         )
-    if state.status is not Status.CANCELLED and state.status is not Status.DELETED:
-        leads = endpoint.sms.reminder_lead_minutes if endpoint.sms.reminders_enabled else ()
-        ScheduleIndex(account).add(
-            entries_for(endpoint.id, key, state, reminder_leads=leads, purge_grace=policy.purge_grace, now=now)
-        )
+    leads = endpoint.sms.reminder_lead_minutes if endpoint.sms.reminders_enabled else ()
+    first = first_entry(endpoint.id, key, state, reminder_leads=leads, purge_grace=policy.purge_grace, now=now)
+    if first is not None:
+        ScheduleIndex(account).add([first])
     if decision.notice:
         _queue_notice(decision, endpoint, directory, key, account, store, etag, policy)
     return str(decision.outcome)
 
 
 def _write(store: AppointmentStore, endpoint_id: str, key: str, change: Change, geo: str) -> tuple[Decision, str]:
-    """Apply the change under optimistic concurrency; a booked appointment gets its join token here."""
+    """Apply the change under optimistic concurrency; a booked appointment gets its join token here.
+
+    A booking is usually of an appointment we have never seen: it is created straight away, and read
+    only when the create finds it exists (one storage call instead of two on the common path).
+    """
+    assume_new = change.kind == "booked"
     for _ in range(MAX_WRITE_ATTEMPTS):
-        try:
-            current, etag = store.get(endpoint_id, key)
-        except NotFoundError:
-            current, etag = None, None
+        current, etag = (None, None) if assume_new else store.find(endpoint_id, key)
+        assume_new = False
         decision = apply_change(current, change)
         if decision.outcome is not Outcome.APPLIED:
             return decision, etag or ""
