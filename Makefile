@@ -35,3 +35,4 @@ lint: setup
 bench: setup
 	$(PY) bench/cold_start.py
 	$(PY) bench/pipeline.py
+	$(PY) bench/timer.py

@@ -42,11 +42,11 @@ class AppointmentStore:
 
     def create(self, endpoint_id: str, key: str, appointment: Appointment) -> str:
         """Raises ConflictError when another message created it first."""
-        return self._table.create(_entity(endpoint_id, key, appointment))
+        return self._table.create(appointment_entity(endpoint_id, key, appointment))
 
     def replace(self, endpoint_id: str, key: str, appointment: Appointment, etag: str) -> str:
         """Raises PreconditionFailedError when another message changed it since `etag` was read."""
-        return self._table.replace(_entity(endpoint_id, key, appointment), etag)
+        return self._table.replace(appointment_entity(endpoint_id, key, appointment), etag)
 
 
 class ScheduleIndex:
@@ -57,18 +57,7 @@ class ScheduleIndex:
     def add(self, entries: Iterable[ScheduleEntry]) -> None:
         """Upsert: adding the same entry twice (a redelivered message) leaves one row."""
         for entry in entries:
-            self._table.upsert(
-                {
-                    "PartitionKey": entry.bucket,
-                    "RowKey": entry.row_key,
-                    "Due": entry.due,
-                    "Kind": str(entry.kind),
-                    "EndpointId": entry.endpoint_id,
-                    "AppointmentKey": entry.appointment_key,
-                    "ScheduleVersion": entry.schedule_version,
-                    "LeadMinutes": entry.lead_minutes,
-                }
-            )
+            self._table.upsert(schedule_entity(entry))
 
     def list_due(self, bucket: str, now: datetime) -> Iterator[ScheduleEntry]:
         """Entries of one bucket that are due at `now`: one partition, a row-key range."""
@@ -98,7 +87,20 @@ class ScheduleIndex:
             self._state.replace(entity, etag)
 
 
-def _entity(endpoint_id: str, key: str, appointment: Appointment) -> dict[str, Any]:
+def schedule_entity(entry: ScheduleEntry) -> dict[str, Any]:
+    return {
+        "PartitionKey": entry.bucket,
+        "RowKey": entry.row_key,
+        "Due": entry.due,
+        "Kind": str(entry.kind),
+        "EndpointId": entry.endpoint_id,
+        "AppointmentKey": entry.appointment_key,
+        "ScheduleVersion": entry.schedule_version,
+        "LeadMinutes": entry.lead_minutes,
+    }
+
+
+def appointment_entity(endpoint_id: str, key: str, appointment: Appointment) -> dict[str, Any]:
     entity: dict[str, Any] = {
         "PartitionKey": endpoint_id,
         "RowKey": key,
