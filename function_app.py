@@ -6,6 +6,7 @@ from shared.triggers import (
     config_api,
     config_approval,
     devicetest,
+    ehr_writeback,
     health,
     hl7,
     join,
@@ -14,6 +15,7 @@ from shared.triggers import (
     phone_number_orders,
     sandbox,
     sms,
+    sms_events,
     well_known,
 )
 
@@ -30,4 +32,6 @@ app.register_functions(devicetest.bp)
 app.register_functions(sandbox.bp)
 app.register_functions(hl7.bp)
 app.register_functions(sms.bp)
+app.register_functions(sms_events.bp)
+app.register_functions(ehr_writeback.bp)
 app.register_functions(maintenance.bp)

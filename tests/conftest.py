@@ -50,6 +50,7 @@ def storage_env(azurite: Azurite) -> dict[str, str]:
         "TIMER_SCHEDULE": "0 * * * * *",
         "CONTROL_STORAGE": azurite.connection_string(CONTROL_ACCOUNT),
         "AzureWebJobsStorage": azurite.connection_string(CONTROL_ACCOUNT),
+        "OPT_OUT_HASH_KEY": base64.b64encode(secrets.token_bytes(32)).decode(),
     }
     for geo in KNOWN_GEOS:
         env[geo_storage_setting(geo)] = azurite.connection_string(geo_account(geo))
