@@ -13,6 +13,7 @@ from shared.triggers import (
     maintenance,
     openapi,
     phone_number_orders,
+    reports,
     sandbox,
     sms,
     sms_events,
@@ -26,6 +27,7 @@ app.register_functions(openapi.bp)
 app.register_functions(well_known.bp)
 app.register_functions(config_api.bp)
 app.register_functions(config_approval.bp)
+app.register_functions(reports.bp)
 app.register_functions(phone_number_orders.bp)
 app.register_functions(join.bp)
 app.register_functions(devicetest.bp)
