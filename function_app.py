@@ -6,14 +6,17 @@ from shared.triggers import (
     config_api,
     config_approval,
     devicetest,
+    ehr_writeback,
     health,
     hl7,
     join,
     maintenance,
     openapi,
     phone_number_orders,
+    reports,
     sandbox,
     sms,
+    sms_events,
     well_known,
 )
 
@@ -24,10 +27,13 @@ app.register_functions(openapi.bp)
 app.register_functions(well_known.bp)
 app.register_functions(config_api.bp)
 app.register_functions(config_approval.bp)
+app.register_functions(reports.bp)
 app.register_functions(phone_number_orders.bp)
 app.register_functions(join.bp)
 app.register_functions(devicetest.bp)
 app.register_functions(sandbox.bp)
 app.register_functions(hl7.bp)
 app.register_functions(sms.bp)
+app.register_functions(sms_events.bp)
+app.register_functions(ehr_writeback.bp)
 app.register_functions(maintenance.bp)

@@ -9,7 +9,9 @@ each other) and at most 3 entities per due item plus a constant. Prints figures;
 from __future__ import annotations
 
 import argparse
+import base64
 import os
+import secrets
 import sys
 import time
 from collections import defaultdict
@@ -96,7 +98,10 @@ def main() -> None:
 def run_one(azurite: Azurite, size: int) -> tuple[int, int, int, float]:
     """A fresh geography account per size (Azurite accounts are fixed at start: reuse EU, cleared)."""
     settings = azurite.storage_settings("http://127.0.0.1:7071")
-    os.environ.update({**settings, "SMS_PROVIDER": "outbox", "SMS_OUTBOX_PATH": os.devnull})
+    opt_out_key = base64.b64encode(secrets.token_bytes(32)).decode()
+    os.environ.update(
+        {**settings, "SMS_PROVIDER": "outbox", "SMS_OUTBOX_PATH": os.devnull, "OPT_OUT_HASH_KEY": opt_out_key}
+    )
     bootstrap.reset()
     service = TableServiceClient.from_connection_string(settings["GEO_EU_STORAGE"])
     for table in (APPOINTMENTS, SCHEDULE, "timerstate"):

@@ -63,12 +63,14 @@ output() { az deployment group show --resource-group "$resource_group" --name te
 app_name="$(output FUNCTION_APP_NAME)"
 [[ -n "$app_name" ]] || die "deployment returned no function app name"
 
-step "Ensuring the context-token signing key in Key Vault"
+step "Ensuring the context-token signing key and the opt-out hash key in Key Vault"
 vault="$(output KEY_VAULT_NAME)"
-if ! az keyvault secret show --vault-name "$vault" --name context-token-secret --output none 2>/dev/null; then
-  az keyvault secret set --vault-name "$vault" --name context-token-secret --value "$(openssl rand -base64 48)" \
-    --output none || die "cannot write secret context-token-secret: give yourself 'Key Vault Secrets Officer' on $vault"
-fi
+for secret in context-token-secret opt-out-hash-key; do
+  if ! az keyvault secret show --vault-name "$vault" --name "$secret" --output none 2>/dev/null; then
+    az keyvault secret set --vault-name "$vault" --name "$secret" --value "$(openssl rand -base64 48)" \
+      --output none || die "cannot write secret $secret: give yourself 'Key Vault Secrets Officer' on $vault"
+  fi
+done
 
 step "Publishing the app to $app_name"
 (cd "$repo" && func azure functionapp publish "$app_name" --python --build remote) || die "publishing failed"

@@ -69,12 +69,15 @@ var unservedGeographies = filter(knownGeographies, code => !contains(servedGeogr
 var perGeographyQueueFunctionBases = [
   'process_hl7_message'
   'send_sms_job'
+  'write_back_ehr_event'
 ]
 var geographyQueues = [
   'hl7-inbound'
   'hl7-inbound-poison'
   'sms-outbound'
   'sms-outbound-poison'
+  'ehr-writeback'
+  'ehr-writeback-poison'
 ]
 var smsDeliveryReportFunction = 'receive_sms_delivery_report'
 
@@ -176,6 +179,7 @@ var connectorSettings = [
   { name: 'GRAPH_TENANT_ID', value: tenant().tenantId }
   { name: 'GRAPH_CLIENT_ID', value: appIdentity.properties.clientId }
   { name: 'CONTEXT_TOKEN_SECRET', value: '@Microsoft.KeyVault(SecretUri=${keyVault.outputs.contextTokenSecretUri})' }
+  { name: 'OPT_OUT_HASH_KEY', value: '@Microsoft.KeyVault(SecretUri=${keyVault.outputs.optOutHashKeyUri})' }
   // The configuration API trusts this tenant's tokens for the given app registration; the three go together.
   { name: 'ENTRA_OPENID_CONFIG_URL', value: empty(entraClientId) ? '' : '${environment().authentication.loginEndpoint}${tenant().tenantId}/v2.0/.well-known/openid-configuration' }
   { name: 'ENTRA_CLIENT_ID', value: entraClientId }

@@ -24,12 +24,14 @@ if TYPE_CHECKING:
     from shared.adapters.config_store import ConfigStore
     from shared.adapters.entra import EntraTokenValidator
     from shared.adapters.metering import StorageMeter
+    from shared.adapters.opt_outs import OptOutList
     from shared.adapters.phone_numbers import PhoneNumberProvider
     from shared.adapters.sender_keys import SenderKeyResolver
     from shared.adapters.smart import SigningKey, SmartClient
     from shared.adapters.storage import Queue, Storage
     from shared.domain.sms import SmsSender
-    from shared.services.device_test import ContextTokenVerifier, EhrWriteBack
+    from shared.services.device_test import ContextTokenVerifier
+    from shared.services.ehr_write_back import EhrWriteBack
     from shared.services.join import JoinTokens
     from shared.services.meetings import MeetingService
     from shared.services.notices import NoticePolicy
@@ -71,6 +73,14 @@ def get_sms_sender() -> SmsSender:
     from shared.adapters.outbox_sms import OutboxSmsSender
 
     return OutboxSmsSender(settings.sms_outbox_path)
+
+
+@functools.cache
+def get_opt_outs(geo: str) -> OptOutList:
+    """The SMS opt-out list of `geo`; raises SettingsError when OPT_OUT_HASH_KEY is not set."""
+    from shared.adapters.opt_outs import OptOutList
+
+    return OptOutList(get_storage().for_geo(geo), get_settings().require_opt_out_hash_key())
 
 
 @functools.cache
@@ -200,6 +210,7 @@ def reset() -> None:
         get_settings,
         get_storage,
         get_sms_sender,
+        get_opt_outs,
         get_meeting_service,
         get_join_tokens,
         get_ehr_write_back,

@@ -127,6 +127,10 @@ SETTINGS: tuple[SettingSpec, ...] = (
         "CONTEXT_TOKEN_SECRET",
         "Base64 key (32 bytes or more) that signs and verifies context tokens such as the device-test link's.",
     ),
+    SettingSpec(
+        "OPT_OUT_HASH_KEY",
+        "Base64 key (32 bytes or more) of the keyed hash under which the SMS opt-out list stores number pairs.",
+    ),
 )
 
 CONNECTION_SUFFIXES: tuple[str, ...] = (
@@ -167,7 +171,7 @@ MEETING_PROVIDERS: tuple[str, ...] = ("sandbox", "graph")
 DEFAULT_TIMER_SCHEDULE = "0 * * * * *"
 DEFAULT_GRAPH_BASE_URL = "https://graph.microsoft.com/v1.0"
 DEFAULT_AUTHORITY_HOST = "https://login.microsoftonline.com"
-MIN_CONTEXT_TOKEN_SECRET_BYTES = 32
+MIN_KEY_BYTES = 32
 
 
 @dataclass(frozen=True)
@@ -219,6 +223,7 @@ class Settings:
     meeting_provider: str = "sandbox"
     graph: GraphConnection | None = None
     context_token_secret: bytes | None = field(default=None, repr=False)
+    opt_out_hash_key: bytes | None = field(default=None, repr=False)
     entra: EntraSettings | None = None
     epic: EpicSettings | None = None
     phone_number_provider: str = "sandbox"
@@ -246,6 +251,12 @@ class Settings:
             raise SettingsError("Setting CONTEXT_TOKEN_SECRET is needed to sign context tokens.")
         return self.context_token_secret
 
+    def require_opt_out_hash_key(self) -> bytes:
+        """The opt-out list's hash key. Raises SettingsError naming it when it is not set."""
+        if self.opt_out_hash_key is None:
+            raise SettingsError("Setting OPT_OUT_HASH_KEY is needed to send SMS and to record opt-outs.")
+        return self.opt_out_hash_key
+
 
 SMS_PROVIDERS: tuple[str, ...] = ("acs", "outbox")
 DEFAULT_SMS_OUTBOX_PATH = "outbox/sms.jsonl"
@@ -270,7 +281,8 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         entra=_read_entra(env),
         epic=_read_epic(env),
         phone_number_provider=_read_phone_number_provider(env),
-        context_token_secret=_read_context_token_secret(env),
+        context_token_secret=_read_key(env, "CONTEXT_TOKEN_SECRET"),
+        opt_out_hash_key=_read_key(env, "OPT_OUT_HASH_KEY"),
         purge_grace_minutes=_read_minutes(env, "PURGE_GRACE_MINUTES", default=60, maximum=7 * 24 * 60),
         timer_schedule=_read_timer_schedule(env),
     )
@@ -436,20 +448,18 @@ def _read_minutes(env: Mapping[str, str], name: str, *, default: int, maximum: i
     return int(raw)
 
 
-def _read_context_token_secret(env: Mapping[str, str]) -> bytes | None:
-    """Optional at load (only device-test and launch links need it); never a default in code."""
-    raw = env.get("CONTEXT_TOKEN_SECRET", "").strip()
+def _read_key(env: Mapping[str, str], name: str) -> bytes | None:
+    """A Base64 key setting: optional at load (only the paths that use it require it); never a default in code."""
+    raw = env.get(name, "").strip()
     if not raw:
         return None
     try:
         secret = base64.b64decode(raw, validate=True)
     except binascii.Error:
         secret = b""
-    if len(secret) < MIN_CONTEXT_TOKEN_SECRET_BYTES:
+    if len(secret) < MIN_KEY_BYTES:
         # Never echo the value: it is a key.
-        raise SettingsError(
-            f"Setting CONTEXT_TOKEN_SECRET must be Base64 of at least {MIN_CONTEXT_TOKEN_SECRET_BYTES} random bytes."
-        )
+        raise SettingsError(f"Setting {name} must be Base64 of at least {MIN_KEY_BYTES} random bytes.")
     return secret
 
 

@@ -37,7 +37,10 @@ def azurite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Azurite]:
 @pytest.fixture(scope="session")
 def storage_env(azurite: Azurite) -> dict[str, str]:
     """App settings that point the connector at the session's Azurite."""
-    return azurite.storage_settings("http://127.0.0.1:7071")
+    return {
+        **azurite.storage_settings("http://127.0.0.1:7071"),
+        "OPT_OUT_HASH_KEY": base64.b64encode(secrets.token_bytes(32)).decode(),
+    }
 
 
 @pytest.fixture

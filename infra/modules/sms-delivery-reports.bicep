@@ -1,7 +1,7 @@
 // Event Grid system topic on the ACS resource and, once the app is published, the subscription that delivers
-// SMS delivery reports to the app's Event Grid-triggered function. Event Grid checks that the function exists
-// when the subscription is created, hence the switch: the first deployment leaves it off, the one after
-// publishing turns it on (deploy.sh and the azd postdeploy hook do this).
+// SMS delivery reports and inbound texts (STOP / START) to the app's Event Grid-triggered function. Event Grid
+// checks that the function exists when the subscription is created, hence the switch: the first deployment
+// leaves it off, the one after publishing turns it on (deploy.sh and the azd postdeploy hook do this).
 
 param topicName string
 param communicationServiceId string
@@ -40,6 +40,8 @@ resource deliveryReports 'Microsoft.EventGrid/systemTopics/eventSubscriptions@20
     filter: {
       includedEventTypes: [
         'Microsoft.Communication.SMSDeliveryReportReceived'
+        // Inbound texts: STOP / START keep the opt-out list.
+        'Microsoft.Communication.SMSReceived'
       ]
     }
     eventDeliverySchema: 'EventGridSchema'

@@ -1,7 +1,7 @@
 """`AcsSmsSender`: sends SMS through Azure Communication Services and translates its answers.
 
-Per SMS: from the endpoint's linked number, delivery reports on, tagged with the job id (never the
-patient). Outcomes:
+Per SMS: from the endpoint's linked number, delivery reports on, tagged with `sms.provider_tag` (the
+job's route and id, never the patient). Outcomes:
 
 * accepted (202, recipient `successful`) -> SmsReceipt(accepted=True, message_id=ACS message id);
 * throttled (429, whole request or recipient) -> UpstreamError(retryable=True, retry_after=Retry-After);
@@ -82,7 +82,7 @@ class AcsSmsSender:
                 to=[sms.to_number],
                 message=sms.text,
                 enable_delivery_report=True,
-                tag=sms.job_id,
+                tag=sms.provider_tag,
             )
         except HttpResponseError as exc:
             return _refused(sms, exc)

@@ -12,6 +12,7 @@ Reads the other features rely on (each a point read or two): `get_organisation`,
     authstates      PK SHA-256 of the state, RK "state"  (one-time OAuth state, deleted on use)
     validations     PK endpoint id, RK approver UPN      (last successful Epic validation)
     phonenumbers    PK org id, RK E.164 number           (the organisation's own sender numbers)
+    numberowners    PK E.164 number, RK "owner"          (number -> org id: routes inbound SMS such as STOP)
     operations      PK operation id, RK "operation"      (asynchronous phone-number orders)
 
 Writes that touch several rows order them so a failure leaves no dangling index pointing anywhere
@@ -291,6 +292,8 @@ class ConfigStore:
     # --- phone numbers and operations ----------------------------------------------------------
 
     def add_phone_number(self, number: PhoneNumber) -> None:
+        """Record the number for its organisation, the owner index first (a half-done write routes nothing)."""
+        self._table("numberowners").upsert({"PartitionKey": number.number, "RowKey": "owner", "OrgId": number.org_id})
         self._table("phonenumbers").upsert(
             {
                 "PartitionKey": number.org_id,
@@ -312,6 +315,10 @@ class ConfigStore:
         except NotFoundError:
             return False
         return True
+
+    def get_phone_number_owner(self, number: str) -> str:
+        """The id of the organisation that holds our sending number `number`. Raises NotFoundError."""
+        return _get(self._table("numberowners"), number, "owner", "phone number").entity["OrgId"]
 
     def create_operation(self, operation: Operation) -> None:
         self._table("operations").create(_operation_entity(operation))

@@ -1,8 +1,9 @@
 """`RecordingEhrWriteBack`: the local EHR write-back, which records each call instead of calling Epic.
 
-Records go to the control account's table `ehrwritebacks` (PartitionKey = endpoint id, RowKey = the
-result id, fields Kind, Payload (JSON), RecordedAt), so local runs and tests can see what would have
-been written. A FHIR write-back replaces it once the SMART client exists.
+Records go to table `ehrwritebacks` (PartitionKey = endpoint id, RowKey = the result or event id, fields
+Kind, Payload (JSON), RecordedAt), so local runs and tests can see what would have been written:
+device-test results (no patient data) in the control account, visit and SMS events (they name the
+visit) in the event's geography. Upserts by id: a redelivered event is recorded once.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from datetime import UTC, datetime
 
 from shared.adapters.storage import Storage
 from shared.domain.device_test import DeviceTestResult
+from shared.domain.ehr_events import EhrEvent
 
 EHR_WRITE_BACKS_TABLE = "ehrwritebacks"
 
@@ -28,6 +30,18 @@ class RecordingEhrWriteBack:
                 "RowKey": result_id,
                 "Kind": "device_test",
                 "Payload": json.dumps(result.as_dict(), separators=(",", ":")),
+                "RecordedAt": datetime.now(UTC),
+            }
+        )
+
+    def write_event(self, event: EhrEvent) -> None:
+        """Record the call (idempotent per event id). Raises UpstreamError."""
+        self._storage.for_geo(event.geo).table(EHR_WRITE_BACKS_TABLE).upsert(
+            {
+                "PartitionKey": event.endpoint_id,
+                "RowKey": event.event_id,
+                "Kind": str(event.kind),
+                "Payload": json.dumps(event.to_message(), separators=(",", ":")),
                 "RecordedAt": datetime.now(UTC),
             }
         )

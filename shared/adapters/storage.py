@@ -115,6 +115,22 @@ class Table:
             ):
                 yield _stored(entity)
 
+    def query_page(
+        self, query_filter: str, parameters: dict[str, Any], limit: int, select: Sequence[str] | None = None
+    ) -> list[Stored]:
+        """At most `limit` entities matching the filter, in key order: one page, one request or a few
+        (the service may cut a page short; the SDK then follows its continuation)."""
+        with _translated(f"table {self.name}"):
+            entities = self._client.query_entities(
+                query_filter, parameters=parameters, select=list(select) if select else None, results_per_page=limit
+            )
+            found = []
+            for entity in entities:
+                found.append(_stored(entity))
+                if len(found) == limit:
+                    break
+            return found
+
 
 class Queue:
     """One queue; messages are JSON, encoded as host.json's messageEncoding tells the trigger."""

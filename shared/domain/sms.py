@@ -12,13 +12,18 @@ from typing import Protocol
 
 @dataclass(frozen=True)
 class OutboundSms:
-    """One text to one number. `job_id` is deterministic per job and travels as the provider's tag,
+    """One text to one number. `tag` (default: the deterministic job id) travels as the provider's tag,
     so a delivery report finds its job without naming the patient."""
 
     job_id: str
     from_number: str  # E.164: the number linked to the FHIR endpoint
     to_number: str  # E.164
     text: str
+    tag: str = ""
+
+    @property
+    def provider_tag(self) -> str:
+        return self.tag or self.job_id
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ from typing import Any, Protocol
 
 from shared.adapters.storage import Storage
 from shared.domain.device_test import DeviceTestResult, parse_device_test_result
+from shared.services.ehr_write_back import EhrWriteBack
 
 logger = logging.getLogger(__name__)
 
@@ -26,12 +27,6 @@ class ContextTokenVerifier(Protocol):
     """Verifies a context token and returns the endpoint id it was issued for; raises NotAuthorisedError."""
 
     def verify(self, token: str) -> str: ...
-
-
-class EhrWriteBack(Protocol):
-    """Writes a device-test result back to the endpoint's EHR."""
-
-    def write_device_test(self, endpoint_id: str, result_id: str, result: DeviceTestResult) -> None: ...
 
 
 def record_device_test(

@@ -5,14 +5,24 @@ from __future__ import annotations
 import logging
 from dataclasses import replace
 from datetime import datetime
+from typing import Protocol
 
 from shared.adapters.sms_jobs import JobLog, JobStatus
 from shared.adapters.storage import Queue
 from shared.domain.sms import OutboundSms, SmsSender
+from shared.domain.sms_delivery import delivery_tag
 from shared.domain.sms_job import SmsJob, retry_delay
 from shared.errors import UpstreamError
 
 logger = logging.getLogger(__name__)
+
+OPTED_OUT_REASON = "opted out: the patient texted STOP to this number"
+
+
+class OptOuts(Protocol):
+    """Whether a patient texted STOP to one of our numbers (and not START since)."""
+
+    def is_opted_out(self, our_number: str, patient_number: str) -> bool: ...
 
 
 def enqueue_sms_job(queue: Queue, job: SmsJob, *, delay_seconds: int | None = None) -> None:
@@ -21,8 +31,14 @@ def enqueue_sms_job(queue: Queue, job: SmsJob, *, delay_seconds: int | None = No
     logger.info("SMS job %s (%s) queued for endpoint %s", job.job_id, job.kind, job.endpoint_id)
 
 
-def send_sms_job(job: SmsJob, *, log: JobLog, sender: SmsSender, queue: Queue, now: datetime) -> JobStatus | None:
+def send_sms_job(
+    job: SmsJob, *, geo: str, log: JobLog, sender: SmsSender, queue: Queue, opt_outs: OptOuts, now: datetime
+) -> JobStatus | None:
     """Send `job` unless it was sent (or may have been) already; the status it ends in, None if skipped.
+
+    A patient who opted out of the sending number gets nothing: the job is recorded failed with the
+    reason, never sent. The SMS is tagged with its geography, endpoint and job id (`delivery_tag`) so
+    its delivery report finds the job with one read.
 
     A provider's passing failure is retried by queueing the job again after its Retry-After (or our
     back-off), so the host's fixed retry interval never hammers a throttled provider; after
@@ -32,7 +48,17 @@ def send_sms_job(job: SmsJob, *, log: JobLog, sender: SmsSender, queue: Queue, n
     if claimed is None:
         logger.info("SMS job %s already handled; not sent again", job.job_id)
         return None
-    sms = OutboundSms(job_id=job.job_id, from_number=job.from_number, to_number=job.to_number, text=job.text)
+    if opt_outs.is_opted_out(job.from_number, job.to_number):
+        log.record(claimed, JobStatus.FAILED, now, Reason=OPTED_OUT_REASON)
+        logger.info("SMS job %s not sent: the patient opted out of the number", job.job_id)
+        return JobStatus.FAILED
+    sms = OutboundSms(
+        job_id=job.job_id,
+        from_number=job.from_number,
+        to_number=job.to_number,
+        text=job.text,
+        tag=delivery_tag(geo, job.endpoint_id, job.job_id),
+    )
     try:
         receipt = sender.send(sms)
     except UpstreamError as error:

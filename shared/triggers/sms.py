@@ -30,9 +30,11 @@ def _register_sms_queue_function(geo: str) -> None:
             account=account,
             work=lambda payload: sms_jobs.send_sms_job(
                 sms_job.SmsJob.from_message(payload),
+                geo=geo,
                 log=job_log.JobLog(account),
                 sender=bootstrap.get_sms_sender(),
                 queue=account.queue(SMS_OUTBOUND_QUEUE),
+                opt_outs=bootstrap.get_opt_outs(geo),
                 now=datetime.now(UTC),
             ),
         )

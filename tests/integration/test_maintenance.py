@@ -14,6 +14,7 @@ from azure.data.tables import TableServiceClient
 
 from shared import bootstrap
 from shared.adapters.appointments import AppointmentStore
+from shared.adapters.opt_outs import OptOutList
 from shared.adapters.outbox_sms import OutboxSmsSender
 from shared.adapters.sms_jobs import JobLog
 from shared.adapters.storage import StorageAccount
@@ -154,7 +155,9 @@ def test_two_ticks_racing_send_each_reminder_once(world: World, tmp_path) -> Non
     for job in world.jobs():
         send_sms_job(
             job,
+            geo="US",
             log=JobLog(world.account),
+            opt_outs=OptOutList(world.account, b"opt-out key for the maintenance tests"),
             sender=sender,
             queue=world.account.queue(SMS_OUTBOUND_QUEUE),
             now=START - DAY,

@@ -10,6 +10,7 @@ import pytest
 from azure.storage.queue import QueueClient
 
 from shared.adapters.acs_sms import AcsSmsSender
+from shared.adapters.opt_outs import OptOutList
 from shared.adapters.sms_jobs import JobLog, JobStatus
 from shared.adapters.storage import Storage
 from shared.domain.sms_job import MAX_ATTEMPTS, SmsJob
@@ -21,6 +22,7 @@ from tests.standins.acs_sms import AcsSmsStandIn, accepted, recipient_failed
 from tests.standins.server import Response
 
 NOW = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
+OPT_OUT_KEY = b"opt-out key for the SMS job tests!"
 THROTTLED = Response.json({"error": {"code": "TooManyRequests"}}, 429, {"Retry-After": "37"})
 
 
@@ -50,7 +52,15 @@ def sender_for(acs: AcsSmsStandIn) -> AcsSmsSender:
 
 def run(account, acs: AcsSmsStandIn, the_job: SmsJob) -> JobStatus | None:
     queue = account.queue(f"sms-{uuid.uuid4().hex[:8]}")
-    return send_sms_job(the_job, log=JobLog(account), sender=sender_for(acs), queue=queue, now=NOW)
+    return send_sms_job(
+        the_job,
+        geo="US",
+        log=JobLog(account),
+        sender=sender_for(acs),
+        queue=queue,
+        opt_outs=OptOutList(account, OPT_OUT_KEY),
+        now=NOW,
+    )
 
 
 def test_a_job_is_sent_once_however_often_it_is_delivered(account) -> None:
@@ -77,12 +87,34 @@ def test_throttling_requeues_the_job_after_its_retry_after_then_it_is_sent(accou
     queue = account.queue(f"sms-{uuid.uuid4().hex[:8]}")
     log = JobLog(account)
     with AcsSmsStandIn([THROTTLED, accepted("msg-2")]) as acs:
-        assert send_sms_job(the_job, log=log, sender=sender_for(acs), queue=queue, now=NOW) is JobStatus.RETRY
+        assert (
+            send_sms_job(
+                the_job,
+                geo="US",
+                log=log,
+                sender=sender_for(acs),
+                queue=queue,
+                opt_outs=OptOutList(account, OPT_OUT_KEY),
+                now=NOW,
+            )
+            is JobStatus.RETRY
+        )
         raw = QueueClient.from_connection_string(storage_env["GEO_US_STORAGE"], queue.name)
         assert raw.peek_messages() == []  # invisible for the Retry-After seconds
         assert raw.get_queue_properties().approximate_message_count == 1
         again = dataclasses.replace(the_job, attempt=2)
-        assert send_sms_job(again, log=log, sender=sender_for(acs), queue=queue, now=NOW) is JobStatus.SENT
+        assert (
+            send_sms_job(
+                again,
+                geo="US",
+                log=log,
+                sender=sender_for(acs),
+                queue=queue,
+                opt_outs=OptOutList(account, OPT_OUT_KEY),
+                now=NOW,
+            )
+            is JobStatus.SENT
+        )
     assert log.get(the_job.endpoint_id, the_job.job_id).entity["Attempts"] == 2
 
 
