@@ -15,6 +15,8 @@ var keyVaultSecretsUser = '4633458b-17de-408a-b874-0445c86b69e6'
 var epicPrivateKeySecretName = 'epic-private-key'
 // The key that signs context tokens (device-test links); infra/deploy.sh creates it with random bytes.
 var contextTokenSecretName = 'context-token-secret'
+// The client secret of the connector's Entra app registration (provider sign-in at launch); the operator uploads it.
+var entraClientSecretName = 'entra-client-secret'
 
 resource vault 'Microsoft.KeyVault/vaults@2023-07-01' = {
   // checkov:skip=CKV_AZURE_109: Key Vault references from an app without VNet integration need the public endpoint; RBAC limits who reads.
@@ -56,3 +58,5 @@ output uri string = vault.properties.vaultUri
 output epicPrivateKeySecretUri string = '${vault.properties.vaultUri}secrets/${epicPrivateKeySecretName}'
 @description('Versionless URI of the context-token signing key.')
 output contextTokenSecretUri string = '${vault.properties.vaultUri}secrets/${contextTokenSecretName}'
+@description('Versionless URI of the Entra app registration\'s client secret (provider sign-in).')
+output entraClientSecretUri string = '${vault.properties.vaultUri}secrets/${entraClientSecretName}'
