@@ -80,7 +80,7 @@ SETTINGS: tuple[SettingSpec, ...] = (
     SettingSpec("ENTRA_ALLOWED_TENANTS", "Entra tenant ids whose users may call the config API, comma-separated."),
     SettingSpec(
         "ENTRA_CLIENT_SECRET",
-        "Client secret of ENTRA_CLIENT_ID (Key Vault reference): redeems the provider's one-time Microsoft 365 sign-in.",
+        "Client secret of ENTRA_CLIENT_ID (Key Vault reference): redeems the provider's one-time Microsoft 365 sign-in",
     ),
     SettingSpec("EPIC_CLIENT_ID", "Client id of this app's Epic (SMART on FHIR) registration."),
     SettingSpec(

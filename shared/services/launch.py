@@ -121,9 +121,7 @@ def start_launch(ports: LaunchPorts, urls: LaunchUrls, role: Role, params: Mappi
         context["department_id"] = request.department_id
     ports.states(endpoint.geo).create_auth_state(
         state,
-        AuthState(
-            endpoint.id, "", 0, verifier, config.token_endpoint, now + STATE_TTL, LAUNCH_PURPOSE, context
-        ),
+        AuthState(endpoint.id, "", 0, verifier, config.token_endpoint, now + STATE_TTL, LAUNCH_PURPOSE, context),
     )
     logger.info("%s launch started for endpoint %s", role, endpoint.id)
     return ports.smart.authorize_url(
