@@ -10,6 +10,7 @@ from shared.triggers import (
     health,
     hl7,
     join,
+    launch,
     maintenance,
     openapi,
     phone_number_orders,
@@ -29,6 +30,7 @@ app.register_functions(config_api.bp)
 app.register_functions(config_approval.bp)
 app.register_functions(reports.bp)
 app.register_functions(phone_number_orders.bp)
+app.register_functions(launch.bp)
 app.register_functions(join.bp)
 app.register_functions(devicetest.bp)
 app.register_functions(sandbox.bp)

@@ -184,6 +184,8 @@ var connectorSettings = [
   { name: 'ENTRA_OPENID_CONFIG_URL', value: empty(entraClientId) ? '' : '${environment().authentication.loginEndpoint}${tenant().tenantId}/v2.0/.well-known/openid-configuration' }
   { name: 'ENTRA_CLIENT_ID', value: entraClientId }
   { name: 'ENTRA_ALLOWED_TENANTS', value: empty(entraClientId) ? '' : tenant().tenantId }
+  // Redeems the provider's one-time Microsoft 365 sign-in at launch; the operator stores it as secret entra-client-secret.
+  { name: 'ENTRA_CLIENT_SECRET', value: empty(entraClientId) ? '' : '@Microsoft.KeyVault(SecretUri=${keyVault.outputs.entraClientSecretUri})' }
   { name: 'EPIC_CLIENT_ID', value: epicClientId }
   { name: 'EPIC_PRIVATE_KEY', value: empty(epicClientId) ? '' : '@Microsoft.KeyVault(SecretUri=${keyVault.outputs.epicPrivateKeySecretUri})' }
   // During a key rotation: a Key Vault reference to the next key (e.g. secret epic-private-key-next).

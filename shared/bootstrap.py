@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from shared.services.device_test import ContextTokenVerifier
     from shared.services.ehr_write_back import EhrWriteBack
     from shared.services.join import JoinTokens
+    from shared.services.launch import LaunchPorts
     from shared.services.meetings import MeetingService
     from shared.services.notices import NoticePolicy
 
@@ -161,6 +162,27 @@ def get_smart_client() -> SmartClient:
     return SmartClient(get_settings().require_epic().client_id, get_signing_keys()[0])
 
 
+@functools.cache
+def get_launch_ports() -> LaunchPorts:
+    """What the SMART launch needs; launch states live in the endpoint's geography (they carry the visit id)."""
+    from shared.adapters.config_store import ConfigStore
+    from shared.adapters.user_map import UserMap
+    from shared.adapters.visit_log import VisitLog
+    from shared.services.launch import LaunchPorts
+
+    storage = get_storage()
+    return LaunchPorts(
+        directory=get_directory(),
+        smart=get_smart_client(),
+        states=lambda geo: ConfigStore(storage.for_geo(geo)),
+        sign_in=get_token_validator,
+        users=UserMap(storage),
+        storage=storage,
+        meetings=get_meeting_service(),
+        visits=VisitLog(storage),
+    )
+
+
 def get_phone_number_orders() -> Queue:
     return get_storage().control.queue(PHONE_NUMBER_ORDERS_QUEUE)
 
@@ -219,6 +241,7 @@ def reset() -> None:
         get_token_validator,
         get_signing_keys,
         get_smart_client,
+        get_launch_ports,
         get_phone_number_provider,
         get_directory,
         get_sender_key_resolver,

@@ -7,6 +7,7 @@
     ├── NotAuthorisedError          no or bad credentials (401)
     │   └── JoinLinkInvalidError    a join link unknown, expired or cancelled: one answer for all three
     ├── ForbiddenError              valid caller, not allowed (403)
+    │   └── LaunchNotAllowedError   an EHR launch from a FHIR server that is not an approved endpoint
     ├── NotFoundError               the thing does not exist (404)
     │   └── MeetingNotOpenedError   a visit has no meeting yet and no organiser is known (a patient came first)
     ├── ConflictError               the state does not allow it, or it exists already (409)
@@ -60,6 +61,12 @@ class JoinLinkInvalidError(NotAuthorisedError):
 
 class ForbiddenError(ConnectorError):
     code = "forbidden"
+
+
+class LaunchNotAllowedError(ForbiddenError):
+    """A SMART launch whose `iss` is no approved endpoint: a page, never a redirect (no open redirector)."""
+
+    code = "launch_not_allowed"
 
 
 class NotFoundError(ConnectorError):

@@ -78,6 +78,10 @@ SETTINGS: tuple[SettingSpec, ...] = (
     ),
     SettingSpec("ENTRA_CLIENT_ID", "Client id of this app's Entra registration: the audience of config API tokens."),
     SettingSpec("ENTRA_ALLOWED_TENANTS", "Entra tenant ids whose users may call the config API, comma-separated."),
+    SettingSpec(
+        "ENTRA_CLIENT_SECRET",
+        "Client secret of ENTRA_CLIENT_ID (Key Vault reference): redeems the provider's one-time Microsoft 365 sign-in",
+    ),
     SettingSpec("EPIC_CLIENT_ID", "Client id of this app's Epic (SMART on FHIR) registration."),
     SettingSpec(
         "EPIC_PRIVATE_KEY",
@@ -196,6 +200,8 @@ class EntraSettings:
     openid_config_url: str
     client_id: str
     allowed_tenants: frozenset[str]
+    client_secret: str | None = field(default=None, repr=False)
+    """Redeems provider sign-in codes; None: redeemed as a public client (PKCE only)."""
 
 
 @dataclass(frozen=True)
@@ -378,7 +384,12 @@ def _read_entra(env: Mapping[str, str]) -> EntraSettings | None:
     tenants = frozenset(t.strip().lower() for t in values["ENTRA_ALLOWED_TENANTS"].split(",") if t.strip())
     if not tenants:
         raise SettingsError("Setting ENTRA_ALLOWED_TENANTS must name at least one tenant id.")
-    return EntraSettings(openid_config_url=url, client_id=values["ENTRA_CLIENT_ID"], allowed_tenants=tenants)
+    return EntraSettings(
+        openid_config_url=url,
+        client_id=values["ENTRA_CLIENT_ID"],
+        allowed_tenants=tenants,
+        client_secret=env.get("ENTRA_CLIENT_SECRET", "").strip() or None,
+    )
 
 
 def _read_epic(env: Mapping[str, str]) -> EpicSettings | None:

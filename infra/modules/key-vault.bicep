@@ -18,6 +18,8 @@ var contextTokenSecretName = 'context-token-secret'
 // The key of the SMS opt-out list's keyed hash; infra/deploy.sh creates it with random bytes. Never rotate it
 // without re-keying the list: a new key forgets every opt-out.
 var optOutHashKeyName = 'opt-out-hash-key'
+// The client secret of the connector's Entra app registration (provider sign-in at launch); the operator uploads it.
+var entraClientSecretName = 'entra-client-secret'
 
 resource vault 'Microsoft.KeyVault/vaults@2023-07-01' = {
   // checkov:skip=CKV_AZURE_109: Key Vault references from an app without VNet integration need the public endpoint; RBAC limits who reads.
@@ -61,3 +63,5 @@ output epicPrivateKeySecretUri string = '${vault.properties.vaultUri}secrets/${e
 output contextTokenSecretUri string = '${vault.properties.vaultUri}secrets/${contextTokenSecretName}'
 @description('Versionless URI of the SMS opt-out list\'s hash key.')
 output optOutHashKeyUri string = '${vault.properties.vaultUri}secrets/${optOutHashKeyName}'
+@description('Versionless URI of the Entra app registration\'s client secret (provider sign-in).')
+output entraClientSecretUri string = '${vault.properties.vaultUri}secrets/${entraClientSecretName}'

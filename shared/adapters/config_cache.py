@@ -1,6 +1,6 @@
 """A short-lived, per-process cache in front of the configuration reads the message paths make.
 
-Every HL7 message and SMS job needs its endpoint and organisation; reading them once per
+Every HL7 message, SMS job and SMART launch needs its endpoint (and organisation); reading them once per
 `TTL_SECONDS` instead of once per message halves the storage transactions of the pipeline. An admin
 change therefore reaches running instances within that time.
 """
@@ -27,6 +27,10 @@ class CachedDirectory:
 
     def get_endpoint(self, endpoint_id: str) -> Endpoint:
         return self._cached(("endpoint", endpoint_id), lambda: self._store.get_endpoint(endpoint_id))
+
+    def find_endpoint_by_url(self, fhir_base_url: str) -> Endpoint:
+        """The endpoint of a normalised FHIR base URL (a SMART launch's `iss`). Raises NotFoundError."""
+        return self._cached(("url", fhir_base_url), lambda: self._store.find_endpoint_by_url(fhir_base_url))
 
     def get_organisation(self, org_id: str) -> Organisation:
         return self._cached(("organisation", org_id), lambda: self._store.get_organisation(org_id))

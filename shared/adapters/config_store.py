@@ -9,7 +9,7 @@ Reads the other features rely on (each a point read or two): `get_organisation`,
     endpointurls    PK SHA-256 of the normalised URL     (URL -> endpoint id; makes URLs unique)
     senderkeys      PK org id, RK environment            (certificate and/or JWKS URL)
     audit           PK org id, RK inverted time + random (newest first)
-    authstates      PK SHA-256 of the state, RK "state"  (one-time OAuth state, deleted on use)
+    authstates      PK SHA-256 of the state, RK "state"  (one-time OAuth state, deleted on use; by purpose)
     validations     PK endpoint id, RK approver UPN      (last successful Epic validation)
     phonenumbers    PK org id, RK E.164 number           (the organisation's own sender numbers)
     numberowners    PK E.164 number, RK "owner"          (number -> org id: routes inbound SMS such as STOP)
@@ -24,7 +24,8 @@ from __future__ import annotations
 import hashlib
 import json
 import secrets
-from dataclasses import dataclass, replace
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
 
@@ -64,9 +65,17 @@ def http_etag(table_etag: str) -> str:
     return '"' + hashlib.sha256(table_etag.encode()).hexdigest()[:20] + '"'
 
 
+APPROVAL_PURPOSE = "approval"
+
+
 @dataclass(frozen=True)
 class AuthState:
-    """A pending Epic validation: who started it, for which endpoint and version, and its PKCE verifier."""
+    """A pending OAuth round trip: for which endpoint, its PKCE verifier and token endpoint, and what for.
+
+    `purpose` keeps a state of one flow from being redeemed by another: approval states carry the
+    approver and the configuration version; launch states (approver "" and version 0) carry the
+    launch's `context` (role, visit, ...), never an Epic token or patient data.
+    """
 
     endpoint_id: str
     approver_upn: str
@@ -74,6 +83,8 @@ class AuthState:
     code_verifier: str
     token_endpoint: str
     expires_at: datetime
+    purpose: str = APPROVAL_PURPOSE
+    context: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -251,19 +262,23 @@ class ConfigStore:
                 "code_verifier": value.code_verifier,
                 "token_endpoint": value.token_endpoint,
                 "expires_at": value.expires_at.isoformat(),
+                "purpose": value.purpose,
+                "context": json.dumps(dict(value.context), sort_keys=True),
             }
         )
 
-    def take_auth_state(self, state: str) -> AuthState:
-        """Read and delete a state, once: of concurrent callers only one succeeds.
+    def take_auth_state(self, state: str, purpose: str = APPROVAL_PURPOSE) -> AuthState:
+        """Read and delete a state of `purpose`, once: of concurrent callers only one succeeds.
 
-        Raises NotFoundError when it does not exist or was used, PreconditionFailedError when another
-        caller took it between our read and our delete.
+        Raises NotFoundError when it does not exist, was used, or belongs to another purpose (then it is
+        left alone), PreconditionFailedError when another caller took it between our read and our delete.
         """
         table = self._table("authstates")
-        stored = _get(table, url_key(state), "state", "validation state")
-        table.delete(url_key(state), "state", etag=stored.etag)
+        stored = _get(table, url_key(state), "state", "sign-in state")
         e = stored.entity
+        if e.get("purpose", APPROVAL_PURPOSE) != purpose:
+            raise NotFoundError("No such sign-in state.")
+        table.delete(url_key(state), "state", etag=stored.etag)
         return AuthState(
             e["endpoint_id"],
             e["approver_upn"],
@@ -271,6 +286,8 @@ class ConfigStore:
             e["code_verifier"],
             e["token_endpoint"],
             _time(e["expires_at"]),
+            purpose,
+            json.loads(e.get("context") or "{}"),
         )
 
     def upsert_validation(self, validation: Validation) -> None:
@@ -392,6 +409,7 @@ def _endpoint_entity(endpoint: Endpoint) -> dict[str, Any]:
         "sms_reminders_enabled": endpoint.sms.reminders_enabled,
         "sms_reminder_lead_minutes": json.dumps(list(endpoint.sms.reminder_lead_minutes)),
         "sms_from_number": endpoint.sms.from_number or "",
+        "organizer_user_id": endpoint.organizer_user_id or "",
     }
 
 
@@ -414,6 +432,7 @@ def _endpoint(e: dict[str, Any]) -> Endpoint:
         ),
         require_body_hash=bool(e.get("require_body_hash")),
         pending_reason=e.get("pending_reason") or None,
+        organizer_user_id=e.get("organizer_user_id") or None,
     )
 
 

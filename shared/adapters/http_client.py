@@ -7,6 +7,7 @@ timeouts, 429 and 5xx). `requests` is imported on first use. TLS trust follows t
 
 from __future__ import annotations
 
+import functools
 import logging
 from typing import Any
 from urllib.parse import urlsplit
@@ -20,9 +21,10 @@ TIMEOUT_SECONDS = (5, 15)
 MAX_DOCUMENT_BYTES = 1024 * 1024
 
 
-def get_json(url: str, *, what: str) -> dict[str, Any]:
-    """GET a JSON object. Raises UpstreamError (naming `what` and the host only) on any failure."""
-    return _call("GET", url, what=what, accept_client_errors=False)[1]
+def get_json(url: str, *, what: str, bearer: str | None = None) -> dict[str, Any]:
+    """GET a JSON object, with `bearer` as access token if given. Raises UpstreamError (naming `what` and
+    the host only) on any failure."""
+    return _call("GET", url, what=what, accept_client_errors=False, bearer=bearer)[1]
 
 
 def post_form(url: str, form: dict[str, str], *, what: str) -> tuple[int, dict[str, Any]]:
@@ -33,16 +35,31 @@ def post_form(url: str, form: dict[str, str], *, what: str) -> tuple[int, dict[s
     return _call("POST", url, what=what, data=form, accept_client_errors=True)
 
 
+@functools.cache
+def _session() -> Any:
+    """One pooled session per process: a launch calls Epic three times, and TLS handshakes are the cost."""
+    import requests
+
+    return requests.Session()
+
+
 def _call(
-    method: str, url: str, *, what: str, accept_client_errors: bool, data: dict[str, str] | None = None
+    method: str,
+    url: str,
+    *,
+    what: str,
+    accept_client_errors: bool,
+    data: dict[str, str] | None = None,
+    bearer: str | None = None,
 ) -> tuple[int, dict[str, Any]]:
     import requests
 
     host = urlsplit(url).hostname or "?"
+    headers = {"Accept": "application/json"}
+    if bearer:
+        headers["Authorization"] = f"Bearer {bearer}"
     try:
-        response = requests.request(
-            method, url, data=data, timeout=TIMEOUT_SECONDS, headers={"Accept": "application/json"}
-        )
+        response = _session().request(method, url, data=data, timeout=TIMEOUT_SECONDS, headers=headers)
     except requests.Timeout as exc:
         raise UpstreamError(f"{what} at {host} did not answer in time.", retryable=True) from exc
     except requests.RequestException as exc:

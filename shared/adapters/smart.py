@@ -17,7 +17,7 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 from shared.adapters.http_client import get_json, post_form
 from shared.errors import InvalidRequestError, SettingsError, UpstreamError
@@ -121,8 +121,17 @@ class SmartClient:
         return found
 
     def authorize_url(
-        self, config: SmartConfiguration, *, redirect_uri: str, state: str, code_challenge: str, aud: str, scope: str
+        self,
+        config: SmartConfiguration,
+        *,
+        redirect_uri: str,
+        state: str,
+        code_challenge: str,
+        aud: str,
+        scope: str,
+        launch: str | None = None,
     ) -> str:
+        """Epic's authorize URL; `launch` is the EHR launch's opaque id, which Epic wants back (SMART EHR launch)."""
         query = {
             "response_type": "code",
             "client_id": self.client_id,
@@ -133,6 +142,8 @@ class SmartClient:
             "code_challenge": code_challenge,
             "code_challenge_method": "S256",
         }
+        if launch is not None:
+            query["launch"] = launch
         separator = "&" if "?" in config.authorization_endpoint else "?"
         return f"{config.authorization_endpoint}{separator}{urlencode(query)}"
 
@@ -158,6 +169,14 @@ class SmartClient:
             raise UpstreamError("Epic's token endpoint answered without an access token.", retryable=False)
         return document
 
+    def read(self, fhir_base_url: str, resource_type: str, resource_id: str, access_token: str) -> dict[str, Any]:
+        """One FHIR resource read with the launch's access token (kept for this request only).
+
+        Raises UpstreamError (retryable for 429, 5xx and network failures).
+        """
+        url = f"{fhir_base_url}/{resource_type}/{quote(resource_id, safe='')}"
+        return get_json(url, what=f"Epic FHIR {resource_type} read", bearer=access_token)
+
     def client_assertion(self, token_endpoint: str) -> str:
         import jwt
 
@@ -180,3 +199,21 @@ def _b64url(data: bytes) -> str:
 
 def _b64url_int(value: int) -> str:
     return _b64url(value.to_bytes((value.bit_length() + 7) // 8, "big"))
+
+
+def fhir_user_of(token_response: dict[str, Any]) -> str | None:
+    """The EHR user of a token response: its `fhirUser`, else the id_token's `fhirUser` claim, else None.
+
+    The id_token is read without checking its signature: it came in the TLS answer of Epic's token
+    endpoint to our own authenticated request (OpenID Connect Core 3.1.3.7 allows TLS as the check).
+    """
+    import jwt
+
+    value = token_response.get("fhirUser")
+    id_token = token_response.get("id_token")
+    if not value and isinstance(id_token, str):
+        try:
+            value = jwt.decode(id_token, options={"verify_signature": False}).get("fhirUser")
+        except jwt.PyJWTError:
+            value = None
+    return value if isinstance(value, str) and value.strip() else None

@@ -40,6 +40,7 @@ MAX_DISPLAY_NAME_LENGTH = 40
 _FHIR_PATH = re.compile(r"(/[\w.~-]+)*/(api/fhir/(r4|stu3|dstu2)|fhir(/(r4|r4b|r5|stu3|dstu2))?)", re.IGNORECASE)
 _UPN = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 _E164 = re.compile(r"\+[1-9]\d{6,14}")
+_OBJECT_ID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 
 
 @dataclass(frozen=True)
@@ -79,6 +80,9 @@ class Endpoint:
     sms: SmsSettings = field(default_factory=SmsSettings)
     require_body_hash: bool = False
     pending_reason: str | None = None
+    organizer_user_id: str | None = None
+    """The Teams user (Entra object id or UPN) who organises the endpoint's visit meetings; None: the
+    launching provider's own Microsoft 365 user does."""
 
 
 @dataclass(frozen=True)
@@ -165,6 +169,19 @@ def check_upn(value: object) -> str:
     if not isinstance(value, str) or not _UPN.fullmatch(value.strip()) or len(value) > 256:
         raise InvalidRequestError("approver_upn must be a user principal name such as analyst@example.org.")
     return value.strip().lower()
+
+
+def check_organizer(value: object) -> str | None:
+    """An Entra object id (GUID, lower-cased) or a UPN, or None to let each provider organise their own visits."""
+    if value is None:
+        return None
+    if isinstance(value, str) and _OBJECT_ID.fullmatch(value.strip()):
+        return value.strip().lower()
+    if isinstance(value, str) and _UPN.fullmatch(value.strip()) and len(value) <= 256:
+        return value.strip().lower()
+    raise InvalidRequestError(
+        "organizer_user_id must be the Entra object id or user principal name of a Teams user, or null."
+    )
 
 
 def check_time_zone(value: object) -> str:

@@ -13,7 +13,8 @@ from shared.domain.config import Endpoint, Organisation
 
 PROVIDER_LAUNCH_PATH = "/api/launch/provider"
 PATIENT_LAUNCH_PATH = "/api/launch/patient"
-DEVICE_TEST_PATH = "/api/launch/device-test"
+DEVICE_TEST_PATH = "/api/devicetest"
+"""Opened with `?ctx=<context_token>` (the device-test record gives both)."""
 HL7_PATH = "/api/hl7/{endpoint_id}"
 DEVICE_TEST_PURPOSE = "device-test"
 SIU_EVENTS = ("S12", "S13", "S14", "S15", "S17", "S26")

@@ -18,6 +18,7 @@ from shared.domain.config import (
     SmsSettings,
     check_bool,
     check_environment,
+    check_organizer,
     check_sms_settings,
     check_time_zone,
     check_upn,
@@ -27,13 +28,14 @@ from shared.domain.config import (
 from shared.errors import ConflictError, InvalidRequestError
 from shared.services.config_changes import check_if_match, record_change, refuse_unknown_fields
 
-_FIELDS = ("fhir_base_url", "environment", "approver_upn", "time_zone", "require_body_hash")
+_FIELDS = ("fhir_base_url", "environment", "approver_upn", "time_zone", "require_body_hash", "organizer_user_id")
 _CHECKS = {
     "fhir_base_url": normalise_fhir_base_url,
     "environment": check_environment,
     "approver_upn": check_upn,
     "time_zone": check_time_zone,
     "require_body_hash": lambda value: check_bool(value, "require_body_hash"),
+    "organizer_user_id": check_organizer,
 }
 
 

@@ -102,7 +102,15 @@ def _apply(
     if state.join_token and state.start and state.end:
         join_tokens.upsert(
             state.join_token,
-            JoinTarget(endpoint.id, geo, event.appointment_id or "", state.start, state.end, str(state.status)),
+            JoinTarget(
+                endpoint.id,
+                geo,
+                event.appointment_id or "",
+                state.start,
+                state.end,
+                str(state.status),
+                endpoint.organizer_user_id,
+            ),
         )
     leads = endpoint.sms.reminder_lead_minutes if endpoint.sms.reminders_enabled else ()
     first = first_entry(endpoint.id, key, state, reminder_leads=leads, purge_grace=policy.purge_grace, now=now)

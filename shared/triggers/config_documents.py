@@ -33,6 +33,7 @@ def endpoint_document(endpoint: Endpoint) -> dict[str, Any]:
         "pending_reason": endpoint.pending_reason,
         "version": endpoint.version,
         "require_body_hash": endpoint.require_body_hash,
+        "organizer_user_id": endpoint.organizer_user_id,
         "sms": {
             "confirmation_enabled": endpoint.sms.confirmation_enabled,
             "reminders_enabled": endpoint.sms.reminders_enabled,

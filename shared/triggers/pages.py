@@ -19,6 +19,8 @@ import azure.functions as func
 
 from shared.errors import (
     ConnectorError,
+    InvalidRequestError,
+    LaunchNotAllowedError,
     MeetingNotOpenedError,
     MeetingsNotPermittedError,
     NotAuthorisedError,
@@ -156,7 +158,19 @@ def error_page(error: ConnectorError, reference: str) -> func.HttpResponse:
             ],
             refresh_seconds=NOT_OPENED_REFRESH_SECONDS,
         )
-    if isinstance(error, NotAuthorisedError):
+    if isinstance(error, LaunchNotAllowedError):
+        title, text = (
+            "This Epic system is not set up for virtual visits",
+            "The Epic system that opened this page is not approved in the virtual visit connector. Please ask "
+            "your Epic analyst or Microsoft 365 administrator to register and approve it.",
+        )
+    elif isinstance(error, InvalidRequestError):
+        title, text = (
+            "This could not be opened",
+            "The request was incomplete, was used already or has expired. Please go back and start again "
+            "(a visit: from Epic or MyChart).",
+        )
+    elif isinstance(error, NotAuthorisedError):
         title, text = "This link does not work", "The link is not valid or has expired. Please ask for a new one."
     elif isinstance(error, NotFoundError):
         title, text = "Not found", "We could not find what this link points to."

@@ -213,3 +213,17 @@ def test_bad_sms_settings_are_refused(api: ConfigApi, settings: dict, reason: st
     org = new_org(api)
     endpoint = new_endpoint(api, org["id"])
     assert reason in problem_of(api.put(f"/api/config/endpoints/{endpoint['id']}/sms", settings), 400)
+
+
+def test_an_endpoint_names_its_meeting_organiser_optionally(api: ConfigApi) -> None:
+    org = new_org(api)
+    endpoint = new_endpoint(api, org["id"])
+    assert endpoint["organizer_user_id"] is None
+    path = f"/api/config/endpoints/{endpoint['id']}"
+    object_id = "8B081EF6-4792-4DEF-B2C9-C363A1BF41D5"
+    assert api.patch(path, {"organizer_user_id": object_id}).json["organizer_user_id"] == object_id.lower()
+    assert api.get(path).json["organizer_user_id"] == object_id.lower()
+    assert "organizer_user_id" in problem_of(api.patch(path, {"organizer_user_id": "not a user"}), 400)
+    assert api.patch(path, {"organizer_user_id": None}).json["organizer_user_id"] is None
+    with_upn = new_endpoint(api, org["id"], organizer_user_id="Visits@Hospital.example")
+    assert with_upn["organizer_user_id"] == "visits@hospital.example"

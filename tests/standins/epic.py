@@ -1,8 +1,10 @@
-"""Epic's side of a SMART sign-in: discovery, authorize (a signed-in analyst), and the token endpoint.
+"""Epic's side of a SMART sign-in: discovery, authorize (a signed-in user), token endpoint, FHIR Appointment.
 
 The token endpoint checks what Epic checks: the code, redirect URI, PKCE S256 verifier, and the
 `private_key_jwt` client assertion (RS384, iss = sub = client id, aud = token URL, exp <= 5 minutes,
-unique jti) against the JWKS the test trusts.
+unique jti) against the JWKS the test trusts. An EHR launch (`new_launch`) gives the authorize request
+a `launch` id whose context (fhirUser, patient, appointment, ...) the token response carries; the
+access token it issues reads `appointments` at `<FHIR base>/Appointment/<id>`.
 """
 
 from __future__ import annotations
@@ -28,6 +30,23 @@ class EpicStandIn(StandIn):
         self.codes: dict[str, dict[str, str]] = {}
         self.seen_jti: set[str] = set()
         self.token_refusals: list[str] = []
+        self.launches: dict[str, dict[str, str]] = {}
+        self.appointments: dict[str, dict] = {}
+        self.access_tokens: set[str] = set()
+        self.token_errors: list[Response] = []
+        """Answers the token endpoint serves first, in order (to play Epic refusing or failing)."""
+
+    def new_launch(self, **context: str) -> str:
+        """An EHR launch id whose token response carries `context` (e.g. fhirUser=..., appointment=...)."""
+        launch = secrets.token_urlsafe(12)
+        self.launches[launch] = context
+        return launch
+
+    def add_appointment(self, appointment_id: str, start: str, end: str | None = None) -> None:
+        resource = {"resourceType": "Appointment", "id": appointment_id, "status": "booked", "start": start}
+        if end:
+            resource["end"] = end
+        self.appointments[appointment_id] = resource
 
     @property
     def fhir_base_url(self) -> str:
@@ -46,7 +65,18 @@ class EpicStandIn(StandIn):
             return self._authorize(request.query)
         if request.path == "/oauth2/token" and request.method == "POST":
             return self._token(dict(parse_qsl(request.body.decode())))
+        if request.path.startswith(f"{FHIR_PATH}/Appointment/") and request.method == "GET":
+            return self._read_appointment(request)
         return Response(404)
+
+    def _read_appointment(self, request: Request) -> Response:
+        token = request.headers.get("authorization", "").removeprefix("Bearer ")
+        if token not in self.access_tokens:
+            return Response.json({"resourceType": "OperationOutcome"}, status=401)
+        resource = self.appointments.get(request.path.rsplit("/", 1)[1])
+        if resource is None:
+            return Response.json({"resourceType": "OperationOutcome"}, status=404)
+        return Response.json(resource)
 
     def _authorize(self, query: dict[str, str]) -> Response:
         """An analyst who signs in successfully: redirect back with a code."""
@@ -55,6 +85,7 @@ class EpicStandIn(StandIn):
             or query.get("code_challenge_method") != "S256"
             or query.get("aud") != self.fhir_base_url
             or query.get("response_type") != "code"
+            or ("launch" in query and query["launch"] not in self.launches)
         ):
             return Response(400, "bad authorize request")
         code = secrets.token_urlsafe(16)
@@ -63,11 +94,18 @@ class EpicStandIn(StandIn):
         return Response(302, headers={"Location": target})
 
     def _token(self, form: dict[str, str]) -> Response:
+        if self.token_errors:
+            return self.token_errors.pop(0)
+        authorize = self.codes.get(form.get("code", ""), {})
         problem = self._token_problem(form)
         if problem:
             self.token_refusals.append(problem)
             return Response.json({"error": "invalid_grant", "error_description": problem}, status=400)
-        return Response.json({"access_token": secrets.token_urlsafe(24), "token_type": "Bearer", "expires_in": 3600})
+        access_token = secrets.token_urlsafe(24)
+        self.access_tokens.add(access_token)
+        answer = {"access_token": access_token, "token_type": "Bearer", "expires_in": 3600}
+        context = self.launches.get(authorize.get("launch", ""), {})
+        return Response.json({**answer, "scope": authorize.get("scope", ""), **context})
 
     def _token_problem(self, form: dict[str, str]) -> str | None:
         authorize = self.codes.pop(form.get("code", ""), None)

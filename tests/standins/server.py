@@ -8,6 +8,7 @@ end to end. With `tls=True` it serves HTTPS with a self-signed certificate for 1
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -49,6 +50,9 @@ class StandIn:
     def __init__(self, handler: Handler, *, tls: bool = False, cert_dir: Path | None = None) -> None:
         self.handler = handler
         self.requests: list[Request] = []
+        self.busy_seconds = 0.0
+        """Time spent answering (handler and writing the answer), for benchmarks that subtract it."""
+        self._busy_lock = threading.Lock()
         self.ca_file: str | None = None
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._request_handler())
         self._server.daemon_threads = True
@@ -84,6 +88,7 @@ class StandIn:
             protocol_version = "HTTP/1.1"
 
             def _serve(self) -> None:
+                started = time.perf_counter()
                 length = int(self.headers.get("Content-Length") or 0)
                 url = urlsplit(self.path)
                 request = Request(
@@ -103,6 +108,8 @@ class StandIn:
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
                 self.wfile.write(body)
+                with stand_in._busy_lock:
+                    stand_in.busy_seconds += time.perf_counter() - started
 
             do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _serve
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 import ipaddress
+import secrets
 from pathlib import Path
 
 from cryptography import x509
@@ -15,7 +16,14 @@ from cryptography.x509.oid import NameOID
 def self_signed_certificate(directory: Path) -> tuple[Path, Path]:
     """Write cert.pem and key.pem for CN/SAN 127.0.0.1 into `directory`; returns their paths."""
     key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    # A subject of its own: several stand-ins' certificates in one CA bundle must not shadow each other
+    # (OpenSSL looks issuers up by name).
+    name = x509.Name(
+        [
+            x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1"),
+            x509.NameAttribute(NameOID.ORGANIZATIONAL_UNIT_NAME, secrets.token_hex(8)),
+        ]
+    )
     now = datetime.datetime.now(datetime.UTC)
     certificate = (
         x509.CertificateBuilder()

@@ -38,3 +38,10 @@ def test_operation_ids_are_the_function_names() -> None:
     names = {f.name for f in read_functions(function_app.app, {}).http}
     ids = {op["operationId"] for item in document["paths"].values() for op in item.values()}
     assert ids <= names
+
+
+def test_the_integration_records_name_routes_the_app_serves() -> None:
+    from shared.domain.integration_records import DEVICE_TEST_PATH, PATIENT_LAUNCH_PATH, PROVIDER_LAUNCH_PATH
+
+    for path in (PROVIDER_LAUNCH_PATH, PATIENT_LAUNCH_PATH, DEVICE_TEST_PATH):
+        assert ("get", path) in served()

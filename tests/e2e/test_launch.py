@@ -1,0 +1,358 @@
+"""SMART on FHIR EHR launch over real HTTP: the local host, Azurite, and Epic, Entra and Graph stand-ins.
+
+A browser follows every redirect by hand, so each hop (Epic authorize, our callback, Microsoft 365
+sign-in, the Teams join URL) is checked where it happens.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import threading
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from urllib.parse import parse_qs, urlencode, urlsplit
+
+import pytest
+import requests
+from azure.data.tables import TableClient
+
+import function_app
+from shared import bootstrap
+from shared.adapters.config_store import AuthState, ConfigStore
+from shared.adapters.user_map import USER_MAP_TABLE, MappedUser, UserMap
+from shared.adapters.visit_log import VISITS_TABLE
+from shared.devhost.host import DevHost
+from shared.domain.appointment import appointment_key
+from shared.domain.config import Endpoint, EndpointStatus
+from shared.domain.join_tokens import new_token
+from shared.domain.launch import LAUNCH_PURPOSE, ehr_user_key
+from tests.launch_support import Browser, ca_bundle, launch_url, seed_endpoint, set_status
+from tests.standins.entra import EntraStandIn
+from tests.standins.entra_client_credentials import EntraClientCredentials
+from tests.standins.epic import EpicStandIn
+from tests.standins.graph import GraphStandIn, graph_error
+from tests.standins.server import Request, Response
+
+TEAMS = "teams.microsoft.com"
+START = (datetime.now(UTC) + timedelta(hours=2)).replace(microsecond=0)
+PROVIDER = "Practitioner/eM5CWtq15N0WJeuCet5bJlQ3"
+PATIENT = "Patient/erXuFYUfucBZaryVksYEcMg3"
+ENTRA_SECRET = "entra-secret-1"
+
+
+@dataclass
+class Launch:
+    epic: EpicStandIn
+    entra: EntraStandIn
+    graph: GraphStandIn
+    host: DevHost
+    browser: Browser
+    env: dict[str, str]
+
+    def visit(self, *, organizer: str | None = None) -> tuple[Endpoint, str, str]:
+        """An approved endpoint at Epic's FHIR base, and one booked appointment: (endpoint, appointment id, CSN)."""
+        endpoint = seed_endpoint(self.epic.fhir_base_url, organizer_user_id=organizer)
+        appointment_id = f"appt-{uuid.uuid4().hex[:10]}"
+        self.epic.add_appointment(appointment_id, START.isoformat(), (START + timedelta(minutes=20)).isoformat())
+        return endpoint, appointment_id, str(uuid.uuid4().int)[:9]
+
+    def provider(self, appointment_id: str, csn: str | None, fhir_user: str | None = PROVIDER, **more: str):
+        context = {"appointment": appointment_id, **({"fhirUser": fhir_user} if fhir_user else {})}
+        launch = self.epic.new_launch(**context)
+        parameters = {"sessionId": csn, **more} if csn else more
+        return self.browser.follow(launch_url("/api/launch/provider", self.epic, launch, **parameters), stop_at=TEAMS)
+
+    def patient(self, appointment_id: str, csn: str):
+        launch = self.epic.new_launch(appointment=appointment_id, patient=PATIENT.split("/")[1], fhirUser=PATIENT)
+        url = launch_url("/api/launch/patient", self.epic, launch, sessionId=csn)
+        return self.browser.follow(url, stop_at=TEAMS)
+
+    def table(self, name: str) -> TableClient:
+        return TableClient.from_connection_string(self.env["GEO_EU_STORAGE"], name)
+
+
+@pytest.fixture
+def launch(
+    epic: EpicStandIn, entra: EntraStandIn, config_env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Launch]:
+    graph = GraphStandIn(EntraClientCredentials("tenant-1", "app-1", "secret-1"))
+    with graph.server:
+        settings = {
+            "MEETING_PROVIDER": "graph",
+            "GRAPH_BASE_URL": f"{graph.server.url}/v1.0",
+            "GRAPH_AUTHORITY_HOST": graph.server.url,
+            "GRAPH_TENANT_ID": "tenant-1",
+            "GRAPH_CLIENT_ID": "app-1",
+            "GRAPH_CLIENT_SECRET": "secret-1",
+            "ENTRA_CLIENT_SECRET": ENTRA_SECRET,
+            "SSL_CERT_FILE": graph.server.ca_file,
+            "REQUESTS_CA_BUNDLE": ca_bundle(epic.ca_file, graph.server.ca_file),
+        }
+        for name, value in settings.items():
+            monkeypatch.setenv(name, value)
+        bootstrap.reset()
+        entra.signed_in_upn, entra.client_secret = "dr.grey@hospital.example", ENTRA_SECRET
+        epic.trusted_jwks = {"keys": [key.public_jwk() for key in bootstrap.get_signing_keys()]}
+        host = DevHost(function_app.app, port=0, env=dict(os.environ), timers=False)
+        host.start()
+        try:
+            with requests.Session() as session:
+                browser = Browser(host, settings["REQUESTS_CA_BUNDLE"], session)
+                yield Launch(epic, entra, graph, host, browser, {**config_env, **settings})
+        finally:
+            host.stop()
+            entra.client_secret = None
+
+
+def assert_page(answer: requests.Response, status: int, *phrases: str) -> str:
+    """A page for a person: the status, HTML, no redirect, the phrases; returns its support reference."""
+    assert answer.status_code == status, answer.text
+    assert answer.headers["Content-Type"].startswith("text/html")
+    assert "Location" not in answer.headers
+    assert "Traceback" not in answer.text
+    for phrase in phrases:
+        assert phrase in answer.text
+    found = re.search(r"Support reference: <code>([0-9a-f]{12})</code>", answer.text)
+    return found.group(1) if found else ""
+
+
+def test_a_first_provider_launch_signs_in_once_and_the_next_goes_straight_to_the_meeting(launch: Launch) -> None:
+    endpoint, appointment_id, csn = launch.visit()
+
+    _, hops = launch.provider(appointment_id, csn, departmentId="10501")
+
+    authorize = parse_qs(urlsplit(hops[1]).query)
+    assert hops[1].startswith(f"{launch.epic.url}/oauth2/authorize?")
+    assert authorize["aud"] == [launch.epic.fhir_base_url]
+    assert authorize["scope"] == ["launch openid fhirUser user/Appointment.read"]
+    assert authorize["code_challenge_method"] == ["S256"]
+    assert authorize["redirect_uri"] == ["http://127.0.0.1:7071/api/launch/callback"]
+    assert [urlsplit(hop).path for hop in hops[2:5]] == [
+        "/api/launch/callback",
+        "/organizations/oauth2/v2.0/authorize",
+        "/api/launch/signin",
+    ]
+    assert urlsplit(hops[-1]).hostname == TEAMS
+    assert launch.epic.token_refusals == []
+
+    _, hops_again = launch.provider(appointment_id, csn)
+
+    assert [urlsplit(hop).path for hop in hops_again[2:3]] == ["/api/launch/callback"]
+    assert len(hops_again) == 4  # launch, Epic authorize, callback, Teams: no second sign-in
+    assert hops_again[-1] == hops[-1]
+    create, patch = launch.graph.requests
+    organizer = EntraStandIn.object_id("dr.grey@hospital.example")
+    assert create.path == f"/v1.0/users/{organizer}/onlineMeetings/createOrGet"
+    assert datetime.fromisoformat(_json(create)["startDateTime"].replace("Z", "+00:00")) == START
+    assert patch.method == "PATCH"
+
+    [mapped] = launch.table(USER_MAP_TABLE).query_entities(
+        "PartitionKey eq @p", parameters={"p": ehr_user_key(endpoint.org_id, PROVIDER)}
+    )
+    assert mapped["ObjectId"] == organizer
+    assert "eM5CWtq15N0WJeuCet5bJlQ3" not in str(dict(mapped))  # the EHR user id is kept only as a hash
+    row = launch.table(VISITS_TABLE).get_entity(f"{endpoint.id}|{START:%Y%m%d}", appointment_key(csn))
+    assert (row["VisitId"], row["ProviderLaunches"], row["PatientLaunches"]) == (csn, 2, 0)
+    assert row["Department"] == "10501"
+    assert row["FirstProviderLaunchAt"] == row["MeetingCreatedAt"]
+
+
+def test_the_patient_launch_lands_in_the_same_meeting(launch: Launch) -> None:
+    endpoint, appointment_id, csn = launch.visit()
+    _, provider_hops = launch.provider(appointment_id, csn)
+
+    _, patient_hops = launch.patient(appointment_id, csn)
+
+    assert parse_qs(urlsplit(patient_hops[1]).query)["scope"] == ["launch openid fhirUser patient/Appointment.read"]
+    assert patient_hops[-1] == provider_hops[-1]
+    assert urlsplit(patient_hops[-1]).hostname == TEAMS
+    assert [r.method for r in launch.graph.requests] == ["POST", "PATCH"]
+    row = launch.table(VISITS_TABLE).get_entity(f"{endpoint.id}|{START:%Y%m%d}", appointment_key(csn))
+    assert (row["ProviderLaunches"], row["PatientLaunches"]) == (1, 1)
+    assert row["FirstPatientJoinAt"] >= row["FirstProviderLaunchAt"]
+
+
+def test_a_patient_before_the_meeting_exists_is_asked_to_come_back(launch: Launch) -> None:
+    _, appointment_id, csn = launch.visit()
+    answer, _ = launch.patient(appointment_id, csn)
+    assert_page(answer, 404, "has not opened this visit yet")
+    assert "http-equiv" not in answer.text  # no refresh: a launch cannot be replayed
+    assert launch.graph.requests == []
+
+
+def test_with_an_endpoint_organiser_the_patient_may_open_the_meeting(launch: Launch) -> None:
+    _, appointment_id, csn = launch.visit(organizer="visits@hospital.example")
+    _, hops = launch.patient(appointment_id, csn)
+    assert urlsplit(hops[-1]).hostname == TEAMS
+    assert launch.graph.requests[0].path == "/v1.0/users/visits%40hospital.example/onlineMeetings/createOrGet"
+
+
+@pytest.mark.parametrize("kind", ["unknown", "pending", "not https", "no fhir path"])
+def test_an_unknown_or_unapproved_iss_gets_a_page_and_no_redirect(launch: Launch, kind: str) -> None:
+    iss = {
+        "unknown": f"https://evil-{uuid.uuid4().hex[:6]}.example/api/FHIR/R4",
+        "pending": launch.epic.fhir_base_url,
+        "not https": launch.epic.fhir_base_url.replace("https://", "http://"),
+        "no fhir path": "https://evil.example/",
+    }[kind]
+    if kind == "pending":
+        set_status(launch.visit()[0], EndpointStatus.PENDING_APPROVAL)
+    else:
+        launch.visit()
+    answer = launch.browser.get(f"/api/launch/provider?{_query(iss=iss, launch='abc')}")
+    reference = assert_page(answer, 403, "not set up for virtual visits")
+    assert reference
+    assert "evil" not in answer.text
+    assert launch.epic.requests == []
+
+
+def test_a_launch_without_iss_or_launch_is_refused_with_a_page(launch: Launch) -> None:
+    assert_page(launch.browser.get("/api/launch/provider"), 400, "start again")
+    assert_page(launch.browser.get(f"/api/launch/patient?{_query(iss=launch.epic.fhir_base_url)}"), 400)
+
+
+def test_an_approval_lost_between_launch_and_callback_stops_the_launch(launch: Launch) -> None:
+    endpoint, _, csn = launch.visit()
+    started = launch.browser.get(
+        launch_url("/api/launch/provider", launch.epic, launch.epic.new_launch(), sessionId=csn)
+    )
+    callback = launch.browser.get(started.headers["Location"]).headers["Location"]
+    set_status(endpoint, EndpointStatus.PENDING_APPROVAL)
+    bootstrap.reset()  # a fresh instance: running ones see the change once their directory cache expires
+    answer = launch.browser.get(callback)
+    assert_page(answer, 403, "not set up for virtual visits")
+    assert launch.graph.requests == []
+
+
+def test_a_replayed_callback_is_refused(launch: Launch) -> None:
+    _, appointment_id, csn = launch.visit()
+    epic_launch = launch.epic.new_launch(appointment=appointment_id, fhirUser=PROVIDER)
+    started = launch.browser.get(launch_url("/api/launch/provider", launch.epic, epic_launch, sessionId=csn))
+    callback = launch.browser.get(started.headers["Location"]).headers["Location"]
+
+    assert launch.browser.get(callback).status_code == 302
+    replay = launch.browser.get(callback)
+
+    assert_page(replay, 400, "used already")
+    assert parse_qs(urlsplit(callback).query)["state"][0] not in replay.text
+
+
+def test_an_expired_state_is_refused_and_spent(launch: Launch) -> None:
+    endpoint, _, _ = launch.visit()
+    state = new_token("EU")
+    states = ConfigStore(bootstrap.get_storage().for_geo("EU"))
+    expired = datetime.now(UTC) - timedelta(seconds=1)
+    token_url = f"{launch.epic.url}/oauth2/token"
+    context = {"role": "provider", "session_id": "123"}
+    states.create_auth_state(
+        state, AuthState(endpoint.id, "", 0, "verifier", token_url, expired, LAUNCH_PURPOSE, context)
+    )
+
+    answer = launch.browser.get(f"/api/launch/callback?{_query(code='any', state=state)}")
+
+    assert_page(answer, 400, "start again")
+    assert launch.epic.requests == []  # no code exchange for an expired state
+    assert_page(launch.browser.get(f"/api/launch/callback?{_query(code='any', state=state)}"), 400)
+
+
+def test_an_approval_state_cannot_complete_a_launch(launch: Launch) -> None:
+    endpoint, _, _ = launch.visit()
+    state = new_token("EU")
+    later = datetime.now(UTC) + timedelta(minutes=5)
+    ConfigStore(bootstrap.get_storage().for_geo("EU")).create_auth_state(
+        state, AuthState(endpoint.id, "analyst@hospital.example", 1, "v", f"{launch.epic.url}/oauth2/token", later)
+    )
+    assert_page(launch.browser.get(f"/api/launch/callback?{_query(code='any', state=state)}"), 400)
+
+
+@pytest.mark.parametrize(
+    ("answer", "status", "phrase"),
+    [
+        (Response.json({"error": "invalid_grant"}, status=400), 400, "start again"),
+        (Response(503, "down"), 503, "try again"),
+        (Response(200, "not json"), 502, "contact support"),
+    ],
+)
+def test_epic_token_errors_become_pages(launch: Launch, answer: Response, status: int, phrase: str) -> None:
+    _, appointment_id, csn = launch.visit()
+    launch.epic.token_errors.append(answer)
+    page, hops = launch.provider(appointment_id, csn)
+    reference = assert_page(page, status, phrase)
+    assert reference
+    code = parse_qs(urlsplit(hops[-1]).query)["code"][0]
+    assert code not in page.text
+    assert launch.graph.requests == []
+
+
+def test_epic_declining_the_sign_in_is_a_page(launch: Launch) -> None:
+    launch.visit()
+    answer = launch.browser.get(f"/api/launch/callback?{_query(error='access_denied', state=new_token('EU'))}")
+    assert_page(answer, 400, "start again")
+
+
+def test_missing_context_is_a_page(launch: Launch) -> None:
+    _, appointment_id, csn = launch.visit()
+    no_visit, _ = launch.provider("", None)
+    assert_page(no_visit, 400, "start again")
+    no_user, _ = launch.provider(appointment_id, csn, fhir_user=None)
+    assert_page(no_user, 400, "start again")
+    assert launch.graph.requests == []
+
+
+def test_a_refused_microsoft_365_sign_in_maps_nobody(launch: Launch) -> None:
+    endpoint, appointment_id, csn = launch.visit()
+    launch.entra.client_secret = "another-secret"
+    answer, hops = launch.provider(appointment_id, csn)
+    assert_page(answer, 401)
+    assert urlsplit(hops[-1]).path == "/api/launch/signin"
+    rows = launch.table(USER_MAP_TABLE).query_entities(
+        "PartitionKey eq @p", parameters={"p": ehr_user_key(endpoint.org_id, PROVIDER)}
+    )
+    assert list(rows) == []
+
+
+def test_two_launches_of_one_visit_at_once_share_one_meeting(launch: Launch) -> None:
+    endpoint, appointment_id, csn = launch.visit()
+    users = UserMap(bootstrap.get_storage())
+    for name in ("p1", "p2"):
+        key = ehr_user_key(endpoint.org_id, f"Practitioner/{name}")
+        users.upsert("EU", key, MappedUser(EntraStandIn.object_id(name), f"{name}@hospital.example"), datetime.now(UTC))
+    results: dict[str, str] = {}
+
+    def run(name: str) -> None:
+        with requests.Session() as session:
+            browser = Browser(launch.host, launch.browser.ca_file, session)
+            epic_launch = launch.epic.new_launch(appointment=appointment_id, fhirUser=f"Practitioner/{name}")
+            url = launch_url("/api/launch/provider", launch.epic, epic_launch, sessionId=csn)
+            results[name] = browser.follow(url, stop_at=TEAMS)[1][-1]
+
+    threads = [threading.Thread(target=run, args=(name,)) for name in ("p1", "p2")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert urlsplit(results["p1"]).hostname == TEAMS
+    assert results["p1"] == results["p2"]
+    assert len(launch.graph.meetings) == 1
+    row = launch.table(VISITS_TABLE).get_entity(f"{endpoint.id}|{START:%Y%m%d}", appointment_key(csn))
+    assert row["ProviderLaunches"] == 2
+
+
+def test_teams_without_an_access_policy_is_a_page_for_the_admin(launch: Launch) -> None:
+    _, appointment_id, csn = launch.visit()
+    launch.graph.script.append(graph_error(403, "Forbidden"))
+    answer, _ = launch.provider(appointment_id, csn)
+    assert_page(answer, 502, "New-CsApplicationAccessPolicy")
+
+
+def _query(**values: str) -> str:
+    return urlencode(values)
+
+
+def _json(request: Request) -> dict:
+    return json.loads(request.body)
