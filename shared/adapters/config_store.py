@@ -25,7 +25,7 @@ import hashlib
 import json
 import secrets
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
 
@@ -479,7 +479,3 @@ def _operation_entity(operation: Operation) -> dict[str, Any]:
         "result": json.dumps(operation.result),
         "error": operation.error or "",
     }
-
-
-def with_status(endpoint: Endpoint, status: EndpointStatus, reason: str | None = None) -> Endpoint:
-    return replace(endpoint, status=status, pending_reason=reason)
