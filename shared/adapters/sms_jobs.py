@@ -6,9 +6,10 @@ rather than risk a second SMS. Fields: Kind, AppointmentKey, From (our number), 
 Reason, Attempts, CreatedAt, UpdatedAt, ReportDay, and from the delivery report Delivery (delivered or
 the not-delivered reason) and DeliveryAt (the report's time, so an older report never overwrites a newer).
 
-Every write also upserts (best effort, see `_index`) the job's row in the report index `smsreport` (PartitionKey =
-f"{endpoint id}|{ReportDay}", the UTC day the job was first claimed; RowKey = job id; fields SentAt,
-From, Kind, Status, Reason, Delivery): a report over a date range reads exactly its days' partitions.
+Every write after the claim also upserts (best effort, see `_index`) the job's row in the report index
+`smsreport` (PartitionKey = f"{endpoint id}|{ReportDay}", the UTC day the job was first claimed; RowKey =
+job id; fields SentAt, From, Kind, Status, Reason, Delivery): a report over a date range reads exactly its
+days' partitions.
 """
 
 from __future__ import annotations
@@ -67,12 +68,10 @@ class JobLog:
             "ReportDay": f"{now.astimezone(UTC):{REPORT_DAY_FORMAT}}",
         }
         try:
-            claimed = Stored(entity, self._table.create(entity))
+            # Not indexed yet: the report shows jobs by outcome, which the next write records and indexes.
+            return Stored(entity, self._table.create(entity))
         except ConflictError:
             stored = self._table.get(job.endpoint_id, job.job_id)
-        else:
-            self._index(entity)
-            return claimed
         status = stored.entity["Status"]
         if status == JobStatus.RETRY:
             return self._replace(stored, JobStatus.SENDING, now, Attempts=job.attempt)
