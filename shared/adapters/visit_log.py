@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from shared.adapters.storage import Storage, Table
@@ -36,7 +36,12 @@ LAUNCH_COUNTERS = {
 
 
 def visit_partition(endpoint_id: str, scheduled_start: datetime) -> str:
-    return f"{endpoint_id}|{scheduled_start:%Y%m%d}"
+    return visit_day_partition(endpoint_id, f"{scheduled_start.astimezone(UTC):%Y%m%d}")
+
+
+def visit_day_partition(endpoint_id: str, day: str) -> str:
+    """The partition of one endpoint's visits scheduled on one UTC day (`YYYYMMDD`)."""
+    return f"{endpoint_id}|{day}"
 
 
 class VisitLog:
