@@ -64,6 +64,7 @@ def seed_sender(
     certificate_expired: bool = False,
     with_keys: bool = True,
     require_body_hash: bool = False,
+    ehr_write_back: bool = False,
 ) -> Sender:
     """An organisation and an endpoint in `geo`, stored through the real ConfigStore, with a sender key."""
     store = bootstrap.get_config_store()
@@ -88,6 +89,7 @@ def seed_sender(
         version=1,
         sms=sms or SmsSettings(True, True, (1440, 60), FROM_NUMBER),
         require_body_hash=require_body_hash,
+        ehr_write_back=ehr_write_back,
     )
     store.create_organisation(organisation)
     store.create_endpoint(endpoint)
