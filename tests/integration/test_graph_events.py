@@ -13,16 +13,17 @@ from urllib.parse import quote
 
 import azure.functions as func
 import pytest
+from azure.functions.timer import TimerRequest
 
 from shared import bootstrap
 from shared.adapters.graph_meetings import GraphMeetingService
-from shared.adapters.graph_subscriptions import SubscriptionStore
+from shared.adapters.graph_subscriptions import SubscriptionStore, WatchedMeeting
 from shared.adapters.visit_log import VISITS_TABLE, VisitLog, visit_partition
 from shared.domain.appointment import appointment_key
 from shared.domain.ehr_events import EhrEvent
 from shared.errors import NotFoundError
 from shared.queue_names import EHR_WRITEBACK_QUEUE
-from shared.services.call_events import renew_subscriptions
+from shared.services.call_events import renew_subscriptions, watch_call_events
 from shared.services.meetings import get_or_create_meeting
 from shared.settings import GraphConnection
 from tests.appcalls import call
@@ -266,3 +267,19 @@ def test_subscriptions_of_visits_long_over_are_dropped(app_env, graph) -> None:
     [subscription_id] = stand_in.subscriptions
     with pytest.raises(NotFoundError):
         SubscriptionStore(bootstrap.get_storage().for_geo(GEO)).get(subscription_id)
+
+
+def test_the_timer_renews_through_the_configured_meeting_service(app_env) -> None:
+    """Sandbox meetings (the local default): the function runs the renewal over every served geography."""
+    clinic = seed_sender(GEO)
+    sandbox = bootstrap.get_meeting_service()
+    row = watch_call_events(
+        bootstrap.get_storage(),
+        GEO,
+        sandbox,
+        WatchedMeeting(clinic.endpoint.id, "CSN-9", START, END + timedelta(hours=6), "http://127.0.0.1:7071/x"),
+        datetime.now(UTC) - timedelta(hours=23),  # subscribed long ago: due now
+    )
+    call("renew_graph_subscriptions", TimerRequest())
+    renewed = SubscriptionStore(bootstrap.get_storage().for_geo(GEO)).get(row.subscription_id)
+    assert renewed.expires_at > row.expires_at
