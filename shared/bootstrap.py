@@ -126,6 +126,11 @@ def get_join_tokens() -> JoinTokens:
 
 @functools.cache
 def get_ehr_write_back() -> EhrWriteBack:
+    """Epic over FHIR (EHR_WRITE_BACK_PROVIDER=epic), or the local recording."""
+    if get_settings().ehr_write_back_provider == "epic":
+        from shared.adapters.epic_write_back import EpicEhrWriteBack
+
+        return EpicEhrWriteBack(get_directory(), get_smart_client())
     from shared.adapters.recording_ehr import RecordingEhrWriteBack
 
     return RecordingEhrWriteBack(get_storage())

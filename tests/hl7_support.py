@@ -65,6 +65,7 @@ def seed_sender(
     with_keys: bool = True,
     require_body_hash: bool = False,
     ehr_write_back: bool = False,
+    fhir_base_url: str | None = None,
 ) -> Sender:
     """An organisation and an endpoint in `geo`, stored through the real ConfigStore, with a sender key."""
     store = bootstrap.get_config_store()
@@ -81,7 +82,7 @@ def seed_sender(
         id=f"ep-{secrets.token_urlsafe(12)}",
         org_id=organisation.id,
         geo=geo,
-        fhir_base_url=f"https://fhir-{suffix}.hospital.example/api/FHIR/R4",
+        fhir_base_url=fhir_base_url or f"https://fhir-{suffix}.hospital.example/api/FHIR/R4",
         environment=Environment.PRODUCTION,
         approver_upn="analyst@hospital.example",
         time_zone="America/New_York",
