@@ -7,6 +7,7 @@ from shared.triggers import (
     config_approval,
     devicetest,
     ehr_writeback,
+    graph_events,
     health,
     hl7,
     join,
@@ -38,4 +39,5 @@ app.register_functions(hl7.bp)
 app.register_functions(sms.bp)
 app.register_functions(sms_events.bp)
 app.register_functions(ehr_writeback.bp)
+app.register_functions(graph_events.bp)
 app.register_functions(maintenance.bp)

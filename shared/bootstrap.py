@@ -41,6 +41,9 @@ if TYPE_CHECKING:
 logging.getLogger("azure.core.pipeline.policies.http_logging_policy").setLevel(logging.WARNING)
 
 
+GRAPH_EVENTS_ROUTE = "events/graph"
+"""Our webhook for Microsoft Graph change notifications (shared/triggers/graph_events.py)."""
+
 _storage_meter: StorageMeter | None = None
 """Set only by benchmarks (`use_storage_meter`); production storage runs without a response hook."""
 
@@ -92,12 +95,17 @@ def get_meeting_service() -> MeetingService:
         from shared.adapters.graph_meetings import GraphMeetingService
 
         assert settings.graph is not None  # load_settings requires it for the graph provider
-        return GraphMeetingService(settings.graph)
+        return GraphMeetingService(settings.graph, notification_url=graph_notification_url())
     if not sandbox_allowed():
         raise SettingsError("Setting MEETING_PROVIDER=sandbox is for localhost only; set it to graph.")
     from shared.adapters.sandbox_meetings import SandboxMeetingService
 
     return SandboxMeetingService(settings.public_base_url)
+
+
+def graph_notification_url() -> str:
+    """Where Graph delivers change notifications (and lifecycle notifications) for meeting call events."""
+    return f"{get_settings().public_base_url.rstrip('/')}/api/{GRAPH_EVENTS_ROUTE}"
 
 
 def sandbox_allowed() -> bool:
@@ -118,6 +126,11 @@ def get_join_tokens() -> JoinTokens:
 
 @functools.cache
 def get_ehr_write_back() -> EhrWriteBack:
+    """Epic over FHIR (EHR_WRITE_BACK_PROVIDER=epic), or the local recording."""
+    if get_settings().ehr_write_back_provider == "epic":
+        from shared.adapters.epic_write_back import EpicEhrWriteBack
+
+        return EpicEhrWriteBack(get_directory(), get_smart_client())
     from shared.adapters.recording_ehr import RecordingEhrWriteBack
 
     return RecordingEhrWriteBack(get_storage())

@@ -110,6 +110,11 @@ SETTINGS: tuple[SettingSpec, ...] = (
         "Who creates visit meetings: graph (Teams through Microsoft Graph) or sandbox (local pages; localhost only).",
     ),
     SettingSpec(
+        "EHR_WRITE_BACK_PROVIDER",
+        "Where visit events and device tests are written back (for endpoints that enable it): epic (FHIR "
+        "Communication with our backend OAuth client) or recording (a local table).",
+    ),
+    SettingSpec(
         "GRAPH_BASE_URL", "Microsoft Graph API root (https), default https://graph.microsoft.com/v1.0.", local_only=True
     ),
     SettingSpec(
@@ -172,6 +177,7 @@ class AcsConnection:
 
 
 MEETING_PROVIDERS: tuple[str, ...] = ("sandbox", "graph")
+EHR_WRITE_BACK_PROVIDERS: tuple[str, ...] = ("recording", "epic")
 DEFAULT_TIMER_SCHEDULE = "0 * * * * *"
 DEFAULT_GRAPH_BASE_URL = "https://graph.microsoft.com/v1.0"
 DEFAULT_AUTHORITY_HOST = "https://login.microsoftonline.com"
@@ -227,6 +233,7 @@ class Settings:
     sms_outbox_path: str
     default_phone_region: str
     meeting_provider: str = "sandbox"
+    ehr_write_back_provider: str = "recording"
     graph: GraphConnection | None = None
     context_token_secret: bytes | None = field(default=None, repr=False)
     opt_out_hash_key: bytes | None = field(default=None, repr=False)
@@ -283,6 +290,7 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         sms_outbox_path=env.get("SMS_OUTBOX_PATH", "").strip() or DEFAULT_SMS_OUTBOX_PATH,
         default_phone_region=_read_phone_region(env),
         meeting_provider=_read_meeting_provider(env),
+        ehr_write_back_provider=_read_choice(env, "EHR_WRITE_BACK_PROVIDER", EHR_WRITE_BACK_PROVIDERS),
         graph=_read_graph(env),
         entra=_read_entra(env),
         epic=_read_epic(env),
@@ -417,6 +425,14 @@ def _read_meeting_provider(env: Mapping[str, str]) -> str:
         choices = ", ".join(MEETING_PROVIDERS)
         raise SettingsError(f"Setting MEETING_PROVIDER must be one of {choices}; got {provider!r}.")
     return provider
+
+
+def _read_choice(env: Mapping[str, str], name: str, choices: tuple[str, ...]) -> str:
+    """One of `choices` (the first when unset). Raises SettingsError naming the setting."""
+    value = env.get(name, "").strip().lower() or choices[0]
+    if value not in choices:
+        raise SettingsError(f"Setting {name} must be one of {', '.join(choices)}; got {value!r}.")
+    return value
 
 
 def _read_graph(env: Mapping[str, str]) -> GraphConnection | None:

@@ -64,6 +64,8 @@ def seed_sender(
     certificate_expired: bool = False,
     with_keys: bool = True,
     require_body_hash: bool = False,
+    ehr_write_back: bool = False,
+    fhir_base_url: str | None = None,
 ) -> Sender:
     """An organisation and an endpoint in `geo`, stored through the real ConfigStore, with a sender key."""
     store = bootstrap.get_config_store()
@@ -80,7 +82,7 @@ def seed_sender(
         id=f"ep-{secrets.token_urlsafe(12)}",
         org_id=organisation.id,
         geo=geo,
-        fhir_base_url=f"https://fhir-{suffix}.hospital.example/api/FHIR/R4",
+        fhir_base_url=fhir_base_url or f"https://fhir-{suffix}.hospital.example/api/FHIR/R4",
         environment=Environment.PRODUCTION,
         approver_upn="analyst@hospital.example",
         time_zone="America/New_York",
@@ -88,6 +90,7 @@ def seed_sender(
         version=1,
         sms=sms or SmsSettings(True, True, (1440, 60), FROM_NUMBER),
         require_body_hash=require_body_hash,
+        ehr_write_back=ehr_write_back,
     )
     store.create_organisation(organisation)
     store.create_endpoint(endpoint)

@@ -410,6 +410,7 @@ def _endpoint_entity(endpoint: Endpoint) -> dict[str, Any]:
         "sms_reminder_lead_minutes": json.dumps(list(endpoint.sms.reminder_lead_minutes)),
         "sms_from_number": endpoint.sms.from_number or "",
         "organizer_user_id": endpoint.organizer_user_id or "",
+        "ehr_write_back": endpoint.ehr_write_back,
     }
 
 
@@ -433,6 +434,7 @@ def _endpoint(e: dict[str, Any]) -> Endpoint:
         require_body_hash=bool(e.get("require_body_hash")),
         pending_reason=e.get("pending_reason") or None,
         organizer_user_id=e.get("organizer_user_id") or None,
+        ehr_write_back=bool(e.get("ehr_write_back")),
     )
 
 

@@ -21,13 +21,14 @@ import asyncio
 import logging
 import threading
 from collections.abc import Awaitable, Callable, Coroutine
+from dataclasses import replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 from shared.adapters.identity import managed_identity
-from shared.domain.meetings import Meeting, VisitKey
-from shared.errors import MeetingsNotPermittedError, UpstreamError
+from shared.domain.meetings import CallSubscription, Meeting, VisitKey
+from shared.errors import MeetingsNotPermittedError, NotFoundError, UpstreamError
 from shared.settings import DEFAULT_AUTHORITY_HOST, GraphConnection
 
 if TYPE_CHECKING:
@@ -52,12 +53,16 @@ DEFAULT_RETRY_AFTER_SECONDS = 1.0
 class GraphMeetingService:
     """`MeetingService` over Microsoft Graph. Build once per process (bootstrap caches it)."""
 
-    def __init__(self, connection: GraphConnection, *, verify: str | bool = True) -> None:
-        """`verify`: CA bundle for Graph and Entra (tests' self-signed stand-ins), True for the system CAs."""
+    def __init__(self, connection: GraphConnection, *, notification_url: str, verify: str | bool = True) -> None:
+        """`notification_url`: our webhook for change notifications (`/api/events/graph`); `verify`: CA bundle
+        for Graph and Entra (tests' self-signed stand-ins), True for the system CAs."""
         self._app_id = connection.client_id
+        self._notification_url = notification_url
         self._loop = asyncio.new_event_loop()
         threading.Thread(target=self._loop.run_forever, name="graph-meetings", daemon=True).start()
         self._client = _graph_client(connection, verify)
+        # Meeting call events are a beta resource: their subscriptions are made at the beta endpoint.
+        self._beta = _graph_client(replace(connection, base_url=_beta_url(connection.base_url)), verify)
 
     def create_or_get(
         self, key: VisitKey, organizer_user_id: str, subject: str, start: datetime, end: datetime
@@ -96,6 +101,41 @@ class GraphMeetingService:
             meeting_id = created.id
             await self._call(lambda: meetings.by_online_meeting_id(meeting_id).patch(lobby))
         return Meeting(id=created.id, join_url=created.join_web_url)
+
+    def subscribe_call_events(self, join_url: str, client_state: str, expires_at: datetime) -> CallSubscription:
+        """`POST /beta/subscriptions` for `communications/onlineMeetings(joinWebUrl='...')/meetingCallEvents`,
+        notifications and lifecycle notifications to our webhook. Raises UpstreamError."""
+        from msgraph.generated.models.subscription import Subscription
+
+        resource = f"communications/onlineMeetings(joinWebUrl='{quote(join_url, safe='')}')/meetingCallEvents"
+        body = Subscription(
+            change_type="updated",
+            notification_url=self._notification_url,
+            lifecycle_notification_url=self._notification_url,
+            resource=resource,
+            expiration_date_time=expires_at,
+            client_state=client_state,
+        )
+        created = self._run(self._call(lambda: self._beta.subscriptions.post(body)))
+        if created is None or not created.id or created.expiration_date_time is None:
+            raise UpstreamError("Graph returned a subscription without id or expiry.", retryable=True)
+        return CallSubscription(created.id, created.expiration_date_time)
+
+    def renew_call_events(self, subscription_id: str, expires_at: datetime) -> datetime:
+        """`PATCH /beta/subscriptions/{id}` with the new expiry. Raises NotFoundError (Graph no longer has it:
+        expired or removed), UpstreamError."""
+        from kiota_abstractions.api_error import APIError
+        from msgraph.generated.models.subscription import Subscription
+
+        item = self._beta.subscriptions.by_subscription_id(subscription_id)
+        try:
+            renewed = self._run(self._call(lambda: item.patch(Subscription(expiration_date_time=expires_at))))
+        except UpstreamError as error:
+            cause = error.__cause__
+            if isinstance(cause, APIError) and cause.response_status_code == 404:
+                raise NotFoundError("Graph no longer has the subscription.") from cause
+            raise
+        return renewed.expiration_date_time if renewed and renewed.expiration_date_time else expires_at
 
     async def _call(self, request: Callable[[], Awaitable[T]]) -> T:
         """Run one Graph request, waiting out one throttling answer (Retry-After); translate failures."""
@@ -180,6 +220,11 @@ def _graph_client(connection: GraphConnection, verify: str | bool) -> GraphServi
     adapter = GraphRequestAdapter(auth, client=http_client)
     adapter.base_url = connection.base_url  # not httpx's base_url: it gains a trailing slash
     return GraphServiceClient(request_adapter=adapter)
+
+
+def _beta_url(base_url: str) -> str:
+    """`https://graph.microsoft.com/v1.0` -> `https://graph.microsoft.com/beta` (the version is the last segment)."""
+    return base_url.rstrip("/").rsplit("/", 1)[0] + "/beta"
 
 
 def _credential(connection: GraphConnection, verify: str | bool) -> Any:

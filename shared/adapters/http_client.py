@@ -35,6 +35,14 @@ def post_form(url: str, form: dict[str, str], *, what: str) -> tuple[int, dict[s
     return _call("POST", url, what=what, data=form, accept_client_errors=True)
 
 
+def post_json(
+    url: str, document: dict[str, Any], *, what: str, bearer: str, headers: dict[str, str] | None = None
+) -> dict[str, Any]:
+    """POST a JSON object with `bearer` as access token; the answer's JSON object. Raises UpstreamError
+    (retryable for timeouts, 429 and 5xx; not for other refusals)."""
+    return _call("POST", url, what=what, accept_client_errors=False, json=document, bearer=bearer, extra=headers)[1]
+
+
 @functools.cache
 def _session() -> Any:
     """One pooled session per process: a launch calls Epic three times, and TLS handshakes are the cost."""
@@ -50,16 +58,18 @@ def _call(
     what: str,
     accept_client_errors: bool,
     data: dict[str, str] | None = None,
+    json: dict[str, Any] | None = None,
     bearer: str | None = None,
+    extra: dict[str, str] | None = None,
 ) -> tuple[int, dict[str, Any]]:
     import requests
 
     host = urlsplit(url).hostname or "?"
-    headers = {"Accept": "application/json"}
+    headers = {"Accept": "application/json", **(extra or {})}
     if bearer:
         headers["Authorization"] = f"Bearer {bearer}"
     try:
-        response = _session().request(method, url, data=data, timeout=TIMEOUT_SECONDS, headers=headers)
+        response = _session().request(method, url, data=data, json=json, timeout=TIMEOUT_SECONDS, headers=headers)
     except requests.Timeout as exc:
         raise UpstreamError(f"{what} at {host} did not answer in time.", retryable=True) from exc
     except requests.RequestException as exc:
@@ -69,6 +79,8 @@ def _call(
         raise UpstreamError(f"{what} at {host} answered {status}.", retryable=True)
     if status >= 400 and not accept_client_errors:
         raise UpstreamError(f"{what} at {host} answered {status}.", retryable=False)
+    if json is not None and not response.content:
+        return status, {}  # a FHIR create may answer 201 with only a Location
     if len(response.content) > MAX_DOCUMENT_BYTES:
         raise UpstreamError(f"{what} at {host} answered with an oversized document.", retryable=False)
     try:

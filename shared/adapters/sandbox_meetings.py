@@ -8,9 +8,10 @@ idempotent without any state, like Graph's createOrGet. Its join URL is
 from __future__ import annotations
 
 import logging
+import uuid
 from datetime import datetime
 
-from shared.domain.meetings import Meeting, VisitKey
+from shared.domain.meetings import CallSubscription, Meeting, VisitKey
 
 logger = logging.getLogger(__name__)
 
@@ -29,3 +30,13 @@ class SandboxMeetingService:
         meeting_id = key.external_id
         logger.info("Sandbox meeting ready for visit %s", meeting_id[:12])
         return Meeting(id=meeting_id, join_url=f"{self._base}/{meeting_id}")
+
+    def subscribe_call_events(self, join_url: str, client_state: str, expires_at: datetime) -> CallSubscription:
+        """No Teams, so no call events: a subscription that only exists in our table (renewals work locally)."""
+        subscription_id = f"sandbox-{uuid.uuid4().hex}"
+        logger.info("Sandbox call-event subscription %s recorded", subscription_id)
+        return CallSubscription(subscription_id, expires_at)
+
+    def renew_call_events(self, subscription_id: str, expires_at: datetime) -> datetime:
+        logger.info("Sandbox call-event subscription %s renewed", subscription_id)
+        return expires_at

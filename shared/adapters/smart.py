@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlencode
 
-from shared.adapters.http_client import get_json, post_form
+from shared.adapters.http_client import get_json, post_form, post_json
 from shared.errors import InvalidRequestError, SettingsError, UpstreamError
 from shared.settings import EpicSettings
 
@@ -168,6 +168,41 @@ class SmartClient:
         if not document.get("access_token"):
             raise UpstreamError("Epic's token endpoint answered without an access token.", retryable=False)
         return document
+
+    def backend_token(self, token_endpoint: str, scope: str) -> tuple[str, int]:
+        """A backend (system) access token and its lifetime in seconds: the client-credentials grant with
+        our `private_key_jwt` assertion (SMART Backend Services). Raises UpstreamError (not retryable when
+        Epic refuses the grant: the app registration lacks the scope or our key)."""
+        status, document = post_form(
+            token_endpoint,
+            {
+                "grant_type": "client_credentials",
+                "scope": scope,
+                "client_assertion_type": "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+                "client_assertion": self.client_assertion(token_endpoint),
+            },
+            what="Epic token endpoint",
+        )
+        token = document.get("access_token")
+        if status >= 400 or not isinstance(token, str) or not token:
+            error = str(document.get("error", "no access token"))[:64]
+            raise UpstreamError(f"Epic refused our backend client ({error}).", retryable=False)
+        expires_in = document.get("expires_in")
+        return token, expires_in if isinstance(expires_in, int) and expires_in > 0 else 300
+
+    def create(
+        self, fhir_base_url: str, resource: dict[str, Any], access_token: str, *, if_none_exist: str | None = None
+    ) -> dict[str, Any]:
+        """POST a FHIR resource (conditional create with `if_none_exist`, so a retry creates nothing twice).
+        Raises UpstreamError (retryable for 429, 5xx and network failures)."""
+        resource_type = resource["resourceType"]
+        return post_json(
+            f"{fhir_base_url}/{resource_type}",
+            resource,
+            what=f"Epic FHIR {resource_type} create",
+            bearer=access_token,
+            headers={"If-None-Exist": if_none_exist} if if_none_exist else None,
+        )
 
     def read(self, fhir_base_url: str, resource_type: str, resource_id: str, access_token: str) -> dict[str, Any]:
         """One FHIR resource read with the launch's access token (kept for this request only).

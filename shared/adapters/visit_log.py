@@ -6,7 +6,8 @@ Table `visits` in the organisation's geography account, one row per visit:
     RowKey        appointment_key(visit id)                      (table-safe)
     VisitId, ScheduledStart (UTC), Department (optional), MeetingCreatedAt, FirstProviderLaunchAt,
     FirstPatientJoinAt, ProviderLaunches (int), PatientLaunches (int), LobbyWaitSeconds, EndedAt,
-    DurationSeconds (the last three optional)
+    DurationSeconds (the last three optional); from Teams call events also CallStartedAt and
+    FirstPatientConnectedAt (the times the derived figures are computed from)
 
 Updates are read-modify-write with the ETag, retried when a concurrent writer won; "first" fields are
 set once. No patient names, MRNs, phone numbers or FHIR resources ever go in it.
@@ -16,11 +17,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from shared.adapters.storage import Storage, Table
 from shared.domain.appointment import appointment_key
+from shared.domain.call_events import CallEvent, apply_call_event
 from shared.errors import ConflictError, NotFoundError, PreconditionFailedError
 
 logger = logging.getLogger(__name__)
@@ -36,7 +38,12 @@ LAUNCH_COUNTERS = {
 
 
 def visit_partition(endpoint_id: str, scheduled_start: datetime) -> str:
-    return f"{endpoint_id}|{scheduled_start:%Y%m%d}"
+    return visit_day_partition(endpoint_id, f"{scheduled_start.astimezone(UTC):%Y%m%d}")
+
+
+def visit_day_partition(endpoint_id: str, day: str) -> str:
+    """The partition of one endpoint's visits scheduled on one UTC day (`YYYYMMDD`)."""
+    return f"{endpoint_id}|{day}"
 
 
 class VisitLog:
@@ -66,6 +73,13 @@ class VisitLog:
                 entity["Department"] = department
 
         self._update(geo, endpoint_id, visit_id, scheduled_start, change)
+
+    def record_call_event(
+        self, geo: str, *, endpoint_id: str, visit_id: str, scheduled_start: datetime, event: CallEvent
+    ) -> None:
+        """Apply one Teams call event (`apply_call_event`: never backwards, duplicates change nothing).
+        Raises UpstreamError, ConflictError (lost the race MAX_ATTEMPTS times)."""
+        self._update(geo, endpoint_id, visit_id, scheduled_start, lambda entity: apply_call_event(entity, event))
 
     def _update(
         self,

@@ -83,6 +83,8 @@ class Endpoint:
     organizer_user_id: str | None = None
     """The Teams user (Entra object id or UPN) who organises the endpoint's visit meetings; None: the
     launching provider's own Microsoft 365 user does."""
+    ehr_write_back: bool = False
+    """Whether visit events, device-test results and undelivered SMS are written back to this endpoint's EHR."""
 
 
 @dataclass(frozen=True)

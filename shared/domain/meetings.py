@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from datetime import datetime
 
 MEETING_SUBJECT = "Virtual visit"
 """Every meeting's subject: Teams shows it to everyone who joins, so it names no patient or visit."""
@@ -38,3 +39,11 @@ class Meeting:
 
     id: str
     join_url: str
+
+
+@dataclass(frozen=True)
+class CallSubscription:
+    """A change-notification subscription to one meeting's call events: the provider's id and its expiry."""
+
+    id: str
+    expires_at: datetime

@@ -1,4 +1,5 @@
-"""Device test: check the link's context token, store the browser's result, hand it to the EHR write-back.
+"""Device test: check the link's context token, store the browser's result, hand it to the EHR write-back
+(if the endpoint enables it).
 
 Results go to the control account (table `devicetests`, PartitionKey = endpoint id, RowKey = UTC time
 plus a random suffix; fields Result (JSON), Passed, CreatedAt): they carry no patient data, and the
@@ -16,7 +17,7 @@ from typing import Any, Protocol
 
 from shared.adapters.storage import Storage
 from shared.domain.device_test import DeviceTestResult, parse_device_test_result
-from shared.services.ehr_write_back import EhrWriteBack
+from shared.services.ehr_write_back import EhrWriteBack, EndpointDirectory, writes_back
 
 logger = logging.getLogger(__name__)
 
@@ -31,13 +32,15 @@ class ContextTokenVerifier(Protocol):
 
 def record_device_test(
     storage: Storage,
+    directory: EndpointDirectory,
     write_back: EhrWriteBack,
     verifier: ContextTokenVerifier,
     context_token: str,
     document: Any,
     now: datetime,
 ) -> tuple[str, DeviceTestResult]:
-    """Store the result posted by the device-test page and write it back; returns its id and the result.
+    """Store the result posted by the device-test page and write it back (where the endpoint enables
+    write-back); returns its id and the result.
 
     Raises NotAuthorisedError (bad or expired token), InvalidRequestError (malformed result; nothing
     stored), UpstreamError.
@@ -54,6 +57,7 @@ def record_device_test(
             "CreatedAt": now,
         }
     )
-    write_back.write_device_test(endpoint_id, result_id, result)
+    if writes_back(directory, endpoint_id):
+        write_back.write_device_test(endpoint_id, result_id, result)
     logger.info("Device test %s stored for endpoint %s (passed: %s)", result_id, endpoint_id, result.passed)
     return result_id, result

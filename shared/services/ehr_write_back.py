@@ -1,8 +1,10 @@
-"""The EHR write-back port, and the queue step that delivers visit events and SMS failures through it.
+"""The EHR write-back port, the per-endpoint switch, and the queue step that delivers visit events and SMS
+failures through it.
 
-Events reach the EHR from a geography's `ehr-writeback` queue, never inline: the webhook or event
-handler that learnt the fact answers at once, and a failing EHR is retried by the queue host (then kept
-in `ehr-writeback-poison` for replay) without holding anyone up.
+Only endpoints whose admin turned `ehr_write_back` on hear anything. Events reach the EHR from a
+geography's `ehr-writeback` queue, never inline: the webhook or event handler that learnt the fact
+answers at once, and a failing EHR is retried by the queue host (then kept in `ehr-writeback-poison`
+for replay) without holding anyone up.
 """
 
 from __future__ import annotations
@@ -10,8 +12,12 @@ from __future__ import annotations
 import logging
 from typing import Protocol
 
+from shared.adapters.storage import StorageAccount
+from shared.domain.config import Endpoint
 from shared.domain.device_test import DeviceTestResult
 from shared.domain.ehr_events import EhrEvent
+from shared.errors import NotFoundError
+from shared.queue_names import EHR_WRITEBACK_QUEUE
 
 logger = logging.getLogger(__name__)
 
@@ -22,6 +28,29 @@ class EhrWriteBack(Protocol):
     def write_device_test(self, endpoint_id: str, result_id: str, result: DeviceTestResult) -> None: ...
 
     def write_event(self, event: EhrEvent) -> None: ...
+
+
+class EndpointDirectory(Protocol):
+    def get_endpoint(self, endpoint_id: str) -> Endpoint: ...
+
+
+def writes_back(directory: EndpointDirectory, endpoint_id: str) -> bool:
+    """Whether the endpoint enables EHR write-back; False for an endpoint removed since the fact happened.
+    Raises UpstreamError."""
+    try:
+        return directory.get_endpoint(endpoint_id).ehr_write_back
+    except NotFoundError:
+        return False
+
+
+def queue_ehr_event(directory: EndpointDirectory, account: StorageAccount, event: EhrEvent) -> bool:
+    """Queue `event` on the `ehr-writeback` queue of `account` (the event's geography) if its endpoint
+    enables write-back; returns whether it did. Raises UpstreamError."""
+    if not writes_back(directory, event.endpoint_id):
+        return False
+    account.queue(EHR_WRITEBACK_QUEUE).send(event.to_message())
+    logger.info("EHR event %s (%s) queued for endpoint %s", event.event_id, event.kind, event.endpoint_id)
+    return True
 
 
 def deliver_ehr_event(event: EhrEvent, write_back: EhrWriteBack) -> str:

@@ -28,7 +28,16 @@ from shared.domain.config import (
 from shared.errors import ConflictError, InvalidRequestError
 from shared.services.config_changes import check_if_match, record_change, refuse_unknown_fields
 
-_FIELDS = ("fhir_base_url", "environment", "approver_upn", "time_zone", "require_body_hash", "organizer_user_id")
+_FIELDS = (
+    "fhir_base_url",
+    "environment",
+    "approver_upn",
+    "time_zone",
+    "require_body_hash",
+    "organizer_user_id",
+    "ehr_write_back",
+)
+_DEFAULTS = {"require_body_hash": False, "ehr_write_back": False}
 _CHECKS = {
     "fhir_base_url": normalise_fhir_base_url,
     "environment": check_environment,
@@ -36,6 +45,7 @@ _CHECKS = {
     "time_zone": check_time_zone,
     "require_body_hash": lambda value: check_bool(value, "require_body_hash"),
     "organizer_user_id": check_organizer,
+    "ehr_write_back": lambda value: check_bool(value, "ehr_write_back"),
 }
 
 
@@ -47,9 +57,7 @@ def create_endpoint(
     require_admin(caller)
     refuse_unknown_fields(document, set(_FIELDS))
     org = store.get_organisation(org_id)
-    values = {
-        name: _CHECKS[name](document.get(name, False if name == "require_body_hash" else None)) for name in _FIELDS
-    }
+    values = {name: _CHECKS[name](document.get(name, _DEFAULTS.get(name))) for name in _FIELDS}
     endpoint = Endpoint(id=new_id("ep"), org_id=org.id, geo=org.geo, status=EndpointStatus.DRAFT, version=1, **values)
     created = store.create_endpoint(endpoint)
     record_change(store, caller, org.id, "endpoint.created", endpoint.id, now, **_audit_values(values))

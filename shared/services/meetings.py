@@ -5,6 +5,7 @@ PartitionKey = endpoint id, RowKey = the visit's externalId (hex SHA-256 of endp
 fields MeetingId, JoinUrl, CreatedAt (UTC). A launch of a visit that already has its meeting costs one
 point read. Two launches racing to create it end with one meeting: the provider's createOrGet is
 idempotent on the externalId, and the map write is create-or-read-back (the loser reads the winner).
+The winner then subscribes to the meeting's call events (`shared/services/call_events.py`).
 """
 
 from __future__ import annotations
@@ -13,9 +14,11 @@ import logging
 from datetime import UTC, datetime
 from typing import Protocol
 
+from shared.adapters.graph_subscriptions import WatchedMeeting
 from shared.adapters.storage import Storage, Table
 from shared.domain.meetings import MEETING_SUBJECT, Meeting, VisitKey
-from shared.errors import ConflictError, InvalidRequestError, MeetingNotOpenedError, NotFoundError
+from shared.errors import ConflictError, ConnectorError, InvalidRequestError, MeetingNotOpenedError, NotFoundError
+from shared.services.call_events import WATCH_AFTER_END, CallEventSubscriber, watch_call_events
 
 logger = logging.getLogger(__name__)
 
@@ -25,8 +28,9 @@ _KEY_FORBIDDEN = set("/\\#?") | {chr(c) for c in range(32)} | {chr(127)}
 """Characters Azure Tables refuses in PartitionKey / RowKey."""
 
 
-class MeetingService(Protocol):
-    """Creates or returns the one online meeting of a visit (Teams through Graph, or the sandbox)."""
+class MeetingService(CallEventSubscriber, Protocol):
+    """Creates or returns the one online meeting of a visit (Teams through Graph, or the sandbox), and
+    subscribes to its call events."""
 
     def create_or_get(
         self, key: VisitKey, organizer_user_id: str, subject: str, start: datetime, end: datetime
@@ -78,6 +82,12 @@ def get_or_create_meeting(
         logger.info("Meeting of visit %s recorded concurrently; using the recorded one", key.external_id[:12])
         return _read(table, key)
     logger.info("Meeting of visit %s recorded", key.external_id[:12])
+    watched = WatchedMeeting(endpoint_id, visit_id, start, end + WATCH_AFTER_END, meeting.join_url)
+    try:
+        watch_call_events(storage, geo, meetings, watched, entity["CreatedAt"])
+    except ConnectorError as error:
+        # Call events feed reports and the EHR; the person waiting for the meeting matters more.
+        logger.warning("Call events of visit %s not followed: %s", key.external_id[:12], error.code)
     return meeting
 
 

@@ -1,8 +1,9 @@
-"""The admin reports: SMS sent per endpoint and date range, read page by page from day-partitioned indexes.
+"""The admin reports: SMS sent and visits held per endpoint and date range, read page by page from
+day-partitioned tables.
 
 Each report reads only the partitions `f"{endpoint id}|{YYYYMMDD}"` of its range, from the endpoint's
 geography; a page holds at most `limit` rows and names where the next one starts. Rows carry no patient
-number or name: the SMS report index never stored one.
+number or name: neither the SMS report index nor the visit log ever stored one.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Any, Protocol
 
 from shared.adapters.sms_jobs import SMS_REPORT, report_partition
 from shared.adapters.storage import Storage, Stored, Table
+from shared.adapters.visit_log import VISITS_TABLE, visit_day_partition
 from shared.domain.access import Caller, require_admin
 from shared.domain.config import Endpoint
 from shared.domain.reports import (
@@ -25,11 +27,20 @@ from shared.domain.reports import (
     parse_report_range,
 )
 
-SMS_COLUMNS = ("jobId", "sentAt", "from", "type", "status", "delivery", "reason")
-
 
 class EndpointDirectory(Protocol):
     def get_endpoint(self, endpoint_id: str) -> Endpoint: ...
+
+
+@dataclass(frozen=True)
+class ReportKind:
+    """What one report reads and how a stored row becomes a report row."""
+
+    table: str
+    partition_of: Callable[[str, str], str]
+    """(endpoint id, day `YYYYMMDD`) -> the PartitionKey of that endpoint's day."""
+    columns: tuple[str, ...]
+    item_of: Callable[[dict[str, Any]], dict[str, Any]]
 
 
 @dataclass(frozen=True)
@@ -39,10 +50,15 @@ class ReportPage:
     continuation: str | None
 
 
-def sms_report(
-    store: EndpointDirectory, storage: Storage, caller: Caller, endpoint_id: str, query: Mapping[str, str]
+def endpoint_report(
+    kind: ReportKind,
+    store: EndpointDirectory,
+    storage: Storage,
+    caller: Caller,
+    endpoint_id: str,
+    query: Mapping[str, str],
 ) -> ReportPage:
-    """One page of the endpoint's SMS report. Query: from, to (YYYY-MM-DD, required, at most 31 days),
+    """One page of the endpoint's `kind` report. Query: from, to (YYYY-MM-DD, required, at most 31 days),
     limit, continuation. Raises ForbiddenError (not an admin), NotFoundError (no such endpoint),
     InvalidRequestError (bad range, limit or token), UpstreamError."""
     require_admin(caller)
@@ -50,9 +66,9 @@ def sms_report(
     limit = parse_page_size(query.get("limit"))
     cursor = decode_cursor(query.get("continuation"), range_)
     endpoint = store.get_endpoint(endpoint_id)
-    table = storage.for_geo(endpoint.geo).table(SMS_REPORT)
-    rows, continuation = read_days(table, lambda day: report_partition(endpoint.id, day), range_, cursor, limit)
-    return ReportPage(SMS_COLUMNS, [_sms_item(row.entity) for row in rows], continuation)
+    table = storage.for_geo(endpoint.geo).table(kind.table)
+    rows, continuation = read_days(table, lambda day: kind.partition_of(endpoint.id, day), range_, cursor, limit)
+    return ReportPage(kind.columns, [kind.item_of(row.entity) for row in rows], continuation)
 
 
 def read_days(
@@ -76,13 +92,56 @@ def read_days(
 
 
 def _sms_item(row: dict[str, Any]) -> dict[str, Any]:
-    sent_at: datetime = row["SentAt"]
     return {
         "jobId": row["RowKey"],
-        "sentAt": sent_at.astimezone(UTC).isoformat(),
+        "sentAt": _instant(row["SentAt"]),
         "from": row.get("From", ""),
         "type": row.get("Kind", ""),
         "status": row.get("Status", ""),
         "delivery": row.get("Delivery") or None,
         "reason": row.get("Reason") or None,
     }
+
+
+def _visit_item(row: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "visitId": row.get("VisitId", ""),
+        "scheduledStart": _instant(row.get("ScheduledStart")),
+        "meetingCreatedAt": _instant(row.get("MeetingCreatedAt")),
+        "firstProviderLaunchAt": _instant(row.get("FirstProviderLaunchAt")),
+        "firstPatientJoinAt": _instant(row.get("FirstPatientJoinAt")),
+        "lobbyWaitSeconds": row.get("LobbyWaitSeconds"),
+        "durationSeconds": row.get("DurationSeconds"),
+        "providerLaunches": int(row.get("ProviderLaunches") or 0),
+        "patientLaunches": int(row.get("PatientLaunches") or 0),
+        "department": row.get("Department") or None,
+    }
+
+
+def _instant(value: datetime | None) -> str | None:
+    return value.astimezone(UTC).isoformat() if value is not None else None
+
+
+SMS = ReportKind(
+    SMS_REPORT,
+    report_partition,
+    ("jobId", "sentAt", "from", "type", "status", "delivery", "reason"),
+    _sms_item,
+)
+VISITS = ReportKind(
+    VISITS_TABLE,
+    visit_day_partition,
+    (
+        "visitId",
+        "scheduledStart",
+        "meetingCreatedAt",
+        "firstProviderLaunchAt",
+        "firstPatientJoinAt",
+        "lobbyWaitSeconds",
+        "durationSeconds",
+        "providerLaunches",
+        "patientLaunches",
+        "department",
+    ),
+    _visit_item,
+)

@@ -2,9 +2,10 @@
 
 One function app receives the events of every geography. A delivery report carries our tag, which names
 the job's geography and endpoint (one point read in that account); an undelivered confirmation or
-reminder is queued for the EHR write-back there. An inbound text names only the two numbers: our number
-leads to its organisation (the config store's number index) and so to the geography whose opt-out list
-it changes. Texts that are not STOP or START are ignored (nobody reads replies to this number).
+reminder is queued for the EHR write-back there when the endpoint enables it. An inbound text names only
+the two numbers: our number leads to its organisation (the config store's number index) and so to the
+geography whose opt-out list it changes. Texts that are not STOP or START are ignored (nobody reads
+replies to this number).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from typing import Any, Protocol
 from shared.adapters.opt_outs import OptOutList
 from shared.adapters.sms_jobs import JobLog
 from shared.adapters.storage import Storage
-from shared.domain.config import Organisation
+from shared.domain.config import Endpoint, Organisation
 from shared.domain.ehr_events import EhrEvent, EhrEventKind
 from shared.domain.sms_delivery import (
     DELIVERY_REPORT_EVENT,
@@ -28,7 +29,7 @@ from shared.domain.sms_delivery import (
     parse_inbound_sms,
 )
 from shared.errors import NotFoundError, SettingsError
-from shared.queue_names import EHR_WRITEBACK_QUEUE
+from shared.services.ehr_write_back import queue_ehr_event
 
 logger = logging.getLogger(__name__)
 
@@ -39,6 +40,8 @@ class NumberDirectory(Protocol):
     def get_phone_number_owner(self, number: str) -> str: ...
 
     def get_organisation(self, org_id: str) -> Organisation: ...
+
+    def get_endpoint(self, endpoint_id: str) -> Endpoint: ...
 
 
 @dataclass(frozen=True)
@@ -86,8 +89,8 @@ def apply_delivery_report(data: Any, context: AcsEventContext) -> str:
             occurred_at=report.received_at,
             detail=f"{job['Kind']}: {report.outcome}",
         )
-        account.queue(EHR_WRITEBACK_QUEUE).send(event.to_message())
-        logger.info("SMS job %s: undelivered, EHR write-back queued", ref.job_id)
+        if queue_ehr_event(context.directory, account, event):
+            logger.info("SMS job %s: undelivered, EHR write-back queued", ref.job_id)
     return f"job {ref.job_id}: {report.outcome}"
 
 

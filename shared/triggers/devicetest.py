@@ -83,6 +83,7 @@ def post_device_test_result(req: func.HttpRequest) -> func.HttpResponse:
     storage = bootstrap.get_storage()
     result_id, result = device_test.record_device_test(
         storage,
+        bootstrap.get_config_store(),
         bootstrap.get_ehr_write_back(),
         bootstrap.get_device_test_verifier(),
         req.headers.get(CONTEXT_HEADER, ""),

@@ -108,11 +108,11 @@ MAX_JSON_BODY = 64 * 1024
 """Configuration documents are small; a certificate in Base64 is a few KiB."""
 
 
-def read_json_object(req: func.HttpRequest) -> dict[str, Any]:
+def read_json_object(req: func.HttpRequest, max_bytes: int = MAX_JSON_BODY) -> dict[str, Any]:
     """The request body as a JSON object. Raises InvalidRequestError saying what is wrong with it."""
     body = req.get_body() or b""
-    if len(body) > MAX_JSON_BODY:
-        raise InvalidRequestError(f"The request body exceeds {MAX_JSON_BODY // 1024} KiB.")
+    if len(body) > max_bytes:
+        raise InvalidRequestError(f"The request body exceeds {max_bytes // 1024} KiB.")
     try:
         document = json.loads(body)
     except (ValueError, UnicodeDecodeError):

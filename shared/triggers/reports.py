@@ -12,7 +12,7 @@ from shared.triggers.config_api import caller_of
 from shared.triggers.http import api_errors, json_response
 
 if TYPE_CHECKING:
-    from shared.services.reports import ReportPage
+    from shared.services.reports import ReportKind, ReportPage
 
 reports = lazy_import("shared.services.reports")
 report_texts = lazy_import("shared.domain.reports")
@@ -24,14 +24,24 @@ CONTINUATION_HEADER = "X-Continuation-Token"
 @bp.route(route="reports/endpoints/{endpointId}/sms", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
 @api_errors
 def get_sms_report(req: func.HttpRequest) -> func.HttpResponse:
-    page = reports.sms_report(
+    return report_response(req, _page(reports.SMS, req))
+
+
+@bp.route(route="reports/endpoints/{endpointId}/visits", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
+@api_errors
+def get_visits_report(req: func.HttpRequest) -> func.HttpResponse:
+    return report_response(req, _page(reports.VISITS, req))
+
+
+def _page(kind: ReportKind, req: func.HttpRequest) -> ReportPage:
+    return reports.endpoint_report(
+        kind,
         bootstrap.get_config_store(),
         bootstrap.get_storage(),
         caller_of(req),
         req.route_params["endpointId"],
         req.params,
     )
-    return report_response(req, page)
 
 
 def report_response(req: func.HttpRequest, page: ReportPage) -> func.HttpResponse:

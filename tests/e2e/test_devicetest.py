@@ -23,6 +23,7 @@ from shared.devhost.host import DevHost
 from shared.domain import context_token
 from shared.domain.integration_records import DEVICE_TEST_PURPOSE
 from shared.services.device_test import DEVICE_TESTS_TABLE
+from tests.hl7_support import seed_sender
 
 CHROMIUM = Path("/usr/bin/chromium")
 BROWSER_ARGS = [
@@ -147,8 +148,11 @@ def test_a_malformed_result_is_refused_and_nothing_is_stored(host: DevHost, app_
     assert stored_results(app_env, endpoint_id) == []
 
 
-def test_a_result_is_written_back_to_the_ehr(host: DevHost, app_env: dict[str, str]) -> None:
-    endpoint_id = f"ep-{uuid.uuid4().hex[:8]}"
+@pytest.mark.parametrize("enabled", [True, False])
+def test_a_result_is_written_back_only_where_the_endpoint_enables_it(
+    host: DevHost, app_env: dict[str, str], enabled: bool
+) -> None:
+    endpoint_id = seed_sender("US", ehr_write_back=enabled).endpoint.id
     result = {"camera": "ok", "microphone": "ok", "speaker": "not_heard", "round_trip_ms": 20}
     result |= {"download_kbps": 9000, "upload_kbps": 9000}
     answer = requests.post(
@@ -159,8 +163,13 @@ def test_a_result_is_written_back_to_the_ehr(host: DevHost, app_env: dict[str, s
     )
     assert answer.status_code == 201
     assert answer.json()["passed"] is False
+    assert len(stored_results(app_env, endpoint_id)) == 1
     recorded = TableClient.from_connection_string(app_env["CONTROL_STORAGE"], "ehrwritebacks")
-    [call] = recorded.query_entities("PartitionKey eq @p", parameters={"p": endpoint_id})
+    calls = list(recorded.query_entities("PartitionKey eq @p", parameters={"p": endpoint_id}))
+    if not enabled:
+        assert calls == []
+        return
+    [call] = calls
     assert call["RowKey"] == answer.json()["id"]
     assert json.loads(call["Payload"])["speaker"] == "not_heard"
 

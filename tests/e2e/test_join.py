@@ -169,7 +169,11 @@ def test_with_teams_the_link_redirects_to_the_teams_meeting(graph_env) -> None:
         host.stop()
     assert answer.status_code == 302
     assert answer.headers["Location"].startswith("https://teams.microsoft.com/l/meetup-join/")
-    assert [r.method for r in graph.requests] == ["POST", "PATCH"]
+    assert [(r.method, r.path.split("/")[1]) for r in graph.requests] == [
+        ("POST", "v1.0"),
+        ("PATCH", "v1.0"),
+        ("POST", "beta"),  # the subscription to the new meeting's call events
+    ]
 
 
 def test_without_an_access_policy_the_page_tells_the_admin_what_to_grant(graph_env) -> None:

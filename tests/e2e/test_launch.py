@@ -144,7 +144,8 @@ def test_a_first_provider_launch_signs_in_once_and_the_next_goes_straight_to_the
     assert [urlsplit(hop).path for hop in hops_again[2:3]] == ["/api/launch/callback"]
     assert len(hops_again) == 4  # launch, Epic authorize, callback, Teams: no second sign-in
     assert hops_again[-1] == hops[-1]
-    create, patch = launch.graph.requests
+    create, patch, subscribe = launch.graph.requests
+    assert subscribe.path == "/beta/subscriptions"  # the new meeting's call events
     organizer = EntraStandIn.object_id("dr.grey@hospital.example")
     assert create.path == f"/v1.0/users/{organizer}/onlineMeetings/createOrGet"
     assert datetime.fromisoformat(_json(create)["startDateTime"].replace("Z", "+00:00")) == START
@@ -170,7 +171,11 @@ def test_the_patient_launch_lands_in_the_same_meeting(launch: Launch) -> None:
     assert parse_qs(urlsplit(patient_hops[1]).query)["scope"] == ["launch openid fhirUser patient/Appointment.read"]
     assert patient_hops[-1] == provider_hops[-1]
     assert urlsplit(patient_hops[-1]).hostname == TEAMS
-    assert [r.method for r in launch.graph.requests] == ["POST", "PATCH"]
+    assert [(r.method, r.path.split("/")[1]) for r in launch.graph.requests] == [
+        ("POST", "v1.0"),
+        ("PATCH", "v1.0"),
+        ("POST", "beta"),  # one subscription to the meeting's call events
+    ]
     row = launch.table(VISITS_TABLE).get_entity(f"{endpoint.id}|{START:%Y%m%d}", appointment_key(csn))
     assert (row["ProviderLaunches"], row["PatientLaunches"]) == (1, 1)
     assert row["FirstPatientJoinAt"] >= row["FirstProviderLaunchAt"]

@@ -227,3 +227,15 @@ def test_an_endpoint_names_its_meeting_organiser_optionally(api: ConfigApi) -> N
     assert api.patch(path, {"organizer_user_id": None}).json["organizer_user_id"] is None
     with_upn = new_endpoint(api, org["id"], organizer_user_id="Visits@Hospital.example")
     assert with_upn["organizer_user_id"] == "visits@hospital.example"
+
+
+def test_an_endpoint_turns_ehr_write_back_on_and_off(api: ConfigApi) -> None:
+    org = new_org(api)
+    endpoint = new_endpoint(api, org["id"])
+    assert endpoint["ehr_write_back"] is False
+    path = f"/api/config/endpoints/{endpoint['id']}"
+    assert api.patch(path, {"ehr_write_back": True}).json["ehr_write_back"] is True
+    assert api.get(path).json["ehr_write_back"] is True
+    assert "ehr_write_back" in problem_of(api.patch(path, {"ehr_write_back": "yes"}), 400)
+    assert api.get(path).json["ehr_write_back"] is True
+    assert new_endpoint(api, org["id"], ehr_write_back=True)["ehr_write_back"] is True

@@ -23,12 +23,13 @@ SECRET = "s3cret-value"
 ORGANIZER = "8b081ef6-4792-4def-b2c9-c363a1bf41d5"
 START = datetime(2030, 5, 4, 14, 0, tzinfo=UTC)
 END = START + timedelta(minutes=30)
+NOTIFICATION_URL = "https://connector.hospital.example/api/events/graph"
 
 
 def connect(graph: GraphStandIn, secret: str = SECRET) -> GraphMeetingService:
     url = graph.server.url
     connection = GraphConnection(f"{url}/v1.0", url, tenant_id=TENANT, client_id=CLIENT_ID, client_secret=secret)
-    return GraphMeetingService(connection, verify=graph.server.ca_file)
+    return GraphMeetingService(connection, notification_url=NOTIFICATION_URL, verify=graph.server.ca_file)
 
 
 @pytest.fixture

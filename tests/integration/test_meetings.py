@@ -11,7 +11,7 @@ import requests
 
 from shared.adapters.sandbox_meetings import SandboxMeetingService
 from shared.adapters.storage import Storage
-from shared.domain.meetings import Meeting, VisitKey
+from shared.domain.meetings import CallSubscription, Meeting, VisitKey
 from shared.errors import InvalidRequestError, MeetingNotOpenedError, NotFoundError
 from shared.services.meetings import MEETINGS_TABLE, get_or_create_meeting
 from shared.settings import get_settings
@@ -50,6 +50,12 @@ class RacingMeetings:
         self.barrier.wait()
         meeting_id = uuid.uuid4().hex
         return Meeting(meeting_id, f"https://teams.example/{meeting_id}")
+
+    def subscribe_call_events(self, join_url: str, client_state: str, expires_at: datetime) -> CallSubscription:
+        return CallSubscription(uuid.uuid4().hex, expires_at)
+
+    def renew_call_events(self, subscription_id: str, expires_at: datetime) -> datetime:
+        return expires_at
 
 
 def meeting_for(storage: Storage, meetings, endpoint_id: str, visit_id: str, organizer: str | None = "org-1"):

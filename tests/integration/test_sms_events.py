@@ -42,9 +42,10 @@ def random_number(prefix: str) -> str:
 
 @pytest.fixture
 def clinic(app_env: dict[str, str]) -> Sender:
-    """An approved endpoint in EU whose own sending number is in the config store's number index."""
+    """An approved endpoint in EU, with EHR write-back on, whose own sending number is in the config store's
+    number index."""
     our_number = random_number("+1800555")
-    sender = seed_sender(GEO, sms=SmsSettings(True, True, (1440, 60), our_number))
+    sender = seed_sender(GEO, sms=SmsSettings(True, True, (1440, 60), our_number), ehr_write_back=True)
     bootstrap.get_config_store().add_phone_number(PhoneNumber(sender.organisation.id, our_number, "sandbox", NOW))
     return sender
 
@@ -172,6 +173,17 @@ def test_an_undelivered_reminder_is_queued_for_the_ehr_once_despite_duplicates(c
         "CSN%2F4711",
         "reminder: opted_out",
     )
+
+
+def test_an_endpoint_without_write_back_gets_no_ehr_event(app_env: dict[str, str]) -> None:
+    quiet = seed_sender(GEO, sms=SmsSettings(True, True, (1440, 60), random_number("+1800555")))
+    job = make_job(quiet, random_number("+1617555"))
+    with AcsSmsStandIn([accepted()]) as acs:
+        send(job, acs)
+        report = delivery_report(tag_sent(acs), "Failed", "Destination unreachable", NOW)
+    call("receive_sms_delivery_report", report)
+    assert job_row(job)["Delivery"] == "unreachable"
+    assert writeback_events(quiet) == []
 
 
 def test_an_older_report_arriving_late_does_not_overwrite_a_newer_one(clinic: Sender) -> None:

@@ -11,17 +11,17 @@ from datetime import UTC, datetime, timedelta
 
 import azure.functions as func
 import pytest
-from azure.data.tables import TableClient
 
 from shared import bootstrap
 from shared.adapters.metering import StorageMeter
 from shared.adapters.sms_jobs import SMS_REPORT, report_partition
 from shared.adapters.storage import Storage
 from shared.domain.access import ADMIN_ROLE
-from shared.services.reports import sms_report
+from shared.services.reports import SMS, endpoint_report
 from shared.settings import get_settings
 from tests.appcalls import call
 from tests.hl7_support import Sender, seed_sender
+from tests.report_support import upsert_in_batches
 from tests.standins.entra import EntraStandIn
 
 GEO = "APAC"
@@ -32,11 +32,7 @@ KINDS = ("scheduled", "updated", "cancelled", "reminder")
 
 
 def seed_rows(endpoint_id: str, first_day: datetime, days: int, per_day: int) -> None:
-    """Report rows as JobLog writes them, in batches of 100 per partition (fast enough for thousands)."""
-    table = bootstrap.get_storage().for_geo(GEO).table(SMS_REPORT)  # creates the table
-    client = TableClient.from_connection_string(
-        get_settings().geo_storage[GEO].connection_string or "", table_name=table.name
-    )
+    """Report rows as JobLog writes them."""
     for offset in range(days):
         day = first_day + timedelta(days=offset)
         rows = [
@@ -52,8 +48,7 @@ def seed_rows(endpoint_id: str, first_day: datetime, days: int, per_day: int) ->
             }
             for number in range(per_day)
         ]
-        for start in range(0, len(rows), 100):
-            client.submit_transaction([("upsert", row) for row in rows[start : start + 100]])
+        upsert_in_batches(GEO, SMS_REPORT, rows)
 
 
 @pytest.fixture(scope="module")
@@ -103,7 +98,7 @@ def test_paging_reads_exactly_the_rows_of_the_range(seeded: dict[str, str], conf
     pages = 0
     while True:
         query = {**RANGE, "limit": "500", **({"continuation": token} if token else {})}
-        page = sms_report(bootstrap.get_config_store(), storage, caller, seeded["endpoint"], query)
+        page = endpoint_report(SMS, bootstrap.get_config_store(), storage, caller, seeded["endpoint"], query)
         pages += 1
         seen.extend(item["jobId"] for item in page.items)
         token = page.continuation

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 import secrets
 import time
 from urllib.parse import parse_qsl, urlencode
@@ -35,6 +36,11 @@ class EpicStandIn(StandIn):
         self.access_tokens: set[str] = set()
         self.token_errors: list[Response] = []
         """Answers the token endpoint serves first, in order (to play Epic refusing or failing)."""
+        self.backend_tokens: set[str] = set()
+        self.backend_scopes: list[str] = []
+        self.communications: list[dict] = []
+        self.fhir_errors: list[Response] = []
+        """Answers FHIR creates serve first, in order (to play Epic failing)."""
 
     def new_launch(self, **context: str) -> str:
         """An EHR launch id whose token response carries `context` (e.g. fhirUser=..., appointment=...)."""
@@ -65,9 +71,28 @@ class EpicStandIn(StandIn):
             return self._authorize(request.query)
         if request.path == "/oauth2/token" and request.method == "POST":
             return self._token(dict(parse_qsl(request.body.decode())))
+        if request.path == f"{FHIR_PATH}/Communication" and request.method == "POST":
+            return self._create_communication(request)
         if request.path.startswith(f"{FHIR_PATH}/Appointment/") and request.method == "GET":
             return self._read_appointment(request)
         return Response(404)
+
+    def _create_communication(self, request: Request) -> Response:
+        """A conditional create: `If-None-Exist: identifier=<system>|<value>` finds an earlier one."""
+        token = request.headers.get("authorization", "").removeprefix("Bearer ")
+        if token not in self.backend_tokens:
+            return Response.json({"resourceType": "OperationOutcome"}, status=401)
+        if self.fhir_errors:
+            return self.fhir_errors.pop(0)
+        resource = json.loads(request.body)
+        wanted = request.headers.get("if-none-exist", "").removeprefix("identifier=")
+        for existing in self.communications:
+            identifier = existing["identifier"][0]
+            if wanted == f"{identifier['system']}|{identifier['value']}":
+                return Response.json(existing)
+        resource["id"] = secrets.token_hex(8)
+        self.communications.append(resource)
+        return Response.json(resource, status=201)
 
     def _read_appointment(self, request: Request) -> Response:
         token = request.headers.get("authorization", "").removeprefix("Bearer ")
@@ -96,6 +121,8 @@ class EpicStandIn(StandIn):
     def _token(self, form: dict[str, str]) -> Response:
         if self.token_errors:
             return self.token_errors.pop(0)
+        if form.get("grant_type") == "client_credentials":
+            return self._backend_token(form)
         authorize = self.codes.get(form.get("code", ""), {})
         problem = self._token_problem(form)
         if problem:
@@ -107,6 +134,17 @@ class EpicStandIn(StandIn):
         context = self.launches.get(authorize.get("launch", ""), {})
         return Response.json({**answer, "scope": authorize.get("scope", ""), **context})
 
+    def _backend_token(self, form: dict[str, str]) -> Response:
+        """SMART Backend Services: the client assertion alone authenticates us."""
+        problem = self._assertion_problem(form)
+        if problem:
+            self.token_refusals.append(problem)
+            return Response.json({"error": "invalid_client", "error_description": problem}, status=400)
+        access_token = secrets.token_urlsafe(24)
+        self.backend_tokens.add(access_token)
+        self.backend_scopes.append(form.get("scope", ""))
+        return Response.json({"access_token": access_token, "token_type": "Bearer", "expires_in": 3600})
+
     def _token_problem(self, form: dict[str, str]) -> str | None:
         authorize = self.codes.pop(form.get("code", ""), None)
         if authorize is None:
@@ -116,6 +154,9 @@ class EpicStandIn(StandIn):
         digest = hashlib.sha256(form.get("code_verifier", "").encode()).digest()
         if base64.urlsafe_b64encode(digest).rstrip(b"=").decode() != authorize["code_challenge"]:
             return "pkce"
+        return self._assertion_problem(form)
+
+    def _assertion_problem(self, form: dict[str, str]) -> str | None:
         if form.get("client_assertion_type") != "urn:ietf:params:oauth:client-assertion-type:jwt-bearer":
             return "assertion type"
         assertion = form.get("client_assertion", "")

@@ -1,4 +1,6 @@
-"""A Microsoft Graph stand-in for online meetings: createOrGet (idempotent on externalId) and PATCH.
+"""A Microsoft Graph stand-in for online meetings (createOrGet, idempotent on externalId, and PATCH) and for
+change-notification subscriptions under /beta/subscriptions (POST, PATCH of the expiry; `expire` plays one
+that Graph dropped, which then answers 404).
 
 Answers can be scripted per call with `script` (a list of Responses served first, in order), to play
 throttling, server errors and missing access policies. With `entra`, the same HTTPS server also plays
@@ -19,6 +21,7 @@ class GraphStandIn:
     def __init__(self, entra: EntraClientCredentials) -> None:
         self.entra = entra
         self.meetings: dict[str, dict] = {}  # externalId -> meeting
+        self.subscriptions: dict[str, dict] = {}  # id -> subscription as created (clientState included)
         self.script: list[Response] = []
         self.requests: list[Request] = []  # Graph's only, not Entra's
         self._lock = threading.Lock()
@@ -35,6 +38,8 @@ class GraphStandIn:
             if self.script:
                 return self.script.pop(0)
             parts = request.path.strip("/").split("/")  # v1.0 users {id} onlineMeetings ...
+            if parts[:2] == ["beta", "subscriptions"]:
+                return self._subscriptions(request, parts[2:])
             if len(parts) == 5 and parts[4] == "createOrGet" and request.method == "POST":
                 body = json.loads(request.body)
                 meeting = self.meetings.get(body["externalId"])
@@ -58,6 +63,25 @@ class GraphStandIn:
                 meeting.update(json.loads(request.body))
                 return Response.json(meeting)
         return _error(404, "UnknownRoute")
+
+    def _subscriptions(self, request: Request, rest: list[str]) -> Response:
+        if not rest and request.method == "POST":
+            body = json.loads(request.body)
+            subscription = {**body, "id": str(uuid.uuid4())}
+            self.subscriptions[subscription["id"]] = subscription
+            return Response.json({k: v for k, v in subscription.items() if k != "clientState"}, status=201)
+        if len(rest) == 1 and request.method == "PATCH":
+            subscription = self.subscriptions.get(rest[0])
+            if subscription is None:
+                return _error(404, "ResourceNotFound")
+            subscription["expirationDateTime"] = json.loads(request.body)["expirationDateTime"]
+            return Response.json({k: v for k, v in subscription.items() if k != "clientState"})
+        return _error(404, "UnknownRoute")
+
+    def expire(self, subscription_id: str) -> None:
+        """Play a subscription that ran out (or that Graph removed): it is gone, renewals get 404."""
+        with self._lock:
+            del self.subscriptions[subscription_id]
 
 
 def _error(status: int, code: str, headers: dict[str, str] | None = None) -> Response:
