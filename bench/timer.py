@@ -34,11 +34,13 @@ from tests.hl7_support import seed_sender  # noqa: E402
 
 DUE = 100
 LEADS = (1440, 60)
+STORED_ENDPOINTS = 20
 BATCH = 100  # Azure Tables entity-group transactions: at most 100 operations, one partition
 
 
 def seed(service: TableServiceClient, endpoint_id: str, count: int, due: int, now: datetime) -> None:
-    """`count` future appointments (spread over 30 days) and `due` whose hour reminder is due now."""
+    """`count` future appointments (spread over 30 days and over STORED_ENDPOINTS other endpoints, as a health
+    system's would be) and `due` of `endpoint_id` whose hour reminder is due now."""
     appointments, index = service.get_table_client(APPOINTMENTS), service.get_table_client(SCHEDULE)
     by_partition: dict[str, list[dict]] = defaultdict(list)
     rows = []
@@ -56,7 +58,8 @@ def seed(service: TableServiceClient, endpoint_id: str, count: int, due: int, no
             join_token=f"eu-bench{number}",
         )
         key = f"A{number}"
-        rows.append(appointment_entity(endpoint_id, key, appointment))
+        owner = endpoint_id if number < due else f"ep-stored-{number % STORED_ENDPOINTS}"
+        rows.append(appointment_entity(owner, key, appointment))
         # The index holds each appointment's next entry; for the due ones, their hour reminder is due now.
         entry = first_entry(
             endpoint_id,
@@ -67,11 +70,15 @@ def seed(service: TableServiceClient, endpoint_id: str, count: int, due: int, no
             now=now - timedelta(seconds=1),
         )
         by_partition[entry.bucket].append(schedule_entity(entry))
-    for offset in range(0, len(rows), BATCH):
-        appointments.submit_transaction([("upsert", row) for row in rows[offset : offset + BATCH]])
+    by_owner: dict[str, list[dict]] = defaultdict(list)
+    for row in rows:
+        by_owner[row["PartitionKey"]].append(row)
+    for owner_rows in by_owner.values():
+        for offset in range(0, len(owner_rows), BATCH):
+            appointments.submit_transaction([("create", row) for row in owner_rows[offset : offset + BATCH]])
     for partition_rows in by_partition.values():
         for offset in range(0, len(partition_rows), BATCH):
-            index.submit_transaction([("upsert", row) for row in partition_rows[offset : offset + BATCH]])
+            index.submit_transaction([("create", row) for row in partition_rows[offset : offset + BATCH]])
 
 
 def main() -> None:
