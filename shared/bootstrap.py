@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from shared.errors import SettingsError
+from shared.lazy import lazy_import
 from shared.queue_names import PHONE_NUMBER_ORDERS_QUEUE
-from shared.settings import get_settings
 
 # Adapters, services and domain modules are imported inside the getters that build them: indexing
 # the app imports this module, and should load none of them (cold start).
@@ -36,6 +36,15 @@ if TYPE_CHECKING:
     from shared.services.launch import LaunchPorts
     from shared.services.meetings import MeetingService
     from shared.services.notices import NoticePolicy
+    from shared.settings import Settings
+
+settings_module = lazy_import("shared.settings")
+
+
+def get_settings() -> Settings:
+    """The process's validated settings (loaded on first use; see shared.settings)."""
+    return settings_module.get_settings()
+
 
 # azure-core logs every request and response at INFO: noise and cost in Application Insights.
 logging.getLogger("azure.core.pipeline.policies.http_logging_policy").setLevel(logging.WARNING)
@@ -242,7 +251,7 @@ def get_notice_policy() -> NoticePolicy:
 def reset() -> None:
     """Forget every cached setting and client: for tests and the local host after a settings change."""
     for cached in (
-        get_settings,
+        settings_module.get_settings,
         get_storage,
         get_sms_sender,
         get_opt_outs,

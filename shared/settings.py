@@ -16,13 +16,7 @@ from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 from shared.errors import SettingsError
-
-KNOWN_GEOS: tuple[str, ...] = ("US", "EU", "APAC")
-"""Geographies the code knows; a deployment serves the subset named in GEOS.
-
-Queue triggers are registered per known geography (the host needs them at indexing time);
-the ones a deployment does not serve are disabled with `AzureWebJobs.<function>.Disabled`.
-"""
+from shared.geos import KNOWN_GEOS, geo_storage_setting
 
 
 @dataclass(frozen=True)
@@ -34,11 +28,6 @@ class SettingSpec:
     connection: bool = False
     local_only: bool = False
     """Read only where there is no managed identity (local runs, tests); the Bicep does not set it."""
-
-
-def geo_storage_setting(geo: str) -> str:
-    """The connection setting of one geography's storage account, e.g. ``GEO_EU_STORAGE``."""
-    return f"GEO_{geo}_STORAGE"
 
 
 SETTINGS: tuple[SettingSpec, ...] = (

@@ -9,7 +9,6 @@ import azure.functions as func
 
 from shared import bootstrap
 from shared.lazy import lazy_import
-from shared.settings import get_settings
 from shared.triggers.config_documents import (
     audit_document,
     endpoint_document,
@@ -56,7 +55,9 @@ def list_organisations(req: func.HttpRequest) -> func.HttpResponse:
 @api_errors
 def create_organisation(req: func.HttpRequest) -> func.HttpResponse:
     caller, document = caller_of(req), read_json_object(req)
-    org = organisations.create_organisation(bootstrap.get_config_store(), caller, document, get_settings().geos, now())
+    org = organisations.create_organisation(
+        bootstrap.get_config_store(), caller, document, bootstrap.get_settings().geos, now()
+    )
     location = {"Location": f"/api/config/organisations/{org.value.id}"}
     return json_response(organisation_document(org.value), 201, {**etag_header(org), **location})
 
@@ -210,7 +211,7 @@ def get_operation(req: func.HttpRequest) -> func.HttpResponse:
 @api_errors
 def get_integration_records(req: func.HttpRequest) -> func.HttpResponse:
     """JSON by default; plain text for `Accept: text/plain` or `?format=text`."""
-    settings = get_settings()
+    settings = bootstrap.get_settings()
     records = integration_records.get_integration_records(
         bootstrap.get_config_store(),
         caller_of(req),

@@ -7,7 +7,6 @@ import azure.functions as func
 from shared import bootstrap
 from shared.errors import InvalidRequestError
 from shared.lazy import lazy_import
-from shared.settings import get_settings
 from shared.triggers.config_api import ANONYMOUS, caller_of, now
 from shared.triggers.config_documents import endpoint_document, etag_header
 from shared.triggers.http import api_errors, json_response
@@ -20,7 +19,7 @@ CALLBACK_ROUTE = "config/approval/callback"
 
 def redirect_uri() -> str:
     """Where Epic sends the approver back: must be registered on our Epic app as it is written here."""
-    return f"{get_settings().public_base_url}/api/{CALLBACK_ROUTE}"
+    return f"{bootstrap.get_settings().public_base_url}/api/{CALLBACK_ROUTE}"
 
 
 @bp.route(route="config/endpoints/{endpointId}/validation", methods=["POST"], auth_level=ANONYMOUS)

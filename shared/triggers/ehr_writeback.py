@@ -5,9 +5,9 @@ from __future__ import annotations
 import azure.functions as func
 
 from shared import bootstrap
+from shared.geos import KNOWN_GEOS, geo_storage_setting
 from shared.lazy import lazy_import
 from shared.queue_names import EHR_WRITEBACK_QUEUE
-from shared.settings import KNOWN_GEOS, geo_storage_setting
 from shared.triggers.queue_work import run_queue_message
 
 ehr_events = lazy_import("shared.domain.ehr_events")

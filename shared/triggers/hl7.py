@@ -9,9 +9,9 @@ import azure.functions as func
 
 from shared import bootstrap
 from shared.errors import SettingsError
+from shared.geos import KNOWN_GEOS, geo_storage_setting
 from shared.lazy import lazy_import
 from shared.queue_names import HL7_INBOUND_QUEUE
-from shared.settings import KNOWN_GEOS, geo_storage_setting, get_settings
 from shared.triggers.queue_work import run_queue_message
 
 ack = lazy_import("shared.domain.ack")
@@ -35,7 +35,7 @@ def receive_hl7_message(req: func.HttpRequest) -> func.HttpResponse:
             endpoint_id=endpoint_id,
             body=body,
             authorization=req.headers.get("Authorization"),
-            audience=f"{get_settings().public_base_url}/api/hl7/{endpoint_id}",
+            audience=f"{bootstrap.get_settings().public_base_url}/api/hl7/{endpoint_id}",
             directory=bootstrap.get_directory(),
             keys=bootstrap.get_sender_key_resolver(),
             account_for_geo=bootstrap.get_storage().for_geo,

@@ -13,7 +13,6 @@ import azure.functions as func
 from shared import bootstrap
 from shared.errors import InvalidRequestError, MeetingNotOpenedError
 from shared.lazy import lazy_import
-from shared.settings import get_settings
 from shared.triggers.pages import message_page, person_errors, redirect
 
 launch = lazy_import("shared.services.launch")
@@ -27,7 +26,7 @@ SIGN_IN_ROUTE = "launch/signin"
 
 def launch_urls() -> launch.LaunchUrls:
     """Our redirect URIs: register the callback on the Epic app and the sign-in on the Entra app, as written."""
-    base = f"{get_settings().public_base_url}/api"
+    base = f"{bootstrap.get_settings().public_base_url}/api"
     return launch.LaunchUrls(callback=f"{base}/{CALLBACK_ROUTE}", sign_in=f"{base}/{SIGN_IN_ROUTE}")
 
 

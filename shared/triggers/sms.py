@@ -7,9 +7,9 @@ from datetime import UTC, datetime
 import azure.functions as func
 
 from shared import bootstrap
+from shared.geos import KNOWN_GEOS, geo_storage_setting
 from shared.lazy import lazy_import
 from shared.queue_names import SMS_OUTBOUND_QUEUE
-from shared.settings import KNOWN_GEOS, geo_storage_setting
 from shared.triggers.queue_work import run_queue_message
 
 sms_job = lazy_import("shared.domain.sms_job")

@@ -10,7 +10,6 @@ import azure.functions as func
 from shared import bootstrap
 from shared.errors import InvalidMessageError
 from shared.lazy import lazy_import
-from shared.settings import get_settings
 
 sms_events = lazy_import("shared.services.sms_events")
 
@@ -26,7 +25,7 @@ def receive_sms_delivery_report(event: func.EventGridEvent) -> None:
     context = sms_events.AcsEventContext(
         storage=bootstrap.get_storage(),
         directory=bootstrap.get_config_store(),
-        opt_out_key=get_settings().require_opt_out_hash_key(),
+        opt_out_key=bootstrap.get_settings().require_opt_out_hash_key(),
         now=datetime.now(UTC),
     )
     try:

@@ -64,6 +64,11 @@ def test_indexing_loads_no_service(modules_after_indexing: set[str]) -> None:
     assert loaded(modules_after_indexing, "shared.services") == []
 
 
+def test_indexing_does_not_load_the_settings_module(modules_after_indexing: set[str]) -> None:
+    """Settings load (and are validated) on the first call; registering the triggers needs only shared.geos."""
+    assert "shared.settings" not in modules_after_indexing
+
+
 def test_every_module_a_trigger_names_exists() -> None:
     """A lazy module is imported only on first call; a wrong name must still fail a test."""
     triggers = [m for m in vars(function_app).values() if isinstance(m, ModuleType)]
