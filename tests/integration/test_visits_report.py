@@ -6,10 +6,8 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
 from datetime import UTC, datetime, timedelta
 
-import azure.functions as func
 import pytest
 
 from shared import bootstrap
@@ -21,7 +19,7 @@ from shared.services.reports import VISITS, endpoint_report
 from shared.settings import get_settings
 from tests.appcalls import call
 from tests.hl7_support import seed_sender
-from tests.report_support import upsert_in_batches
+from tests.report_support import app_settings, report_request, upsert_in_batches
 from tests.standins.entra import EntraStandIn
 
 GEO = "EU"
@@ -78,20 +76,13 @@ def seed_visits(endpoint_id: str, first_day: datetime, days: int, per_day: int) 
 def seeded(storage_env: dict[str, str]) -> dict[str, str]:
     """One endpoint with 3,000 visits over four days, plus 1,100 the report must not read: the days around
     the range, and another endpoint on the same days."""
-    saved = dict(os.environ)
-    os.environ.update(storage_env)
-    bootstrap.reset()
-    try:
+    with app_settings(storage_env):
         sender = seed_sender(GEO)
         other = seed_sender(GEO)
         seed_visits(sender.endpoint.id, DAY0, IN_RANGE_DAYS, PER_DAY)
         seed_visits(sender.endpoint.id, DAY0 - timedelta(days=1), 1, 300)
         seed_visits(sender.endpoint.id, DAY0 + timedelta(days=IN_RANGE_DAYS), 1, 300)
         seed_visits(other.endpoint.id, DAY0, 2, 250)
-    finally:
-        os.environ.clear()
-        os.environ.update(saved)
-        bootstrap.reset()
     return {"endpoint": sender.endpoint.id}
 
 
@@ -99,15 +90,7 @@ RANGE = {"from": f"{DAY0:%Y-%m-%d}", "to": f"{DAY0 + timedelta(days=IN_RANGE_DAY
 
 
 def request(endpoint_id: str, params: dict[str, str], token: str | None, accept: str = "application/json"):
-    headers = {"Accept": accept, **({"Authorization": f"Bearer {token}"} if token else {})}
-    return func.HttpRequest(
-        method="GET",
-        url=f"http://127.0.0.1:7071/api/reports/endpoints/{endpoint_id}/visits",
-        headers=headers,
-        params=params,
-        route_params={"endpointId": endpoint_id},
-        body=b"",
-    )
+    return report_request("visits", endpoint_id, params, token, accept)
 
 
 def test_paging_reads_exactly_the_visits_of_the_range(seeded, config_env, entra: EntraStandIn) -> None:
