@@ -1,6 +1,6 @@
 """Join-token lookup over the geography's `jointokens` table: `TableJoinTokens`.
 
-Schema (the HL7 issue writes rows in exactly this shape, in the visit's geography account):
+Schema (`shared/services/scheduling.py` writes rows in exactly this shape, in the visit's geography account):
 
     table        jointokens
     PartitionKey hex SHA-256 of the whole token (`shared.domain.join_tokens.token_hash`); never the token
@@ -56,7 +56,7 @@ class TableJoinTokens:
         )
 
     def upsert(self, token: str, target: JoinTarget) -> None:
-        """Write the row the token opens, in the token's own geography (the HL7 side keeps it current)."""
+        """Write the row the token opens, in the token's own geography (the HL7 queue function keeps it current)."""
         entity = {
             "PartitionKey": token_hash(token),
             "RowKey": "",
