@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import azure.functions as func
 
@@ -21,6 +22,7 @@ from shared.triggers.config_documents import (
 from shared.triggers.http import api_errors, json_response, read_json_object
 
 if TYPE_CHECKING:
+    from shared.adapters.config_store import Versioned
     from shared.domain.access import Caller
 
 audit_log = lazy_import("shared.services.audit_log")
@@ -44,6 +46,29 @@ def now() -> datetime:
     return datetime.now(UTC)
 
 
+def versioned_response(
+    versioned: Versioned[Any], document_of: Callable[[Any], dict[str, Any]], status: int = 200, location: str = ""
+) -> func.HttpResponse:
+    """A resource's JSON document with its ETag (and, for a creation, its Location)."""
+    headers = {**etag_header(versioned), **({"Location": location} if location else {})}
+    return json_response(document_of(versioned.value), status, headers)
+
+
+def conditional_edit(req: func.HttpRequest, key: str, edit: Callable[..., Versioned[Any]]) -> Versioned[Any]:
+    """A PATCH/PUT of the resource named by route parameter `key`, conditional on If-Match when sent.
+
+    The caller is authenticated before the body is read.
+    """
+    return edit(
+        bootstrap.get_config_store(),
+        caller_of(req),
+        req.route_params[key],
+        read_json_object(req),
+        req.headers.get("If-Match"),
+        now(),
+    )
+
+
 @bp.route(route="config/organisations", methods=["GET"], auth_level=ANONYMOUS)
 @api_errors
 def list_organisations(req: func.HttpRequest) -> func.HttpResponse:
@@ -58,25 +83,20 @@ def create_organisation(req: func.HttpRequest) -> func.HttpResponse:
     org = organisations.create_organisation(
         bootstrap.get_config_store(), caller, document, bootstrap.get_settings().geos, now()
     )
-    location = {"Location": f"/api/config/organisations/{org.value.id}"}
-    return json_response(organisation_document(org.value), 201, {**etag_header(org), **location})
+    return versioned_response(org, organisation_document, 201, f"/api/config/organisations/{org.value.id}")
 
 
 @bp.route(route="config/organisations/{orgId}", methods=["GET"], auth_level=ANONYMOUS)
 @api_errors
 def get_organisation(req: func.HttpRequest) -> func.HttpResponse:
     org = organisations.get_organisation(bootstrap.get_config_store(), caller_of(req), req.route_params["orgId"])
-    return json_response(organisation_document(org.value), headers=etag_header(org))
+    return versioned_response(org, organisation_document)
 
 
 @bp.route(route="config/organisations/{orgId}", methods=["PATCH"], auth_level=ANONYMOUS)
 @api_errors
 def update_organisation(req: func.HttpRequest) -> func.HttpResponse:
-    caller, document = caller_of(req), read_json_object(req)
-    org = organisations.update_organisation(
-        bootstrap.get_config_store(), caller, req.route_params["orgId"], document, req.headers.get("If-Match"), now()
-    )
-    return json_response(organisation_document(org.value), headers=etag_header(org))
+    return versioned_response(conditional_edit(req, "orgId", organisations.update_organisation), organisation_document)
 
 
 @bp.route(route="config/organisations/{orgId}/endpoints", methods=["GET"], auth_level=ANONYMOUS)
@@ -93,30 +113,20 @@ def create_endpoint(req: func.HttpRequest) -> func.HttpResponse:
     endpoint = endpoints.create_endpoint(
         bootstrap.get_config_store(), caller, req.route_params["orgId"], document, now()
     )
-    location = {"Location": f"/api/config/endpoints/{endpoint.value.id}"}
-    return json_response(endpoint_document(endpoint.value), 201, {**etag_header(endpoint), **location})
+    return versioned_response(endpoint, endpoint_document, 201, f"/api/config/endpoints/{endpoint.value.id}")
 
 
 @bp.route(route="config/endpoints/{endpointId}", methods=["GET"], auth_level=ANONYMOUS)
 @api_errors
 def get_endpoint(req: func.HttpRequest) -> func.HttpResponse:
     endpoint = endpoints.get_endpoint(bootstrap.get_config_store(), caller_of(req), req.route_params["endpointId"])
-    return json_response(endpoint_document(endpoint.value), headers=etag_header(endpoint))
+    return versioned_response(endpoint, endpoint_document)
 
 
 @bp.route(route="config/endpoints/{endpointId}", methods=["PATCH"], auth_level=ANONYMOUS)
 @api_errors
 def update_endpoint(req: func.HttpRequest) -> func.HttpResponse:
-    caller, document = caller_of(req), read_json_object(req)
-    endpoint = endpoints.update_endpoint(
-        bootstrap.get_config_store(),
-        caller,
-        req.route_params["endpointId"],
-        document,
-        req.headers.get("If-Match"),
-        now(),
-    )
-    return json_response(endpoint_document(endpoint.value), headers=etag_header(endpoint))
+    return versioned_response(conditional_edit(req, "endpointId", endpoints.update_endpoint), endpoint_document)
 
 
 @bp.route(route="config/endpoints/{endpointId}/submit", methods=["POST"], auth_level=ANONYMOUS)
@@ -125,22 +135,13 @@ def submit_endpoint(req: func.HttpRequest) -> func.HttpResponse:
     endpoint = endpoints.submit_endpoint(
         bootstrap.get_config_store(), caller_of(req), req.route_params["endpointId"], now()
     )
-    return json_response(endpoint_document(endpoint.value), headers=etag_header(endpoint))
+    return versioned_response(endpoint, endpoint_document)
 
 
 @bp.route(route="config/endpoints/{endpointId}/sms", methods=["PUT"], auth_level=ANONYMOUS)
 @api_errors
 def put_sms_settings(req: func.HttpRequest) -> func.HttpResponse:
-    caller, document = caller_of(req), read_json_object(req)
-    endpoint = endpoints.put_sms_settings(
-        bootstrap.get_config_store(),
-        caller,
-        req.route_params["endpointId"],
-        document,
-        req.headers.get("If-Match"),
-        now(),
-    )
-    return json_response(endpoint_document(endpoint.value), headers=etag_header(endpoint))
+    return versioned_response(conditional_edit(req, "endpointId", endpoints.put_sms_settings), endpoint_document)
 
 
 @bp.route(route="config/organisations/{orgId}/audit", methods=["GET"], auth_level=ANONYMOUS)

@@ -7,8 +7,8 @@ import azure.functions as func
 from shared import bootstrap
 from shared.errors import InvalidRequestError
 from shared.lazy import lazy_import
-from shared.triggers.config_api import ANONYMOUS, caller_of, now
-from shared.triggers.config_documents import endpoint_document, etag_header
+from shared.triggers.config_api import ANONYMOUS, caller_of, now, versioned_response
+from shared.triggers.config_documents import endpoint_document
 from shared.triggers.http import api_errors, json_response
 
 approval = lazy_import("shared.services.approval")
@@ -64,4 +64,4 @@ def complete_epic_validation(req: func.HttpRequest) -> func.HttpResponse:
 @api_errors
 def approve_endpoint(req: func.HttpRequest) -> func.HttpResponse:
     endpoint = approval.approve(bootstrap.get_config_store(), caller_of(req), req.route_params["endpointId"], now())
-    return json_response(endpoint_document(endpoint.value), headers=etag_header(endpoint))
+    return versioned_response(endpoint, endpoint_document)
