@@ -38,6 +38,9 @@ def main() -> None:
     from cryptography.hazmat.primitives.asymmetric import rsa
 
     import function_app
+    from localworld.entra_client_credentials import EntraClientCredentials
+    from localworld.epic import CLIENT_ID, EpicStandIn
+    from localworld.graph import GraphStandIn
     from shared import bootstrap
     from shared.adapters.user_map import MappedUser, UserMap
     from shared.devhost.azurite import Account, Azurite
@@ -45,9 +48,6 @@ def main() -> None:
     from shared.domain.launch import ehr_user_key
     from shared.settings import KNOWN_GEOS, geo_storage_setting
     from tests.launch_support import Browser, ca_bundle, launch_url, seed_endpoint
-    from tests.standins.entra_client_credentials import EntraClientCredentials
-    from tests.standins.epic import CLIENT_ID, EpicStandIn
-    from tests.standins.graph import GraphStandIn
 
     work = Path(tempfile.mkdtemp(prefix="bench-launch-"))
     names = ["control", *(f"geo{geo.lower()}" for geo in KNOWN_GEOS)]

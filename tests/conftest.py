@@ -10,13 +10,13 @@ from pathlib import Path
 
 import pytest
 
+from localworld.entra import EntraStandIn
+from localworld.epic import CLIENT_ID as EPIC_CLIENT_ID
+from localworld.epic import EpicStandIn
 from shared import bootstrap
 from shared.adapters.storage import StorageAccount
 from shared.devhost.azurite import Azurite
 from shared.settings import StorageConnection
-from tests.standins.entra import EntraStandIn
-from tests.standins.epic import CLIENT_ID as EPIC_CLIENT_ID
-from tests.standins.epic import EpicStandIn
 
 SPARE_ACCOUNTS = [f"spare{number}" for number in range(16)]
 """Empty accounts handed out one per test, for tests that need a geography's account to themselves

@@ -11,10 +11,10 @@ from urllib.parse import urlencode, urlsplit
 
 import requests
 
+from localworld.epic import EpicStandIn
 from shared import bootstrap
 from shared.devhost.host import DevHost
 from shared.domain.config import Endpoint, EndpointStatus, Environment, Organisation
-from tests.standins.epic import EpicStandIn
 
 PUBLIC_BASE_URL = "http://127.0.0.1:7071"
 """What storage_env sets: our redirect URIs name it; the browser sends those hops to the real host."""

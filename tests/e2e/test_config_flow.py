@@ -15,12 +15,12 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
 
 import function_app
+from localworld.entra import EntraStandIn
+from localworld.epic import EpicStandIn
 from shared.devhost.host import DevHost
 from shared.domain.context_token import verify
 from shared.hostconfig import get_host_config
 from shared.settings import get_settings
-from tests.standins.entra import EntraStandIn
-from tests.standins.epic import EpicStandIn
 
 APPROVER = "analyst@mercy.example"
 

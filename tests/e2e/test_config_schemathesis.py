@@ -8,9 +8,9 @@ import sys
 from pathlib import Path
 
 import function_app
+from localworld.entra import EntraStandIn
+from localworld.epic import EpicStandIn
 from shared.devhost.host import DevHost
-from tests.standins.entra import EntraStandIn
-from tests.standins.epic import EpicStandIn
 
 ROOT = Path(__file__).resolve().parents[2]
 MAX_EXAMPLES = 8

@@ -15,14 +15,14 @@ from azure.core.exceptions import ResourceExistsError
 from azure.data.tables import TableClient
 
 import function_app
+from localworld.entra_client_credentials import EntraClientCredentials
+from localworld.graph import GraphStandIn, graph_error
 from shared import bootstrap
 from shared.adapters.join_tokens import JOIN_TOKENS_TABLE
 from shared.devhost.azurite import free_port
 from shared.devhost.host import DevHost
 from shared.domain.join_tokens import new_token, token_hash
 from shared.domain.meetings import VisitKey
-from tests.standins.entra_client_credentials import EntraClientCredentials
-from tests.standins.graph import GraphStandIn, graph_error
 
 NOW = datetime.now(UTC)
 

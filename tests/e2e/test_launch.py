@@ -21,6 +21,11 @@ import requests
 from azure.data.tables import TableClient
 
 import function_app
+from localworld.entra import EntraStandIn
+from localworld.entra_client_credentials import EntraClientCredentials
+from localworld.epic import EpicStandIn
+from localworld.graph import GraphStandIn, graph_error
+from localworld.server import Request, Response
 from shared import bootstrap
 from shared.adapters.config_store import AuthState, ConfigStore
 from shared.adapters.user_map import USER_MAP_TABLE, MappedUser, UserMap
@@ -31,11 +36,6 @@ from shared.domain.config import Endpoint, EndpointStatus
 from shared.domain.join_tokens import new_token
 from shared.domain.launch import LAUNCH_PURPOSE, ehr_user_key
 from tests.launch_support import Browser, ca_bundle, launch_url, seed_endpoint, set_status
-from tests.standins.entra import EntraStandIn
-from tests.standins.entra_client_credentials import EntraClientCredentials
-from tests.standins.epic import EpicStandIn
-from tests.standins.graph import GraphStandIn, graph_error
-from tests.standins.server import Request, Response
 
 TEAMS = "teams.microsoft.com"
 START = (datetime.now(UTC) + timedelta(hours=2)).replace(microsecond=0)

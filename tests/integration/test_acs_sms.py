@@ -7,12 +7,12 @@ from email.utils import format_datetime
 
 import pytest
 
+from localworld.acs_sms import AcsSmsStandIn, accepted, recipient_failed
+from localworld.server import Response
 from shared.adapters.acs_sms import AcsSmsSender, retry_after_seconds
 from shared.domain.sms import OutboundSms
 from shared.errors import UpstreamError
 from shared.settings import AcsConnection
-from tests.standins.acs_sms import AcsSmsStandIn, accepted, recipient_failed
-from tests.standins.server import Response
 
 SMS = OutboundSms(job_id="job-7f3a", from_number="+18005550100", to_number="+12605551234", text="Your visit...")
 

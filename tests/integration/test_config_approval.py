@@ -10,10 +10,10 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import requests
 
+from localworld.entra import EntraStandIn
+from localworld.epic import EpicStandIn
 from shared import bootstrap
 from tests.configapi import ConfigApi, Reply
-from tests.standins.entra import EntraStandIn
-from tests.standins.epic import EpicStandIn
 
 APPROVER = "analyst@hospital.example"
 

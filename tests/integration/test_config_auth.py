@@ -7,8 +7,8 @@ from collections.abc import Iterator
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from localworld.entra import OTHER_TENANT, EntraStandIn
 from tests.configapi import ConfigApi
-from tests.standins.entra import OTHER_TENANT, EntraStandIn
 
 ORGS = "/api/config/organisations"
 

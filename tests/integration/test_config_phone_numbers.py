@@ -7,14 +7,14 @@ from collections.abc import Iterator
 import pytest
 
 import function_app
+from localworld.acs_numbers import AcsNumbersStandIn
+from localworld.entra import EntraStandIn
 from shared.adapters.phone_numbers import AcsPhoneNumberProvider
 from shared.devhost.functions import read_functions
 from shared.devhost.queues import QueuePump
 from shared.hostconfig import get_host_config
 from shared.settings import AcsConnection
 from tests.configapi import ConfigApi
-from tests.standins.acs_numbers import AcsNumbersStandIn
-from tests.standins.entra import EntraStandIn
 
 ORGS = "/api/config/organisations"
 

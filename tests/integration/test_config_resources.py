@@ -8,10 +8,10 @@ from dataclasses import replace
 
 import pytest
 
+from localworld.entra import EntraStandIn
 from shared import bootstrap
 from shared.domain.config import EndpointStatus
 from tests.configapi import ConfigApi
-from tests.standins.entra import EntraStandIn
 
 ORGS = "/api/config/organisations"
 APPROVER = "analyst@hospital.example"

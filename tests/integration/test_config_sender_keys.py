@@ -13,10 +13,10 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.serialization import pkcs12
 from cryptography.x509.oid import NameOID
 
+from localworld.entra import EntraStandIn
+from localworld.server import Request, Response, StandIn
 from shared import bootstrap
 from tests.configapi import ConfigApi
-from tests.standins.entra import EntraStandIn
-from tests.standins.server import Request, Response, StandIn
 
 NOW = datetime.datetime.now(datetime.UTC)
 

@@ -10,6 +10,8 @@ from datetime import UTC, datetime
 import azure.functions as func
 import pytest
 
+from localworld.epic import EpicStandIn
+from localworld.server import Response
 from shared import bootstrap
 from shared.domain.device_test import DeviceTestResult
 from shared.domain.ehr_communication import IDENTIFIER_SYSTEM
@@ -17,8 +19,6 @@ from shared.domain.ehr_events import EhrEvent, EhrEventKind
 from shared.errors import UpstreamError
 from tests.appcalls import call
 from tests.hl7_support import Sender, seed_sender
-from tests.standins.epic import EpicStandIn
-from tests.standins.server import Response
 
 AT = datetime(2026, 12, 1, 9, 30, tzinfo=UTC)
 

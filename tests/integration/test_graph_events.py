@@ -15,6 +15,8 @@ import azure.functions as func
 import pytest
 from azure.functions.timer import TimerRequest
 
+from localworld.entra_client_credentials import EntraClientCredentials
+from localworld.graph import GraphStandIn
 from shared import bootstrap
 from shared.adapters.graph_meetings import GraphMeetingService
 from shared.adapters.graph_subscriptions import SubscriptionStore, WatchedMeeting
@@ -28,8 +30,6 @@ from shared.services.meetings import get_or_create_meeting
 from shared.settings import GraphConnection
 from tests.appcalls import call
 from tests.hl7_support import Sender, seed_sender
-from tests.standins.entra_client_credentials import EntraClientCredentials
-from tests.standins.graph import GraphStandIn
 
 GEO = "EU"
 TENANT = "contoso-tenant"

@@ -9,13 +9,13 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from localworld.entra_client_credentials import EntraClientCredentials
+from localworld.graph import GraphStandIn, graph_error
+from localworld.server import Response
 from shared.adapters.graph_meetings import GraphMeetingService
 from shared.domain.meetings import MEETING_SUBJECT, VisitKey
 from shared.errors import MeetingsNotPermittedError, UpstreamError
 from shared.settings import GraphConnection
-from tests.standins.entra_client_credentials import EntraClientCredentials
-from tests.standins.graph import GraphStandIn, graph_error
-from tests.standins.server import Response
 
 TENANT = "contoso-tenant"
 CLIENT_ID = "11111111-2222-3333-4444-555555555555"

@@ -9,6 +9,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from localworld.acs_sms import AcsSmsStandIn, accepted, recipient_failed
+from localworld.server import Response
 from shared.adapters.acs_sms import AcsSmsSender
 from shared.adapters.outbox_sms import OutboxSmsSender
 from shared.domain.hl7_message import Hl7MessageError, unframe
@@ -18,8 +20,6 @@ from shared.errors import UpstreamError
 from shared.hl7v2.__main__ import main as hl7v2_main
 from shared.settings import AcsConnection
 from tests.corpus import corpus_files
-from tests.standins.acs_sms import AcsSmsStandIn, accepted, recipient_failed
-from tests.standins.server import Response
 
 BAD_ESCAPES = (
     "MSH|^~\\&|EPIC|H|C|D|20240301||SIU^S12|9|P|2.5\r"

@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 import azure.functions as func
 import pytest
 
+from localworld.acs_sms import AcsSmsStandIn, accepted
 from shared import bootstrap
 from shared.adapters.acs_sms import AcsSmsSender
 from shared.adapters.config_store import PhoneNumber
@@ -30,7 +31,6 @@ from shared.services.sms_jobs import OPTED_OUT_REASON, send_sms_job
 from shared.settings import AcsConnection
 from tests.appcalls import call
 from tests.hl7_support import Sender, seed_sender
-from tests.standins.acs_sms import AcsSmsStandIn, accepted
 
 NOW = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
 GEO = "EU"

@@ -9,6 +9,8 @@ from datetime import UTC, datetime
 import pytest
 from azure.storage.queue import QueueClient
 
+from localworld.acs_sms import AcsSmsStandIn, accepted, recipient_failed
+from localworld.server import Response
 from shared.adapters.acs_sms import AcsSmsSender
 from shared.adapters.opt_outs import OptOutList
 from shared.adapters.sms_jobs import JobLog, JobStatus
@@ -18,8 +20,6 @@ from shared.domain.sms_text import SmsKind
 from shared.errors import InvalidMessageError
 from shared.services.sms_jobs import send_sms_job
 from shared.settings import AcsConnection, load_settings
-from tests.standins.acs_sms import AcsSmsStandIn, accepted, recipient_failed
-from tests.standins.server import Response
 
 NOW = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
 OPT_OUT_KEY = b"opt-out key for the SMS job tests!"

@@ -7,8 +7,8 @@ import secrets
 
 from azure.communication.sms import SmsClient
 
-from tests.standins.acs_hmac import acs_signature_valid
-from tests.standins.server import Request, Response, StandIn
+from localworld.acs_hmac import acs_signature_valid
+from localworld.server import Request, Response, StandIn
 
 
 def test_the_real_sms_sdk_signs_requests_the_stand_in_verifies() -> None:

@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from localworld.entra import EntraStandIn
 from shared import bootstrap
 from shared.adapters.metering import StorageMeter
 from shared.adapters.storage import Storage
@@ -20,7 +21,6 @@ from shared.settings import get_settings
 from tests.appcalls import call
 from tests.hl7_support import seed_sender
 from tests.report_support import app_settings, report_request, upsert_in_batches
-from tests.standins.entra import EntraStandIn
 
 GEO = "EU"
 DAY0 = datetime(2026, 5, 4, tzinfo=UTC)

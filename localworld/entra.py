@@ -20,7 +20,7 @@ from urllib.parse import parse_qsl, urlencode
 import jwt
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from tests.standins.server import Request, Response, StandIn
+from localworld.server import Request, Response, StandIn
 
 TENANT = "11111111-1111-1111-1111-111111111111"
 OTHER_TENANT = "22222222-2222-2222-2222-222222222222"

@@ -12,8 +12,8 @@ import json
 import secrets
 import uuid
 
-from tests.standins.acs_hmac import acs_signature_valid
-from tests.standins.server import Request, Response, StandIn
+from localworld.acs_hmac import acs_signature_valid
+from localworld.server import Request, Response, StandIn
 
 
 class AcsNumbersStandIn(StandIn):

@@ -18,7 +18,7 @@ from urllib.parse import parse_qsl, urlencode
 
 import jwt
 
-from tests.standins.server import Request, Response, StandIn
+from localworld.server import Request, Response, StandIn
 
 FHIR_PATH = "/interconnect/api/FHIR/R4"
 CLIENT_ID = "epic-client-1234"

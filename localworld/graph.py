@@ -13,8 +13,8 @@ import json
 import threading
 import uuid
 
-from tests.standins.entra_client_credentials import EntraClientCredentials
-from tests.standins.server import Request, Response, StandIn
+from localworld.entra_client_credentials import EntraClientCredentials
+from localworld.server import Request, Response, StandIn
 
 
 class GraphStandIn:

@@ -10,7 +10,7 @@ import base64
 import hashlib
 import hmac
 
-from tests.standins.server import Request
+from localworld.server import Request
 
 
 def acs_signature_valid(request: Request, access_key: str) -> bool:

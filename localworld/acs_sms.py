@@ -12,8 +12,8 @@ import secrets
 import time
 from collections.abc import Iterable
 
-from tests.standins.acs_hmac import acs_signature_valid
-from tests.standins.server import Request, Response, StandIn
+from localworld.acs_hmac import acs_signature_valid
+from localworld.server import Request, Response, StandIn
 
 
 def accepted(message_id: str = "acs-message-1") -> Response:

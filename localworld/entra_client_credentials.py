@@ -9,7 +9,7 @@ from __future__ import annotations
 import secrets
 from urllib.parse import parse_qsl
 
-from tests.standins.server import Request, Response
+from localworld.server import Request, Response
 
 
 class EntraClientCredentials:

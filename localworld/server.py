@@ -15,7 +15,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qsl, urlsplit
 
-from tests.standins.tls import self_signed_certificate
+from localworld.tls import self_signed_certificate
 
 
 @dataclass
