@@ -3,7 +3,8 @@
 #
 # Usage: infra/deploy.sh <resource-group> [location]
 # Optional environment: GEOGRAPHIES (JSON array, e.g. '[{"code":"EU","location":"westeurope"}]'; default:
-# the one in main.parameters.json), SKIP_CONFIRM=1.
+# the one in main.parameters.json), PUBLIC_BASE_URL, ENTRA_CLIENT_ID, EPIC_CLIENT_ID (template parameters
+# publicBaseUrl, entraClientId, epicClientId; empty by default), SKIP_CONFIRM=1.
 # Safe to run again: the keys in Key Vault are created once and never replaced (infra/scripts/ensure-secrets.sh),
 # a vault soft-deleted with its resource group is recovered (infra/scripts/vault-create-mode.sh), and the
 # event subscription is made only once the function is listed (infra/scripts/subscribe-sms-events.sh).
@@ -47,12 +48,14 @@ geo_args=()
 if [[ -n "${GEOGRAPHIES:-}" ]]; then
   geo_args=(--parameters "geographies=$GEOGRAPHIES")
 fi
-# main.parameters.json carries azd placeholders for these; the explicit values below replace them.
+# main.parameters.json carries azd placeholders (${...}) that az would pass on literally: every one of them
+# is given an explicit value here (tests/infra/test_deploy_scripts.py checks that none is left out).
 params=(
   --parameters "@$here/main.parameters.json"
   ${geo_args[@]+"${geo_args[@]}"}
   --parameters "location=$location" "deployerPrincipalId=$deployer_id" "deployerPrincipalType=$deployer_type"
-  "keyVaultCreateMode=$vault_mode"
+  "keyVaultCreateMode=$vault_mode" "publicBaseUrl=${PUBLIC_BASE_URL:-}" "entraClientId=${ENTRA_CLIENT_ID:-}"
+  "epicClientId=${EPIC_CLIENT_ID:-}"
 )
 
 step "Resource group $resource_group in $location"

@@ -149,3 +149,12 @@ def test_scripts_are_valid_bash_and_stop_on_errors(script: str) -> None:
     path = SCRIPTS / script
     assert subprocess.run(["/usr/bin/bash", "-n", str(path)], check=False).returncode == 0
     assert "set -euo pipefail" in path.read_text()
+
+
+def test_deploy_sh_replaces_every_azd_placeholder_of_the_parameter_file() -> None:
+    """az passes `${VAR=default}` on literally; only azd substitutes it."""
+    parameters = json.loads((INFRA / "main.parameters.json").read_text())["parameters"]
+    placeholders = {name for name, entry in parameters.items() if str(entry["value"]).startswith("${")}
+    assert placeholders
+    deploy_sh = (INFRA / "deploy.sh").read_text()
+    assert [name for name in sorted(placeholders) if f'"{name}=$' not in deploy_sh] == []
