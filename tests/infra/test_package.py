@@ -2,7 +2,9 @@
 
 Both deploy paths read `.funcignore` with gitignore rules: azd for a Functions service (azure-dev docs,
 `articles/azure-developer-cli/service-packaging-ignore-files.md`: with the file present its rules replace
-azd's default exclusions) and Core Tools' `func azure functionapp publish`. The test builds the file list a
+azd's default exclusions) and Core Tools' `func azure functionapp publish` (azure-functions-core-tools
+`src/Azure.Functions.Cli/Helpers/ZipHelper.cs`: `GetAppZipFile` lists the files through a GitIgnoreParser
+of `.funcignore`, for Python too). The test builds the file list a
 deploy would package from this checkout, plus the local files a developer's checkout holds (the SMS outbox,
 development keys, Azurite's data, settings, environments), and checks it against the app's own files; then it
 checks that no packaged module imports an excluded one, eagerly or through `lazy_import`.
