@@ -53,10 +53,11 @@ resource senderRole 'Microsoft.Authorization/roleDefinitions@2022-04-01' = {
 }
 
 resource sender 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
-  name: guid(communication.id, principalId, senderRole.id)
+  name: guid(communication.id, principalId, senderRole.name)
   scope: communication
   properties: {
-    roleDefinitionId: senderRole.id
+    // A role definition is a subscription-level id even when this resource-group deployment creates it.
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', senderRole.name)
     principalId: principalId
     principalType: 'ServicePrincipal'
   }

@@ -17,6 +17,10 @@ vault="$1"
 retry_seconds="${SECRETS_RETRY_SECONDS:-20}"
 retry_tries="${SECRETS_RETRY_TRIES:-15}"
 secrets=(context-token-secret opt-out-hash-key)
+# New keys go through a file only this user can read, never on a command line (visible to `ps`).
+key_file="$(mktemp)"
+trap 'rm -f "$key_file"' EXIT
+chmod 600 "$key_file"
 
 # Run `az "$@"`; on Forbidden wait and retry. Sets $error_text to the last stderr; returns az's status.
 az_retrying() {
@@ -46,7 +50,8 @@ for secret in "${secrets[@]}"; do
     continue
   fi
   [[ "$error_text" == *NotFound* ]] || die "cannot check deleted secrets for $secret: $error_text"
-  az_retrying keyvault secret set --vault-name "$vault" --name "$secret" --value "$(openssl rand -base64 48)" \
+  printf '%s' "$(openssl rand -base64 48)" >"$key_file"
+  az_retrying keyvault secret set --vault-name "$vault" --name "$secret" --file "$key_file" --encoding utf-8 \
     --output none || die "cannot write secret $secret: $error_text"
   echo "$secret: created"
 done

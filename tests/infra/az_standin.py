@@ -68,7 +68,7 @@ def _answer(args: list[str], state: dict[str, Any]) -> tuple[int, str, str]:
                     f"Secret {name} is currently in a deleted but recoverable state, and its name cannot be reused."
                 )
                 return 1, "", f"ERROR: (Conflict) {message}"
-            state["secrets"][name] = _argument(args, "--value")
+            state["secrets"][name] = Path(_argument(args, "--file")).read_text(encoding="utf-8")
             return 0, "", ""
     if args[:2] == ["keyvault", "list-deleted"]:
         return 0, "".join(f"{vault_id}\n" for vault_id in state.get("deleted_vault_ids", [])), ""

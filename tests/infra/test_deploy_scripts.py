@@ -42,6 +42,7 @@ def test_missing_keys_are_created_with_32_random_bytes_or_more(tmp_path: Path) -
     assert all(len(key) >= 32 for key in keys)
     assert keys[0] != keys[1]
     assert not any(state["secrets"][name] in completed.stdout + completed.stderr for name in KEYS)
+    assert not [call for call in state["calls"] if "--value" in call], "a key on the command line is visible to ps"
 
 
 def test_existing_keys_are_never_replaced(tmp_path: Path) -> None:
