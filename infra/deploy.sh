@@ -1,13 +1,18 @@
 #!/usr/bin/env bash
-# Deploy the connector with the Azure CLI: checks, what-if, deployment, app publish, SMS event subscription.
+# Deploy the connector with the Azure CLI: checks, what-if, infrastructure, keys, app publish, SMS events.
 #
 # Usage: infra/deploy.sh <resource-group> [location]
 # Optional environment: GEOGRAPHIES (JSON array, e.g. '[{"code":"EU","location":"westeurope"}]'; default:
-# the one in main.parameters.json), HOSTING_PLAN (FlexConsumption | ElasticPremium), SKIP_CONFIRM=1.
+# the one in main.parameters.json), PUBLIC_BASE_URL, ENTRA_CLIENT_ID, EPIC_CLIENT_ID (template parameters
+# publicBaseUrl, entraClientId, epicClientId; empty by default), SKIP_CONFIRM=1.
+# Safe to run again: the keys in Key Vault are created once and never replaced (infra/scripts/ensure-secrets.sh),
+# a vault soft-deleted with its resource group is recovered (infra/scripts/vault-create-mode.sh), and the
+# event subscription is made only once the function is listed (infra/scripts/subscribe-sms-events.sh).
 set -euo pipefail
 
 here="$(cd "$(dirname "$0")" && pwd)"
 repo="$(dirname "$here")"
+scripts="$here/scripts"
 
 die() { echo "deploy.sh: $*" >&2; exit 1; }
 step() { echo; echo "==> $*"; }
@@ -15,29 +20,42 @@ step() { echo; echo "==> $*"; }
 [[ $# -ge 1 && -n "$1" ]] || die "missing resource group. Usage: infra/deploy.sh <resource-group> [location]"
 resource_group="$1"
 location="${2:-eastus}"
-hosting_plan="${HOSTING_PLAN:-FlexConsumption}"
-case "$hosting_plan" in
-  FlexConsumption|ElasticPremium) ;;
-  *) die "HOSTING_PLAN must be FlexConsumption or ElasticPremium, not '$hosting_plan'" ;;
-esac
+[[ -z "${HOSTING_PLAN:-}" ]] || die "HOSTING_PLAN is no longer read: the connector runs on Flex Consumption only (README.md)"
 
 step "Checking prerequisites"
-for tool in az func zip openssl; do
+for tool in az func openssl; do
   command -v "$tool" >/dev/null 2>&1 || die "'$tool' is not installed (see README.md, Deploying into your Azure subscription)"
 done
 az account show --output none 2>/dev/null || die "not logged in to Azure: run 'az login' (and 'az account set -s <subscription>')"
 echo "subscription: $(az account show --query '[name, id]' --output tsv | paste -sd ' ')"
 az bicep version >/dev/null 2>&1 || az bicep install || die "could not install the Bicep CLI ('az bicep install')"
 
+# The deployer gets Key Vault Secrets Officer through the template, so the keys can be written below.
+if [[ "$(az account show --query user.type --output tsv)" == "servicePrincipal" ]]; then
+  deployer_type=ServicePrincipal
+  deployer_id="$(az ad sp show --id "$(az account show --query user.name --output tsv)" --query id --output tsv)"
+else
+  deployer_type=User
+  deployer_id="$(az ad signed-in-user show --query id --output tsv)"
+fi
+[[ -n "$deployer_id" ]] || die "could not find your Entra object id (az ad signed-in-user show)"
+
+step "Key Vault create mode"
+vault_mode="$("$scripts/vault-create-mode.sh" "$resource_group")"
+echo "keyVaultCreateMode=$vault_mode"
+
 geo_args=()
 if [[ -n "${GEOGRAPHIES:-}" ]]; then
   geo_args=(--parameters "geographies=$GEOGRAPHIES")
 fi
-# main.parameters.json carries azd placeholders for these; the explicit values below replace them.
+# main.parameters.json carries azd placeholders (${...}) that az would pass on literally: every one of them
+# is given an explicit value here (tests/infra/test_deploy_scripts.py checks that none is left out).
 params=(
   --parameters "@$here/main.parameters.json"
   ${geo_args[@]+"${geo_args[@]}"}
-  --parameters "location=$location" "hostingPlan=$hosting_plan"
+  --parameters "location=$location" "deployerPrincipalId=$deployer_id" "deployerPrincipalType=$deployer_type"
+  "keyVaultCreateMode=$vault_mode" "publicBaseUrl=${PUBLIC_BASE_URL:-}" "entraClientId=${ENTRA_CLIENT_ID:-}"
+  "epicClientId=${EPIC_CLIENT_ID:-}"
 )
 
 step "Resource group $resource_group in $location"
@@ -45,41 +63,33 @@ az group create --name "$resource_group" --location "$location" --output none ||
 
 step "What-if"
 az deployment group what-if --resource-group "$resource_group" --template-file "$here/main.bicep" \
-  "${params[@]}" --parameters subscribeSmsDeliveryReports=false || die "what-if failed; nothing was changed"
+  "${params[@]}" || die "what-if failed; nothing was changed"
 if [[ "${SKIP_CONFIRM:-}" != "1" ]]; then
   read -r -p "Deploy these changes? [y/N] " answer
   [[ "$answer" == [yY]* ]] || die "stopped before deploying"
 fi
 
-deploy() {
-  az deployment group create --resource-group "$resource_group" --name teams-ehr-connector \
-    --template-file "$here/main.bicep" "${params[@]}" --parameters "subscribeSmsDeliveryReports=$1" \
-    --output none
-}
-
 step "Deploying infrastructure"
-deploy false || die "deployment failed; see 'az deployment group show -g $resource_group -n teams-ehr-connector'"
+az deployment group create --resource-group "$resource_group" --name teams-ehr-connector \
+  --template-file "$here/main.bicep" "${params[@]}" --output none \
+  || die "deployment failed; see 'az deployment group show -g $resource_group -n teams-ehr-connector'"
 output() { az deployment group show --resource-group "$resource_group" --name teams-ehr-connector --query "properties.outputs.$1.value" --output tsv; }
 app_name="$(output FUNCTION_APP_NAME)"
 [[ -n "$app_name" ]] || die "deployment returned no function app name"
 
 step "Ensuring the context-token signing key and the opt-out hash key in Key Vault"
-vault="$(output KEY_VAULT_NAME)"
-for secret in context-token-secret opt-out-hash-key; do
-  if ! az keyvault secret show --vault-name "$vault" --name "$secret" --output none 2>/dev/null; then
-    az keyvault secret set --vault-name "$vault" --name "$secret" --value "$(openssl rand -base64 48)" \
-      --output none || die "cannot write secret $secret: give yourself 'Key Vault Secrets Officer' on $vault"
-  fi
-done
+"$scripts/ensure-secrets.sh" "$(output KEY_VAULT_NAME)" || die "the keys are not in place; the app cannot sign links or send SMS"
 
 step "Publishing the app to $app_name"
+# Core Tools packages the folder minus .funcignore (tests, local world, local data stay out).
 (cd "$repo" && func azure functionapp publish "$app_name" --python --build remote) || die "publishing failed"
 
 step "Subscribing SMS delivery reports"
-deploy true || die "event subscription failed; is the delivery-report function published?"
+"$scripts/subscribe-sms-events.sh" "$resource_group" "$app_name" "$(output SMS_EVENTS_TOPIC_NAME)"
 
 step "Endpoints"
 echo "function app:    $(output FUNCTION_APP_URL)"
+echo "liveness:        $(output FUNCTION_APP_URL)/api/live"
 echo "health:          $(output FUNCTION_APP_URL)/api/health"
 echo "key vault:       $(output KEY_VAULT_NAME) (upload the Epic private key as secret 'epic-private-key')"
 echo "communication:   $(output COMMUNICATION_SERVICES_ENDPOINT)"

@@ -17,13 +17,6 @@ param location string = resourceGroup().location
 @maxLength(10)
 param namePrefix string = 'tehr'
 
-@description('Hosting: Flex Consumption (pay per use, scales to zero) or Elastic Premium (always warm, fixed base cost).')
-@allowed([
-  'FlexConsumption'
-  'ElasticPremium'
-])
-param hostingPlan string = 'FlexConsumption'
-
 // Geo-redundant replication is not offered: it would copy patient data to the paired region.
 @description('Replication of every storage account: Standard_LRS, or Standard_ZRS where the region has zones.')
 @allowed([
@@ -32,8 +25,21 @@ param hostingPlan string = 'FlexConsumption'
 ])
 param storageSku string = 'Standard_LRS'
 
-@description('Subscribe the SMS delivery-report function to ACS events. Leave false until the app is published; the deploy script and the azd hook set it afterwards.')
-param subscribeSmsDeliveryReports bool = false
+@description('Who deploys (azd passes AZURE_PRINCIPAL_ID; deploy.sh the signed-in user): gets Key Vault Secrets Officer so the deploy can create the keys. Empty: nobody.')
+param deployerPrincipalId string = ''
+
+@allowed([
+  'User'
+  'ServicePrincipal'
+])
+param deployerPrincipalType string = 'User'
+
+@description('recover after `azd down` (the vault is soft-deleted and keeps its name 90 days); infra/scripts/vault-create-mode.sh decides.')
+@allowed([
+  'default'
+  'recover'
+])
+param keyVaultCreateMode string = 'default'
 
 param tags object = {}
 
@@ -49,7 +55,6 @@ param epicClientId string = ''
 @description('ISO 3166 country code for patient phone numbers that Epic sends without a country code.')
 param defaultPhoneRegion string = 'US'
 
-var isFlex = hostingPlan == 'FlexConsumption'
 var resourceToken = uniqueString(subscription().id, resourceGroup().id)
 var functionAppName = 'func-${namePrefix}-${resourceToken}'
 var allTags = union(tags, { application: 'teams-ehr-connector' })
@@ -65,7 +70,8 @@ var servedGeographies = [for geo in geographies: geo.code]
 var unservedGeographies = filter(knownGeographies, code => !contains(servedGeographies, code))
 
 // Queue-triggered functions exist once per known geography, named <base>_<geo in lower case>; those of the
-// geographies this deployment does not serve are disabled, as their storage setting is absent.
+// geographies this deployment does not serve are disabled, and their connection is parked
+// (modules/storage-connections.bicep says why).
 var perGeographyQueueFunctionBases = [
   'process_hl7_message'
   'send_sms_job'
@@ -79,7 +85,6 @@ var geographyQueues = [
   'ehr-writeback'
   'ehr-writeback-poison'
 ]
-var smsDeliveryReportFunction = 'receive_sms_delivery_report'
 
 var roles = {
   blobDataContributor: 'ba92f5b4-2d11-453d-a403-e96b0029c9fe'
@@ -153,6 +158,9 @@ module keyVault 'modules/key-vault.bicep' = {
     name: take('kv-${namePrefix}-${resourceToken}', 24)
     location: location
     principalId: appIdentity.properties.principalId
+    deployerPrincipalId: deployerPrincipalId
+    deployerPrincipalType: deployerPrincipalType
+    createMode: keyVaultCreateMode
     tags: allTags
   }
 }
@@ -166,11 +174,32 @@ module communication 'modules/communication.bicep' = {
   }
 }
 
+// Identity-based storage connections of the geographies. Their values are deploy-time, so the loop over
+// geographies runs in a module (a variable loop may not read module outputs: BCP182).
+module geoConnections 'modules/storage-connections.bicep' = {
+  name: 'storage-connections'
+  params: {
+    served: [for (geo, i) in geographies: {
+      code: geo.code
+      tableEndpoint: geoStorage[i].outputs.tableEndpoint
+      queueEndpoint: geoStorage[i].outputs.queueEndpoint
+      blobEndpoint: geoStorage[i].outputs.blobEndpoint
+    }]
+    unserved: unservedGeographies
+    parkingQueueEndpoint: controlStorage.outputs.queueEndpoint
+    clientId: appIdentity.properties.clientId
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------
 // App settings, named as shared/settings.py reads them; tests/infra checks both directions.
-// A setting the code reads that is not a storage connection: add one line here.
+// A setting the code reads that is not a storage connection: add one line here, and nowhere else.
+// ---------------------------------------------------------------------------------------------------------
 var connectorSettings = [
   { name: 'GEOS', value: join(servedGeographies, ',') }
   { name: 'PUBLIC_BASE_URL', value: empty(publicBaseUrl) ? 'https://${functionAppName}.azurewebsites.net' : publicBaseUrl }
+  // The user-assigned identity every Azure SDK credential of the app names (azure-identity's own variable).
+  { name: 'AZURE_CLIENT_ID', value: appIdentity.properties.clientId }
   { name: 'ACS_ENDPOINT', value: communication.outputs.endpoint }
   { name: 'SMS_PROVIDER', value: 'acs' }
   { name: 'DEFAULT_PHONE_REGION', value: defaultPhoneRegion }
@@ -180,6 +209,7 @@ var connectorSettings = [
   // Graph is called as the app's user-assigned managed identity: no secret to rotate.
   { name: 'GRAPH_TENANT_ID', value: tenant().tenantId }
   { name: 'GRAPH_CLIENT_ID', value: appIdentity.properties.clientId }
+  // Both keys are created by infra/scripts/ensure-secrets.sh (azd postprovision hook, and deploy.sh).
   { name: 'CONTEXT_TOKEN_SECRET', value: '@Microsoft.KeyVault(SecretUri=${keyVault.outputs.contextTokenSecretUri})' }
   { name: 'OPT_OUT_HASH_KEY', value: '@Microsoft.KeyVault(SecretUri=${keyVault.outputs.optOutHashKeyUri})' }
   // The configuration API trusts this tenant's tokens for the given app registration; the three go together.
@@ -205,13 +235,6 @@ var controlConnectionSettings = [
   { name: 'CONTROL_STORAGE__credential', value: 'managedidentity' }
   { name: 'CONTROL_STORAGE__clientId', value: appIdentity.properties.clientId }
 ]
-var geoConnectionSettings = [for (geo, i) in geographies: [
-  { name: 'GEO_${geo.code}_STORAGE__tableServiceUri', value: geoStorage[i].outputs.tableEndpoint }
-  { name: 'GEO_${geo.code}_STORAGE__queueServiceUri', value: geoStorage[i].outputs.queueEndpoint }
-  { name: 'GEO_${geo.code}_STORAGE__blobServiceUri', value: geoStorage[i].outputs.blobEndpoint }
-  { name: 'GEO_${geo.code}_STORAGE__credential', value: 'managedidentity' }
-  { name: 'GEO_${geo.code}_STORAGE__clientId', value: appIdentity.properties.clientId }
-]]
 
 // Every (unserved geography, base) pair; a flat range because Bicep loops do not nest.
 var disabledFunctionSettings = [for i in range(0, length(unservedGeographies) * length(perGeographyQueueFunctionBases)): {
@@ -220,7 +243,7 @@ var disabledFunctionSettings = [for i in range(0, length(unservedGeographies) * 
 }]
 
 // Owned by the Functions host, not by shared/settings.py. Flex Consumption refuses FUNCTIONS_* settings (the
-// runtime is part of functionAppConfig); Elastic Premium needs them.
+// runtime is part of functionAppConfig).
 var hostSettings = [
   { name: 'AzureWebJobsStorage__blobServiceUri', value: controlStorage.outputs.blobEndpoint }
   { name: 'AzureWebJobsStorage__queueServiceUri', value: controlStorage.outputs.queueEndpoint }
@@ -230,12 +253,8 @@ var hostSettings = [
   { name: 'APPLICATIONINSIGHTS_CONNECTION_STRING', value: monitoring.outputs.connectionString }
   { name: 'APPLICATIONINSIGHTS_AUTHENTICATION_STRING', value: 'ClientId=${appIdentity.properties.clientId};Authorization=AAD' }
 ]
-var premiumHostSettings = [
-  { name: 'FUNCTIONS_EXTENSION_VERSION', value: '~4' }
-  { name: 'FUNCTIONS_WORKER_RUNTIME', value: 'python' }
-]
 
-var appSettings = concat(hostSettings, isFlex ? [] : premiumHostSettings, connectorSettings, controlConnectionSettings, flatten(geoConnectionSettings), disabledFunctionSettings)
+var appSettings = concat(hostSettings, connectorSettings, controlConnectionSettings, geoConnections.outputs.settings, disabledFunctionSettings)
 
 module functionApp 'modules/function-app.bicep' = {
   name: 'function-app'
@@ -243,7 +262,6 @@ module functionApp 'modules/function-app.bicep' = {
     name: functionAppName
     planName: 'plan-${namePrefix}-${resourceToken}'
     location: location
-    hostingPlan: hostingPlan
     identityId: appIdentity.id
     appSettings: appSettings
     deploymentContainerUrl: '${controlStorage.outputs.blobEndpoint}${deploymentContainerName}'
@@ -256,9 +274,6 @@ module smsDeliveryReports 'modules/sms-delivery-reports.bicep' = {
   params: {
     topicName: 'evgt-${namePrefix}-${resourceToken}'
     communicationServiceId: communication.outputs.id
-    functionAppId: functionApp.outputs.id
-    functionName: smsDeliveryReportFunction
-    subscribe: subscribeSmsDeliveryReports
     tags: allTags
   }
 }
@@ -267,6 +282,7 @@ output AZURE_LOCATION string = location
 output FUNCTION_APP_NAME string = functionApp.outputs.name
 output FUNCTION_APP_URL string = functionApp.outputs.url
 output KEY_VAULT_NAME string = keyVault.outputs.name
+output SMS_EVENTS_TOPIC_NAME string = smsDeliveryReports.outputs.name
 output EPIC_PRIVATE_KEY_SECRET_URI string = keyVault.outputs.epicPrivateKeySecretUri
 output COMMUNICATION_SERVICES_NAME string = communication.outputs.name
 output COMMUNICATION_SERVICES_ENDPOINT string = communication.outputs.endpoint

@@ -37,6 +37,11 @@ SETTINGS: tuple[SettingSpec, ...] = (
         "Where Epic, patients and admins reach this app (https; http only for localhost): links and redirects.",
     ),
     SettingSpec(
+        "AZURE_CLIENT_ID",
+        "Client id of the app's user-assigned managed identity: every Azure credential names it (azure-identity's "
+        "variable). Storage connections may name it in <NAME>__clientId instead.",
+    ),
+    SettingSpec(
         "ACS_ENDPOINT",
         "Azure Communication Services endpoint (https), reached with the app's managed identity.",
     ),
@@ -163,6 +168,8 @@ class AcsConnection:
 
     endpoint: str
     connection_string: str | None = None
+    client_id: str | None = None
+    """The user-assigned identity (AZURE_CLIENT_ID) the endpoint is reached with."""
 
 
 MEETING_PROVIDERS: tuple[str, ...] = ("sandbox", "graph")
@@ -265,8 +272,12 @@ DEFAULT_SMS_OUTBOX_PATH = "outbox/sms.jsonl"
 DEFAULT_PHONE_REGION = "US"
 
 
+KEY_VAULT_REFERENCE_PREFIX = "@Microsoft.KeyVault("
+
+
 def load_settings(env: Mapping[str, str]) -> Settings:
     """Read and validate every setting from `env`. Raises SettingsError naming the first bad one."""
+    _refuse_unresolved_key_vault_references(env)
     geos = _read_geos(env)
     acs = _read_acs(env)
     return Settings(
@@ -295,6 +306,19 @@ def load_settings(env: Mapping[str, str]) -> Settings:
 def get_settings() -> Settings:
     """The process's settings, loaded from the environment on first use."""
     return load_settings(os.environ)
+
+
+def _refuse_unresolved_key_vault_references(env: Mapping[str, str]) -> None:
+    """App Service replaces `@Microsoft.KeyVault(...)` with the secret; the literal means it could not.
+
+    Raises SettingsError naming the setting (never its value) and what the operator checks.
+    """
+    declared = {spec.name for spec in SETTINGS}
+    for name, value in env.items():
+        if name.split("__", 1)[0] in declared and value.strip().startswith(KEY_VAULT_REFERENCE_PREFIX):
+            raise SettingsError(
+                f"Setting {name}: Key Vault reference not resolved: check the secret and the identity's access."
+            )
 
 
 def _required(env: Mapping[str, str], name: str) -> str:
@@ -343,7 +367,7 @@ def _read_acs(env: Mapping[str, str]) -> AcsConnection | None:
         return None
     if not endpoint.startswith("https://"):
         raise SettingsError(f"Setting ACS_ENDPOINT must be an https:// URL; got {endpoint!r}.")
-    return AcsConnection(endpoint=endpoint)
+    return AcsConnection(endpoint=endpoint, client_id=_identity_client_id(env))
 
 
 def _read_sms_provider(env: Mapping[str, str], acs: AcsConnection | None) -> str:
@@ -440,7 +464,9 @@ def _read_graph(env: Mapping[str, str]) -> GraphConnection | None:
         base_url=urls["GRAPH_BASE_URL"],
         authority_host=urls["GRAPH_AUTHORITY_HOST"],
         tenant_id=_required(env, "GRAPH_TENANT_ID") if secret else env.get("GRAPH_TENANT_ID", "").strip() or None,
-        client_id=_required(env, "GRAPH_CLIENT_ID") if secret else env.get("GRAPH_CLIENT_ID", "").strip() or None,
+        client_id=_required(env, "GRAPH_CLIENT_ID")
+        if secret
+        else env.get("GRAPH_CLIENT_ID", "").strip() or _identity_client_id(env),
         client_secret=secret,
     )
 
@@ -501,8 +527,13 @@ def read_connection(env: Mapping[str, str], name: str) -> StorageConnection:
         table_uri=table_uri,
         queue_uri=queue_uri,
         blob_uri=blob_uri,
-        client_id=env.get(f"{name}__clientId", "").strip() or None,
+        client_id=env.get(f"{name}__clientId", "").strip() or _identity_client_id(env),
     )
+
+
+def _identity_client_id(env: Mapping[str, str]) -> str | None:
+    """The app's user-assigned identity; None where there is none (then no credential can be built)."""
+    return env.get("AZURE_CLIENT_ID", "").strip() or None
 
 
 def _check_connection_string(name: str, value: str) -> None:

@@ -1,15 +1,12 @@
-// The Functions app: Linux, Python, on Flex Consumption (default) or Elastic Premium, running as the
-// user-assigned identity. App settings arrive complete from main.bicep, which derives them in one place.
+// The Functions app: Linux, Python, on Flex Consumption, running as the user-assigned identity. App settings
+// arrive complete from main.bicep, which derives them in one place.
+// Elastic Premium is not offered: it keeps the app's content on an Azure Files share reached with an account
+// key (WEBSITE_CONTENTAZUREFILECONNECTIONSTRING), and every storage account here has shared keys off. Flex
+// Consumption deploys from a blob container with the managed identity, so no key exists anywhere.
 
 param name string
 param planName string
 param location string
-
-@allowed([
-  'FlexConsumption'
-  'ElasticPremium'
-])
-param hostingPlan string
 
 @description('Resource id of the user-assigned identity the app runs as.')
 param identityId string
@@ -29,6 +26,8 @@ param pythonVersion string = '3.11'
 ])
 param instanceMemoryMB int = 2048
 
+// Flex Consumption's documented range for maximumInstanceCount is 40 to 1000
+// (learn.microsoft.com/azure/azure-functions/flex-consumption-how-to, "Set instance counts").
 @description('Upper bound on instances, which also caps cost and load on Epic.')
 @minValue(40)
 @maxValue(1000)
@@ -36,24 +35,23 @@ param maximumInstanceCount int = 40
 
 param tags object = {}
 
-var isFlex = hostingPlan == 'FlexConsumption'
+// The platform's health check: /api/live answers 200 while the host and worker serve requests. The detailed
+// /api/health (503 when one geography's storage is down) must not be it: the platform would take every
+// instance out of rotation for one region's outage, and the other geographies with it.
+var livenessPath = '/api/live'
 
 resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {
   // checkov:skip=CKV_AZURE_225: zone redundancy depends on region and plan (and costs a minimum of warm instances); an operator choice, not a default.
   name: planName
   location: location
   tags: tags
-  kind: isFlex ? 'functionapp' : 'elastic'
-  sku: isFlex ? {
+  kind: 'functionapp'
+  sku: {
     name: 'FC1'
     tier: 'FlexConsumption'
-  } : {
-    name: 'EP1'
-    tier: 'ElasticPremium'
   }
   properties: {
     reserved: true
-    maximumElasticWorkerCount: isFlex ? null : maximumInstanceCount
   }
 }
 
@@ -76,7 +74,7 @@ resource site 'Microsoft.Web/sites@2024-04-01' = {
     httpsOnly: true
     clientCertEnabled: false
     keyVaultReferenceIdentity: identityId
-    functionAppConfig: isFlex ? {
+    functionAppConfig: {
       deployment: {
         storage: {
           type: 'blobContainer'
@@ -95,14 +93,13 @@ resource site 'Microsoft.Web/sites@2024-04-01' = {
         instanceMemoryMB: instanceMemoryMB
         maximumInstanceCount: maximumInstanceCount
       }
-    } : null
+    }
     siteConfig: {
-      linuxFxVersion: isFlex ? null : 'Python|${pythonVersion}'
       minTlsVersion: '1.2'
       scmMinTlsVersion: '1.2'
       ftpsState: 'Disabled'
       http20Enabled: true
-      healthCheckPath: '/api/health'
+      healthCheckPath: livenessPath
       appSettings: appSettings
     }
   }

@@ -1,5 +1,9 @@
-// Key Vault in RBAC mode for the private key the connector signs with towards Epic. The operator uploads the
-// key as secret `epic-private-key` (see README.md, Deploying into your Azure subscription); the app identity may read secrets, nothing more.
+// Key Vault in RBAC mode for the connector's keys: the private key it signs with towards Epic (the operator
+// uploads it as secret `epic-private-key`, see README.md, Deploying into your Azure subscription) and the two
+// random keys infra/scripts/ensure-secrets.sh creates. The app identity may read secrets, nothing more; the
+// deployer, when named, may write them (Key Vault Secrets Officer), so both deploy paths can create the keys.
+// Purge protection keeps a deleted vault's name for 90 days: after `azd down`, the next deployment recovers
+// the vault (createMode 'recover', chosen by infra/scripts/vault-create-mode.sh) instead of failing on its name.
 
 param name string
 param location string
@@ -7,15 +11,32 @@ param location string
 @description('Principal that reads secrets (the app\'s managed identity).')
 param principalId string
 
+@description('Principal that deploys and writes the keys (the operator, or the pipeline\'s service principal). Empty: nobody.')
+param deployerPrincipalId string = ''
+
+@allowed([
+  'User'
+  'ServicePrincipal'
+])
+param deployerPrincipalType string = 'User'
+
+@description('recover: bring back the soft-deleted vault of this name (after `azd down`); default: create or update.')
+@allowed([
+  'default'
+  'recover'
+])
+param createMode string = 'default'
+
 param tags object = {}
 
+var keyVaultSecretsOfficer = 'b86a8fe4-44ce-4948-aee5-eccb2c155cd7'
 var keyVaultSecretsUser = '4633458b-17de-408a-b874-0445c86b69e6'
 
 // A constant, not a parameter, so the documentation, the upload command and app settings agree.
 var epicPrivateKeySecretName = 'epic-private-key'
-// The key that signs context tokens (device-test links); infra/deploy.sh creates it with random bytes.
+// The key that signs context tokens (device-test links); infra/scripts/ensure-secrets.sh creates it with random bytes.
 var contextTokenSecretName = 'context-token-secret'
-// The key of the SMS opt-out list's keyed hash; infra/deploy.sh creates it with random bytes. Never rotate it
+// The key of the SMS opt-out list's keyed hash; infra/scripts/ensure-secrets.sh creates it with random bytes. Never rotate it
 // without re-keying the list: a new key forgets every opt-out.
 var optOutHashKeyName = 'opt-out-hash-key'
 // The client secret of the connector's Entra app registration (provider sign-in at launch); the operator uploads it.
@@ -28,6 +49,7 @@ resource vault 'Microsoft.KeyVault/vaults@2023-07-01' = {
   location: location
   tags: tags
   properties: {
+    createMode: createMode
     tenantId: subscription().tenantId
     sku: {
       family: 'A'
@@ -52,6 +74,16 @@ resource secretsUser 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
     roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', keyVaultSecretsUser)
     principalId: principalId
     principalType: 'ServicePrincipal'
+  }
+}
+
+resource deployerSecretsOfficer 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (!empty(deployerPrincipalId)) {
+  name: guid(vault.id, deployerPrincipalId, keyVaultSecretsOfficer)
+  scope: vault
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', keyVaultSecretsOfficer)
+    principalId: deployerPrincipalId
+    principalType: deployerPrincipalType
   }
 }
 

@@ -1,17 +1,12 @@
-// Event Grid system topic on the ACS resource and, once the app is published, the subscription that delivers
-// SMS delivery reports and inbound texts (STOP / START) to the app's Event Grid-triggered function. Event Grid
-// checks that the function exists when the subscription is created, hence the switch: the first deployment
-// leaves it off, the one after publishing turns it on (deploy.sh and the azd postdeploy hook do this).
+// Event Grid system topic on the ACS resource. Its subscription, which delivers SMS delivery reports and inbound
+// texts (STOP / START) to the app's Event Grid-triggered function, is a template of its own
+// (infra/sms-event-subscription.bicep): Event Grid validates the function when the subscription is created, so
+// it can only be deployed once the app is published and the function listed. infra/scripts/subscribe-sms-events.sh
+// waits for that and deploys it, after `azd deploy` (postdeploy hook) and in infra/deploy.sh. A later deployment
+// of main.bicep leaves the subscription alone (incremental mode).
 
 param topicName string
 param communicationServiceId string
-param functionAppId string
-
-@description('Name of the Event Grid-triggered function that records delivery reports.')
-param functionName string
-
-@description('Create the subscription; only once the function is published.')
-param subscribe bool
 
 param tags object = {}
 
@@ -25,29 +20,4 @@ resource topic 'Microsoft.EventGrid/systemTopics@2022-06-15' = {
   }
 }
 
-resource deliveryReports 'Microsoft.EventGrid/systemTopics/eventSubscriptions@2022-06-15' = if (subscribe) {
-  parent: topic
-  name: 'sms-delivery-reports'
-  properties: {
-    destination: {
-      endpointType: 'AzureFunction'
-      properties: {
-        resourceId: '${functionAppId}/functions/${functionName}'
-        maxEventsPerBatch: 1
-        preferredBatchSizeInKilobytes: 64
-      }
-    }
-    filter: {
-      includedEventTypes: [
-        'Microsoft.Communication.SMSDeliveryReportReceived'
-        // Inbound texts: STOP / START keep the opt-out list.
-        'Microsoft.Communication.SMSReceived'
-      ]
-    }
-    eventDeliverySchema: 'EventGridSchema'
-    retryPolicy: {
-      maxDeliveryAttempts: 30
-      eventTimeToLiveInMinutes: 1440
-    }
-  }
-}
+output name string = topic.name

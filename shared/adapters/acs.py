@@ -20,4 +20,4 @@ def acs_client(client_type: type[ClientT], connection: AcsConnection, **options:
     options = {**ACS_TIMEOUTS, **options}
     if connection.connection_string:
         return client_type.from_connection_string(connection.connection_string, **options)  # type: ignore[attr-defined]
-    return client_type(connection.endpoint, managed_identity(), **options)
+    return client_type(connection.endpoint, managed_identity(connection.client_id), **options)

@@ -1,4 +1,10 @@
-"""`GET /api/health` and the JSON 404 for routes the app does not serve."""
+"""`GET /api/live` (the platform's health check), `GET /api/health` (the operator's) and the JSON 404.
+
+Two checks because they answer different questions. The platform takes an instance out of rotation when
+its health check fails, so `live` says only that this instance's host and worker serve requests, and reads
+nothing. `health` says whether every storage account answers; one geography's outage must not pull every
+instance, and with them every other geography, out of rotation.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +17,11 @@ from shared.triggers.http import api_errors, json_response, problem
 health = lazy_import("shared.services.health")
 
 bp = func.Blueprint()
+
+
+@bp.route(route="live", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
+def get_liveness(req: func.HttpRequest) -> func.HttpResponse:
+    return json_response({"status": "live"})
 
 
 @bp.route(route="health", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)

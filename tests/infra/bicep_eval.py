@@ -1,8 +1,10 @@
 """Evaluate the Bicep expressions our templates use, over pycep's parse tree, for chosen parameters.
 
 The Bicep CLI cannot run here, so the tests evaluate the template's own expressions (loops, `filter`,
-`concat`, interpolation) rather than restating what they should produce. Values known only during a
-deployment (resource properties, module outputs, `uniqueString`) evaluate to `UNKNOWN`; an expression form
+`concat`, interpolation) rather than restating what they should produce. A local module's outputs are
+evaluated from its own template with the parameters the caller passes, so a value computed in a module is
+checked like one computed in main.bicep. Values known only during a deployment (resource properties, outputs
+of looped modules, `uniqueString`) evaluate to `UNKNOWN`; an expression form
 this evaluator does not know raises `UnsupportedExpression`, so a test never passes on a guess.
 pycep leaves identifiers and string literals both as `str`: a string is an identifier when it names
 something in scope, and interpolations `${...}` are parsed again with pycep and evaluated.
@@ -57,6 +59,7 @@ class Template:
         if unknown_parameters:
             raise KeyError(f"{path.name} has no parameters {sorted(unknown_parameters)}")
         self._parameters = dict(parameters)
+        self.path = path
         self._variables: dict[str, Any] = {}
         self._deployment_names = set(self.tree.get("resources", {})) | set(self.tree.get("modules", {}))
 
@@ -77,9 +80,22 @@ class Template:
             return True, self.evaluate(self.tree["parameters"][name]["default"], {})
         if name in self.tree.get("variables", {}):
             return True, self.variable(name)
+        if name in self.tree.get("modules", {}) and "loop_type" not in self.tree["modules"][name]["config"]:
+            return True, {"outputs": _ModuleOutputs(self, name)}
         if name in self._deployment_names:
             return True, UNKNOWN
         return False, None
+
+    def module(self, name: str) -> Template:
+        """The template of the (unlooped) module `name`, with the parameters this template passes it."""
+        declaration = self.tree["modules"][name]
+        config = declaration["config"]
+        body = config["config"] if "condition" in config else config
+        parameters = {key: self.evaluate(value, {}) for key, value in body.get("params", {}).items()}
+        return Template(self.path.parent / declaration["detail"]["path"], parameters)
+
+    def output(self, name: str) -> Any:
+        return self.evaluate(self.tree["outputs"][name]["value"], {})
 
     def evaluate(self, node: Any, local: Mapping[str, Any]) -> Any:
         """The value of one pycep node, with loop variables and lambda parameters in `local`."""
@@ -183,6 +199,26 @@ class Template:
         if operator["type"] == "index_accessor":
             return self._access(base, first, local)[self.evaluate(rest, local)]
         raise UnsupportedExpression(f"accessor {operator['type']}")
+
+
+class _ModuleOutputs(Mapping[str, Any]):
+    """`<module>.outputs`: each output evaluated from the module's template on first access."""
+
+    def __init__(self, parent: Template, name: str) -> None:
+        self._parent, self._name = parent, name
+
+    @functools.cached_property
+    def _template(self) -> Template:
+        return self._parent.module(self._name)
+
+    def __getitem__(self, key: str) -> Any:
+        return self._template.output(key)
+
+    def __iter__(self) -> Any:
+        return iter(self._template.tree["outputs"])
+
+    def __len__(self) -> int:
+        return len(self._template.tree["outputs"])
 
 
 def _flatten(items: list[Any]) -> list[Any]:

@@ -53,3 +53,12 @@ def test_unknown_routes_get_json_404() -> None:
     response = call("route_not_found", func.HttpRequest("GET", "http://localhost/api/nope", body=b""))
     assert response.status_code == 404
     assert json.loads(response.get_body())["code"] == "not_found"
+
+
+def test_liveness_answers_without_reading_any_setting_or_storage(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The platform's health check: even with storage unreachable and settings absent, the instance is live."""
+    for name in ("GEOS", "CONTROL_STORAGE", "GEO_EU_STORAGE"):
+        monkeypatch.delenv(name, raising=False)
+    response = call("get_liveness", func.HttpRequest("GET", "http://localhost/api/live", body=b""))
+    assert response.status_code == 200
+    assert json.loads(response.get_body()) == {"status": "live"}

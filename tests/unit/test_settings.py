@@ -196,3 +196,29 @@ def test_a_short_context_token_secret_is_not_echoed() -> None:
     with pytest.raises(SettingsError) as raised:
         load_settings(valid_env(CONTEXT_TOKEN_SECRET="c2VjcmV0c2VjcmV0"))
     assert "c2VjcmV0c2VjcmV0" not in str(raised.value)
+
+
+@pytest.mark.parametrize("name", ["CONTEXT_TOKEN_SECRET", "OPT_OUT_HASH_KEY", "EPIC_PRIVATE_KEY", "GEO_EU_STORAGE"])
+def test_an_unresolved_key_vault_reference_says_what_to_check(name: str) -> None:
+    """App Service leaves `@Microsoft.KeyVault(...)` in place when it cannot read the secret (issue 17.3)."""
+    reference = "@Microsoft.KeyVault(SecretUri=https://kv-x.vault.azure.net/secrets/opt-out-hash-key)"
+    with pytest.raises(SettingsError) as raised:
+        load_settings(valid_env(**{name: reference}))
+    message = str(raised.value)
+    assert f"Setting {name}: Key Vault reference not resolved: check the secret and the identity's access." in message
+    assert "vault.azure.net" not in message
+
+
+def test_managed_identity_connections_name_the_user_assigned_identity() -> None:
+    """The app has only a user-assigned identity: AZURE_CLIENT_ID reaches ACS, storage and Graph (issue 17.2)."""
+    identity = "11111111-2222-3333-4444-555555555555"
+    env = valid_env(GEO_EU_STORAGE=None, ACS_ENDPOINT="https://acs.communication.azure.com", AZURE_CLIENT_ID=identity)
+    env["GEO_EU_STORAGE__tableServiceUri"] = "https://eu.table.core.windows.net"
+    env["GEO_EU_STORAGE__queueServiceUri"] = "https://eu.queue.core.windows.net"
+    env["MEETING_PROVIDER"] = "graph"
+    settings = load_settings(env)
+    assert settings.acs.client_id == identity
+    assert settings.geo_storage["EU"].client_id == identity
+    assert settings.graph.client_id == identity
+    env["GEO_EU_STORAGE__clientId"] = "another-identity"
+    assert load_settings(env).geo_storage["EU"].client_id == "another-identity"
