@@ -87,8 +87,10 @@ class EntraStandIn(StandIn):
         kid: str | None = None,
         key: rsa.RSAPrivateKey | None = None,
         object_id: str | None = None,
+        nonce: str | None = None,
     ) -> str:
-        """An access token for our API as Entra issues it in `version` 1 or 2 (claims reference above)."""
+        """An access token for our API as Entra issues it in `version` 1 or 2 (claims reference above); with
+        `nonce`, the v2.0 id_token of the same user (the sign-in's answer)."""
         now = int(time.time())
         kid = kid or self.current_kid
         claims: dict[str, Any] = {
@@ -117,6 +119,8 @@ class EntraStandIn(StandIn):
                 "azp": CLIENT_ID,
                 "ver": "2.0",
             }
+        if nonce is not None:
+            claims["nonce"] = nonce
         signing_key = key or self.keys.get(kid) or self.keys[self.current_kid]
         return jwt.encode(claims, signing_key, algorithm="RS256", headers={"kid": kid, "typ": "JWT"})
 
@@ -205,20 +209,5 @@ class EntraStandIn(StandIn):
         ):
             self.sign_in_refusals.append(form.get("code", ""))
             return self._error(400, "invalid_grant", "AADSTS70000: The provided authorization code is invalid.")
-        now = int(time.time())
-        upn = authorize["upn"]
-        claims = {
-            "aud": CLIENT_ID,
-            "iss": V2_ISSUER.format(tid=tenant),
-            "iat": now,
-            "nbf": now,
-            "exp": now + 3600,
-            "tid": tenant,
-            "oid": self.object_id(upn, tenant),
-            "sub": secrets.token_urlsafe(16),
-            "preferred_username": upn,
-            "nonce": authorize.get("nonce"),
-            "ver": "2.0",
-        }
-        id_token = jwt.encode(claims, self.keys[self.current_kid], algorithm="RS256", headers={"kid": self.current_kid})
+        id_token = self.token(authorize["upn"], tenant=tenant, nonce=authorize.get("nonce", ""))
         return Response.json({"token_type": "Bearer", "id_token": id_token, "access_token": secrets.token_urlsafe(16)})
