@@ -213,7 +213,7 @@ var connectorSettings = [
   { name: 'CONTEXT_TOKEN_SECRET', value: '@Microsoft.KeyVault(SecretUri=${keyVault.outputs.contextTokenSecretUri})' }
   { name: 'OPT_OUT_HASH_KEY', value: '@Microsoft.KeyVault(SecretUri=${keyVault.outputs.optOutHashKeyUri})' }
   // The configuration API trusts this tenant's tokens for the given app registration; the three go together.
-  { name: 'ENTRA_OPENID_CONFIG_URL', value: empty(entraClientId) ? '' : '${environment().authentication.loginEndpoint}${tenant().tenantId}/v2.0/.well-known/openid-configuration' }
+  { name: 'ENTRA_AUTHORITY_HOST', value: empty(entraClientId) ? '' : environment().authentication.loginEndpoint }
   { name: 'ENTRA_CLIENT_ID', value: entraClientId }
   { name: 'ENTRA_ALLOWED_TENANTS', value: empty(entraClientId) ? '' : tenant().tenantId }
   // Redeems the provider's one-time Microsoft 365 sign-in at launch; the operator stores it as secret entra-client-secret.

@@ -158,7 +158,8 @@ def get_device_test_verifier() -> ContextTokenVerifier:
 def get_config_store() -> ConfigStore:
     from shared.adapters.config_store import ConfigStore
 
-    return ConfigStore(get_storage().control)
+    settings = get_settings()
+    return ConfigStore(get_storage().control, legacy_tenant=settings.entra.legacy_tenant if settings.entra else "")
 
 
 @functools.cache

@@ -3,7 +3,8 @@
     ConnectorError                  root: every error we raise on purpose
     ├── SettingsError               an app setting is missing or malformed (names the setting)
     ├── InvalidRequestError         the caller sent something we cannot accept (400)
-    │   └── InvalidMessageError     a queue message that can never be processed (poison, not retried)
+    │   ├── InvalidMessageError     a queue message that can never be processed (poison, not retried)
+    │   └── PayloadTooLargeError    a request body over the route's limit (413)
     ├── NotAuthorisedError          no or bad credentials (401)
     │   └── JoinLinkInvalidError    a join link unknown, expired or cancelled: one answer for all three
     ├── ForbiddenError              valid caller, not allowed (403)
@@ -47,6 +48,12 @@ class InvalidMessageError(InvalidRequestError):
     """A queue message that no retry can fix: record it and complete, do not retry."""
 
     code = "invalid_message"
+
+
+class PayloadTooLargeError(InvalidRequestError):
+    """A request body larger than its route accepts: 413, so a client knows shortening it is the fix."""
+
+    code = "payload_too_large"
 
 
 class NotAuthorisedError(ConnectorError):

@@ -11,6 +11,7 @@ import base64
 import binascii
 import functools
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
@@ -67,11 +68,14 @@ SETTINGS: tuple[SettingSpec, ...] = (
         connection=True,
     ),
     SettingSpec(
-        "ENTRA_OPENID_CONFIG_URL",
-        "Microsoft Entra ID OpenID configuration URL whose signing keys sign the config API's access tokens.",
+        "ENTRA_AUTHORITY_HOST",
+        "Entra ID authority host (https) whose per-tenant OpenID configurations sign our tokens and sign users in; "
+        "default https://login.microsoftonline.com.",
     ),
     SettingSpec("ENTRA_CLIENT_ID", "Client id of this app's Entra registration: the audience of config API tokens."),
-    SettingSpec("ENTRA_ALLOWED_TENANTS", "Entra tenant ids whose users may call the config API, comma-separated."),
+    SettingSpec(
+        "ENTRA_ALLOWED_TENANTS", "Entra tenant ids (GUIDs) whose users may call the config API, comma-separated."
+    ),
     SettingSpec(
         "ENTRA_CLIENT_SECRET",
         "Client secret of ENTRA_CLIENT_ID (Key Vault reference): redeems the provider's one-time Microsoft 365 sign-in",
@@ -177,6 +181,7 @@ EHR_WRITE_BACK_PROVIDERS: tuple[str, ...] = ("recording", "epic")
 DEFAULT_TIMER_SCHEDULE = "0 * * * * *"
 DEFAULT_GRAPH_BASE_URL = "https://graph.microsoft.com/v1.0"
 DEFAULT_AUTHORITY_HOST = "https://login.microsoftonline.com"
+_GUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 MIN_KEY_BYTES = 32
 
 
@@ -199,11 +204,17 @@ class GraphConnection:
 class EntraSettings:
     """How config API callers are authenticated: whose keys, which audience, which tenants."""
 
-    openid_config_url: str
+    authority_host: str
     client_id: str
     allowed_tenants: frozenset[str]
     client_secret: str | None = field(default=None, repr=False)
     """Redeems provider sign-in codes; None: redeemed as a public client (PKCE only)."""
+
+    @property
+    def legacy_tenant(self) -> str:
+        """The tenant of configuration rows stored before organisations carried one: the only allowed
+        tenant, or "" (then such rows belong to no tenant until an operator sets their `tenant_id`)."""
+        return next(iter(self.allowed_tenants)) if len(self.allowed_tenants) == 1 else ""
 
 
 @dataclass(frozen=True)
@@ -243,7 +254,7 @@ class Settings:
         """The Entra settings. Raises SettingsError naming them when they are not set."""
         if self.entra is None:
             raise SettingsError(
-                "Settings ENTRA_OPENID_CONFIG_URL, ENTRA_CLIENT_ID and ENTRA_ALLOWED_TENANTS are needed by the "
+                "Settings ENTRA_CLIENT_ID and ENTRA_ALLOWED_TENANTS are needed by the "
                 "configuration API; see the settings table in README.md."
             )
         return self.entra
@@ -389,24 +400,25 @@ def _read_phone_region(env: Mapping[str, str]) -> str:
 
 
 def _read_entra(env: Mapping[str, str]) -> EntraSettings | None:
-    """All three Entra settings, or none (then only the configuration API is unavailable)."""
-    names = ("ENTRA_OPENID_CONFIG_URL", "ENTRA_CLIENT_ID", "ENTRA_ALLOWED_TENANTS")
+    """The Entra settings (client id and tenants go together), or None: then only the configuration API is
+    unavailable."""
+    names = ("ENTRA_CLIENT_ID", "ENTRA_ALLOWED_TENANTS")
     values = {name: env.get(name, "").strip() for name in names}
     if not any(values.values()):
         return None
     for name, value in values.items():
         if not value:
             raise SettingsError(f"Setting {name} is missing; the Entra settings go together (README.md).")
-    url = values["ENTRA_OPENID_CONFIG_URL"]
-    parts = urlsplit(url)
+    host = env.get("ENTRA_AUTHORITY_HOST", "").strip().rstrip("/") or DEFAULT_AUTHORITY_HOST
+    parts = urlsplit(host)
     local = parts.scheme == "http" and parts.hostname in ("127.0.0.1", "localhost")
-    if not (parts.scheme == "https" or local) or not parts.hostname:
-        raise SettingsError(f"Setting ENTRA_OPENID_CONFIG_URL must be an https:// URL; got {url!r}.")
+    if not (parts.scheme == "https" or local) or not parts.hostname or parts.path:
+        raise SettingsError(f"Setting ENTRA_AUTHORITY_HOST must be an https:// host such as {DEFAULT_AUTHORITY_HOST}.")
     tenants = frozenset(t.strip().lower() for t in values["ENTRA_ALLOWED_TENANTS"].split(",") if t.strip())
-    if not tenants:
-        raise SettingsError("Setting ENTRA_ALLOWED_TENANTS must name at least one tenant id.")
+    if not tenants or not all(_GUID.fullmatch(t) for t in tenants):
+        raise SettingsError("Setting ENTRA_ALLOWED_TENANTS must name tenant ids (GUIDs), comma-separated.")
     return EntraSettings(
-        openid_config_url=url,
+        authority_host=host,
         client_id=values["ENTRA_CLIENT_ID"],
         allowed_tenants=tenants,
         client_secret=env.get("ENTRA_CLIENT_SECRET", "").strip() or None,

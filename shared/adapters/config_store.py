@@ -3,14 +3,14 @@
 Reads the other features rely on (each a point read or two): `get_organisation`, `get_endpoint`,
 `find_endpoint_by_url`, `get_sender_keys`. Tables and keys:
 
-    organisations   PK "org", RK org id                  (a handful of rows: listed in one partition)
+    organisations   PK "org", RK org id                  (a handful of rows: listed in one partition; tenant_id)
     endpoints       PK endpoint id, RK "endpoint"        (one point read per HL7 message)
     orgendpoints    PK org id, RK endpoint id            (an organisation's endpoints, one partition)
     endpointurls    PK SHA-256 of the normalised URL     (URL -> endpoint id; makes URLs unique)
     senderkeys      PK org id, RK environment            (certificate and/or JWKS URL)
     audit           PK org id, RK inverted time + random (newest first)
     authstates      PK SHA-256 of the state, RK "state"  (one-time OAuth state, deleted on use; by purpose)
-    validations     PK endpoint id, RK approver UPN      (last successful Epic validation)
+    validations     PK endpoint id, RK SHA-256 of approver oid (last successful Epic validation)
     phonenumbers    PK org id, RK E.164 number           (the organisation's own sender numbers)
     numberowners    PK E.164 number, RK "owner"          (number -> org id: routes inbound SMS such as STOP)
     operations      PK operation id, RK "operation"      (asynchronous phone-number orders)
@@ -73,12 +73,12 @@ class AuthState:
     """A pending OAuth round trip: for which endpoint, its PKCE verifier and token endpoint, and what for.
 
     `purpose` keeps a state of one flow from being redeemed by another: approval states carry the
-    approver and the configuration version; launch states (approver "" and version 0) carry the
+    approver's object id and the configuration version; launch states (approver "" and version 0) carry the
     launch's `context` (role, visit, ...), never an Epic token or patient data.
     """
 
     endpoint_id: str
-    approver_upn: str
+    approver_id: str
     version: int
     code_verifier: str
     token_endpoint: str
@@ -90,7 +90,8 @@ class AuthState:
 @dataclass(frozen=True)
 class Validation:
     endpoint_id: str
-    approver_upn: str
+    approver_id: str
+    """The approver's Entra object id."""
     version: int
     validated_at: datetime
 
@@ -127,8 +128,10 @@ class ConfigStore:
     """Configuration over the control account's tables; raises NotFoundError / ConflictError /
     PreconditionFailedError / UpstreamError from shared.errors."""
 
-    def __init__(self, control: StorageAccount) -> None:
+    def __init__(self, control: StorageAccount, *, legacy_tenant: str = "") -> None:
         self._account = control
+        # The tenant of rows written before organisations carried one ("": such rows are nobody's).
+        self._legacy_tenant = legacy_tenant
 
     def _table(self, name: str) -> Table:
         return self._account.table(name)
@@ -141,11 +144,13 @@ class ConfigStore:
 
     def read_organisation(self, org_id: str) -> Versioned[Organisation]:
         stored = _get(self._table("organisations"), ORG_PARTITION, org_id, "organisation")
-        return Versioned(_organisation(stored.entity), stored.etag)
+        return Versioned(_organisation(stored.entity, self._legacy_tenant), stored.etag)
 
-    def list_organisations(self) -> list[Versioned[Organisation]]:
+    def list_organisations(self, tenant_id: str) -> list[Versioned[Organisation]]:
+        """The organisations of one tenant (a handful of rows in one partition, filtered here)."""
         rows = self._table("organisations").list_partition(ORG_PARTITION)
-        return [Versioned(_organisation(row.entity), row.etag) for row in rows]
+        found = [Versioned(_organisation(row.entity, self._legacy_tenant), row.etag) for row in rows]
+        return [org for org in found if org.value.tenant_id == tenant_id]
 
     def create_organisation(self, org: Organisation) -> Versioned[Organisation]:
         etag = self._table("organisations").create(_organisation_entity(org))
@@ -163,7 +168,7 @@ class ConfigStore:
 
     def read_endpoint(self, endpoint_id: str) -> Versioned[Endpoint]:
         stored = _get(self._table("endpoints"), endpoint_id, "endpoint", "endpoint")
-        return Versioned(_endpoint(stored.entity), stored.etag)
+        return Versioned(_endpoint(stored.entity, self._legacy_tenant), stored.etag)
 
     def find_endpoint_by_url(self, fhir_base_url: str) -> Endpoint:
         """The endpoint of an already normalised FHIR base URL: two point reads. Raises NotFoundError."""
@@ -257,7 +262,7 @@ class ConfigStore:
                 "PartitionKey": url_key(state),
                 "RowKey": "state",
                 "endpoint_id": value.endpoint_id,
-                "approver_upn": value.approver_upn,
+                "approver_id": value.approver_id,
                 "version": value.version,
                 "code_verifier": value.code_verifier,
                 "token_endpoint": value.token_endpoint,
@@ -281,7 +286,7 @@ class ConfigStore:
         table.delete(url_key(state), "state", etag=stored.etag)
         return AuthState(
             e["endpoint_id"],
-            e["approver_upn"],
+            e.get("approver_id", ""),
             int(e["version"]),
             e["code_verifier"],
             e["token_endpoint"],
@@ -294,17 +299,17 @@ class ConfigStore:
         self._table("validations").upsert(
             {
                 "PartitionKey": validation.endpoint_id,
-                "RowKey": url_key(validation.approver_upn),
-                "approver_upn": validation.approver_upn,
+                "RowKey": url_key(validation.approver_id),
+                "approver_id": validation.approver_id,
                 "version": validation.version,
                 "validated_at": validation.validated_at.isoformat(),
             }
         )
 
-    def get_validation(self, endpoint_id: str, approver_upn: str) -> Validation:
-        """Raises NotFoundError when this approver never validated this endpoint."""
-        e = _get(self._table("validations"), endpoint_id, url_key(approver_upn), "validation").entity
-        return Validation(endpoint_id, e["approver_upn"], int(e["version"]), _time(e["validated_at"]))
+    def get_validation(self, endpoint_id: str, approver_id: str) -> Validation:
+        """Raises NotFoundError when this approver (object id) never validated this endpoint."""
+        e = _get(self._table("validations"), endpoint_id, url_key(approver_id), "validation").entity
+        return Validation(endpoint_id, e["approver_id"], int(e["version"]), _time(e["validated_at"]))
 
     # --- phone numbers and operations ----------------------------------------------------------
 
@@ -377,10 +382,11 @@ def _organisation_entity(org: Organisation) -> dict[str, Any]:
         "display_name": org.display_name,
         "consent_send_on_behalf": org.consent_send_on_behalf,
         "consent_patients_consented": org.consent_patients_consented,
+        "tenant_id": org.tenant_id,
     }
 
 
-def _organisation(e: dict[str, Any]) -> Organisation:
+def _organisation(e: dict[str, Any], legacy_tenant: str) -> Organisation:
     return Organisation(
         id=e["RowKey"],
         name=e["name"],
@@ -388,6 +394,7 @@ def _organisation(e: dict[str, Any]) -> Organisation:
         display_name=e["display_name"],
         consent_send_on_behalf=bool(e.get("consent_send_on_behalf")),
         consent_patients_consented=bool(e.get("consent_patients_consented")),
+        tenant_id=e.get("tenant_id") or legacy_tenant,
     )
 
 
@@ -411,10 +418,12 @@ def _endpoint_entity(endpoint: Endpoint) -> dict[str, Any]:
         "sms_from_number": endpoint.sms.from_number or "",
         "organizer_user_id": endpoint.organizer_user_id or "",
         "ehr_write_back": endpoint.ehr_write_back,
+        "tenant_id": endpoint.tenant_id,
+        "approver_object_id": endpoint.approver_object_id or "",
     }
 
 
-def _endpoint(e: dict[str, Any]) -> Endpoint:
+def _endpoint(e: dict[str, Any], legacy_tenant: str) -> Endpoint:
     return Endpoint(
         id=e["PartitionKey"],
         org_id=e["org_id"],
@@ -435,6 +444,8 @@ def _endpoint(e: dict[str, Any]) -> Endpoint:
         pending_reason=e.get("pending_reason") or None,
         organizer_user_id=e.get("organizer_user_id") or None,
         ehr_write_back=bool(e.get("ehr_write_back")),
+        tenant_id=e.get("tenant_id") or legacy_tenant,
+        approver_object_id=e.get("approver_object_id") or None,
     )
 
 

@@ -51,6 +51,8 @@ class Organisation:
     display_name: str
     consent_send_on_behalf: bool = False
     consent_patients_consented: bool = False
+    tenant_id: str = ""
+    """The Entra tenant (`tid`) of the admin who created it: only that tenant's users act on it."""
 
     @property
     def sms_consented(self) -> bool:
@@ -85,6 +87,11 @@ class Endpoint:
     launching provider's own Microsoft 365 user does."""
     ehr_write_back: bool = False
     """Whether visit events, device-test results and undelivered SMS are written back to this endpoint's EHR."""
+    tenant_id: str = ""
+    """The organisation's Entra tenant, copied like `geo`: scoping and the provider's sign-in authority."""
+    approver_object_id: str | None = None
+    """The approver's Entra object id, pinned at their first sign-in (matched by tenant + `approver_upn`);
+    None until then, and again after an admin names another approver."""
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
+from shared.domain.query_numbers import parse_query_number
 from shared.errors import InvalidRequestError
 
 MAX_REPORT_DAYS = 31
@@ -53,11 +54,7 @@ def parse_report_range(first: str | None, last: str | None) -> ReportRange:
 
 def parse_page_size(text: str | None) -> int:
     """`limit` (1 to MAX_PAGE_SIZE, default DEFAULT_PAGE_SIZE). Raises InvalidRequestError."""
-    if not text:
-        return DEFAULT_PAGE_SIZE
-    if not text.isdigit() or not 1 <= int(text) <= MAX_PAGE_SIZE:
-        raise InvalidRequestError(f"Query parameter limit must be a whole number from 1 to {MAX_PAGE_SIZE}.")
-    return int(text)
+    return parse_query_number(text, "limit", minimum=1, maximum=MAX_PAGE_SIZE, default=DEFAULT_PAGE_SIZE)
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,10 @@
 """The approver's part: prove Epic credentials for the endpoint's FHIR base, then approve that version.
 
+The approver is who an admin named by UPN, within the endpoint's tenant; their first call here pins
+them by Entra object id (`approver_object_id`), so from then on a renamed or reused UPN changes nothing.
+
 1. `start_validation`: the named approver gets an Epic authorize URL (PKCE S256, `aud` = FHIR base)
-   with a one-time `state` bound to them, the endpoint and its configuration version.
+   with a one-time `state` bound to them (object id), the endpoint and its configuration version.
 2. `complete_validation`: Epic redirects back; the code is exchanged at Epic's token endpoint. Success
    proves the approver signed in to Epic for that organisation. No Epic token is kept.
 3. `approve`: only the named approver, within `VALIDATION_VALID_FOR` of a validation, and only for the
@@ -21,6 +24,7 @@ from shared.domain.access import Caller, require_approver
 from shared.domain.config import Endpoint, EndpointStatus
 from shared.errors import ConflictError, InvalidRequestError, NotFoundError, PreconditionFailedError
 from shared.services.config_changes import record_change
+from shared.services.tenancy import read_own_endpoint
 
 logger = logging.getLogger(__name__)
 
@@ -38,10 +42,9 @@ class ValidationStart:
 def start_validation(
     store: ConfigStore, smart: SmartClient, caller: Caller, endpoint_id: str, redirect_uri: str, now: datetime
 ) -> ValidationStart:
-    """Raises ForbiddenError (not the approver), NotFoundError, ConflictError (nothing to approve),
-    UpstreamError (SMART discovery failed)."""
-    endpoint = store.get_endpoint(endpoint_id)
-    require_approver(caller, endpoint.approver_upn)
+    """Raises ForbiddenError (not the approver), NotFoundError (also another tenant's), ConflictError (nothing
+    to approve), UpstreamError (SMART discovery failed)."""
+    endpoint = recognise_approver(store, caller, endpoint_id, now).value
     if endpoint.status is not EndpointStatus.PENDING_APPROVAL:
         raise ConflictError(f"The endpoint is {endpoint.status}; only a pending endpoint can be validated.")
     config = smart.discover(endpoint.fhir_base_url)
@@ -50,7 +53,15 @@ def start_validation(
     expires_at = now + STATE_TTL
     store.create_auth_state(
         state,
-        AuthState(endpoint.id, caller.upn, endpoint.version, verifier, config.token_endpoint, expires_at),
+        AuthState(
+            endpoint.id,
+            caller.object_id,
+            endpoint.version,
+            verifier,
+            config.token_endpoint,
+            expires_at,
+            context={"upn": caller.upn},
+        ),
     )
     url = smart.authorize_url(
         config,
@@ -84,10 +95,10 @@ def complete_validation(
     smart.exchange_code(
         pending.token_endpoint, code=code, redirect_uri=redirect_uri, code_verifier=pending.code_verifier
     )
-    validation = Validation(pending.endpoint_id, pending.approver_upn, pending.version, now)
+    validation = Validation(pending.endpoint_id, pending.approver_id, pending.version, now)
     store.upsert_validation(validation)
     endpoint = store.get_endpoint(pending.endpoint_id)
-    actor = Caller(pending.approver_upn, "", "", frozenset())
+    actor = Caller(pending.context.get("upn", ""), pending.approver_id, endpoint.tenant_id, frozenset())
     record_change(
         store, actor, endpoint.org_id, "endpoint.validated_with_epic", endpoint.id, now, version=pending.version
     )
@@ -97,13 +108,12 @@ def complete_validation(
 def approve(store: ConfigStore, caller: Caller, endpoint_id: str, now: datetime) -> Versioned[Endpoint]:
     """Raises ForbiddenError, NotFoundError, ConflictError (not pending, no recent validation, or the
     configuration changed since it was validated)."""
-    current = store.read_endpoint(endpoint_id)
+    current = recognise_approver(store, caller, endpoint_id, now)
     endpoint = current.value
-    require_approver(caller, endpoint.approver_upn)
     if endpoint.status is not EndpointStatus.PENDING_APPROVAL:
         raise ConflictError(f"The endpoint is {endpoint.status}; only a pending endpoint can be approved.")
     try:
-        validation = store.get_validation(endpoint.id, caller.upn)
+        validation = store.get_validation(endpoint.id, caller.object_id)
     except NotFoundError:
         raise ConflictError("Validate with Epic first (POST .../validation).") from None
     if now - validation.validated_at > VALIDATION_VALID_FOR:
@@ -116,4 +126,22 @@ def approve(store: ConfigStore, caller: Caller, endpoint_id: str, now: datetime)
     except PreconditionFailedError:
         raise ConflictError("The configuration changed while you approved it; review it and validate again.") from None
     record_change(store, caller, endpoint.org_id, "endpoint.approved", endpoint.id, now, version=endpoint.version)
+    return saved
+
+
+def recognise_approver(store: ConfigStore, caller: Caller, endpoint_id: str, now: datetime) -> Versioned[Endpoint]:
+    """The endpoint, once the caller is known as its approver; the first time, their object id is pinned
+    (audited; the configuration version does not change). Raises NotFoundError (absent or another tenant's),
+    ForbiddenError (not the approver), ConflictError (the endpoint changed meanwhile)."""
+    current = read_own_endpoint(store, caller, endpoint_id)
+    require_approver(caller, current.value)
+    if current.value.approver_object_id:
+        return current
+    pinned = replace(current.value, approver_object_id=caller.object_id)
+    try:
+        saved = store.replace_endpoint(pinned, current.etag, old_url=pinned.fhir_base_url)
+    except PreconditionFailedError:
+        raise ConflictError("The endpoint changed while you signed in; try again.") from None
+    record_change(store, caller, pinned.org_id, "endpoint.approver_pinned", pinned.id, now, object_id=caller.object_id)
+    logger.info("Approver of endpoint %s pinned to their object id", pinned.id)
     return saved

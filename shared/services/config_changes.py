@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -9,6 +10,9 @@ from shared.adapters.config_store import ConfigStore, Versioned
 from shared.domain.access import Caller
 from shared.domain.config import AuditEntry
 from shared.errors import InvalidRequestError, PreconditionFailedError
+
+ReadBody = Callable[[], dict[str, Any]]
+"""Reads and parses the request's JSON body: services call it only once the caller is known to be allowed."""
 
 
 def check_if_match(if_match: str | None, current: Versioned[Any]) -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import uuid
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -36,17 +37,17 @@ def record_device_test(
     write_back: EhrWriteBack,
     verifier: ContextTokenVerifier,
     context_token: str,
-    document: Any,
+    read_result: Callable[[], Any],
     now: datetime,
 ) -> tuple[str, DeviceTestResult]:
     """Store the result posted by the device-test page and write it back (where the endpoint enables
     write-back); returns its id and the result.
 
-    Raises NotAuthorisedError (bad or expired token), InvalidRequestError (malformed result; nothing
-    stored), UpstreamError.
+    `read_result` reads the posted JSON: called only once the token is verified. Raises NotAuthorisedError
+    (bad or expired token), InvalidRequestError (malformed result; nothing stored), UpstreamError.
     """
     endpoint_id = verifier.verify(context_token)
-    result = parse_device_test_result(document)
+    result = parse_device_test_result(read_result())
     result_id = f"{now:%Y%m%dT%H%M%S%fZ}-{uuid.uuid4().hex[:8]}"
     storage.control.table(DEVICE_TESTS_TABLE).create(
         {

@@ -26,7 +26,8 @@ from shared.domain.config import (
     status_after_admin_change,
 )
 from shared.errors import ConflictError, InvalidRequestError
-from shared.services.config_changes import check_if_match, record_change, refuse_unknown_fields
+from shared.services.config_changes import ReadBody, check_if_match, record_change, refuse_unknown_fields
+from shared.services.tenancy import read_own_endpoint, read_own_organisation
 
 _FIELDS = (
     "fhir_base_url",
@@ -50,44 +51,58 @@ _CHECKS = {
 
 
 def create_endpoint(
-    store: ConfigStore, caller: Caller, org_id: str, document: dict[str, Any], now: datetime
+    store: ConfigStore, caller: Caller, org_id: str, read_body: ReadBody, now: datetime
 ) -> Versioned[Endpoint]:
     """Register a FHIR endpoint as a draft. Raises ForbiddenError, NotFoundError (organisation),
     InvalidRequestError (with the reason), ConflictError (URL registered already)."""
     require_admin(caller)
+    org = read_own_organisation(store, caller, org_id).value
+    document = read_body()
     refuse_unknown_fields(document, set(_FIELDS))
-    org = store.get_organisation(org_id)
     values = {name: _CHECKS[name](document.get(name, _DEFAULTS.get(name))) for name in _FIELDS}
-    endpoint = Endpoint(id=new_id("ep"), org_id=org.id, geo=org.geo, status=EndpointStatus.DRAFT, version=1, **values)
+    endpoint = Endpoint(
+        id=new_id("ep"),
+        org_id=org.id,
+        geo=org.geo,
+        status=EndpointStatus.DRAFT,
+        version=1,
+        tenant_id=org.tenant_id,
+        **values,
+    )
     created = store.create_endpoint(endpoint)
     record_change(store, caller, org.id, "endpoint.created", endpoint.id, now, **_audit_values(values))
     return created
 
 
 def update_endpoint(
-    store: ConfigStore, caller: Caller, endpoint_id: str, document: dict[str, Any], if_match: str | None, now: datetime
+    store: ConfigStore, caller: Caller, endpoint_id: str, read_body: ReadBody, if_match: str | None, now: datetime
 ) -> Versioned[Endpoint]:
-    """Change endpoint fields; an approved endpoint goes back to pending, with the reason recorded.
+    """Change endpoint fields; an approved endpoint goes back to pending, with the reason recorded. Naming
+    another approver unpins the previous one's object id.
 
     Raises ForbiddenError, NotFoundError, InvalidRequestError, ConflictError, PreconditionFailedError.
     """
     require_admin(caller)
+    current = read_own_endpoint(store, caller, endpoint_id)
+    document = read_body()
     refuse_unknown_fields(document, {*_FIELDS, "reason"})
-    current = store.read_endpoint(endpoint_id)
     check_if_match(if_match, current)
     changes = {name: _CHECKS[name](document[name]) for name in _FIELDS if name in document}
     changes = {name: value for name, value in changes.items() if getattr(current.value, name) != value}
+    if "approver_upn" in changes:
+        changes["approver_object_id"] = None
     return _save_admin_change(store, caller, current, changes, document.get("reason"), now)
 
 
 def put_sms_settings(
-    store: ConfigStore, caller: Caller, endpoint_id: str, document: dict[str, Any], if_match: str | None, now: datetime
+    store: ConfigStore, caller: Caller, endpoint_id: str, read_body: ReadBody, if_match: str | None, now: datetime
 ) -> Versioned[Endpoint]:
     """Replace an endpoint's SMS settings. Needs both SMS consents of the organisation and a sender number
     the organisation owns. Raises ForbiddenError, NotFoundError, InvalidRequestError, ConflictError,
     PreconditionFailedError."""
     require_admin(caller)
-    current = store.read_endpoint(endpoint_id)
+    current = read_own_endpoint(store, caller, endpoint_id)
+    document = read_body()
     check_if_match(if_match, current)
     sms = check_sms_settings(document)
     org = store.get_organisation(current.value.org_id)
@@ -102,7 +117,7 @@ def put_sms_settings(
 def submit_endpoint(store: ConfigStore, caller: Caller, endpoint_id: str, now: datetime) -> Versioned[Endpoint]:
     """Draft -> pending_approval. Raises ForbiddenError, NotFoundError, ConflictError (not a draft)."""
     require_admin(caller)
-    current = store.read_endpoint(endpoint_id)
+    current = read_own_endpoint(store, caller, endpoint_id)
     if current.value.status is not EndpointStatus.DRAFT:
         raise ConflictError(f"Only a draft can be submitted; this endpoint is {current.value.status}.")
     submitted = replace(current.value, status=EndpointStatus.PENDING_APPROVAL, pending_reason="submitted")
@@ -112,15 +127,16 @@ def submit_endpoint(store: ConfigStore, caller: Caller, endpoint_id: str, now: d
 
 
 def get_endpoint(store: ConfigStore, caller: Caller, endpoint_id: str) -> Versioned[Endpoint]:
-    """Admins and the endpoint's approver may read it. Raises ForbiddenError, NotFoundError."""
-    current = store.read_endpoint(endpoint_id)
-    require_admin_or_approver(caller, current.value.approver_upn)
+    """Admins of its tenant and its approver may read it. Raises ForbiddenError, NotFoundError."""
+    current = read_own_endpoint(store, caller, endpoint_id)
+    require_admin_or_approver(caller, current.value)
     return current
 
 
 def list_endpoints(store: ConfigStore, caller: Caller, org_id: str) -> list[Versioned[Endpoint]]:
+    """Raises ForbiddenError, NotFoundError."""
     require_admin(caller)
-    store.get_organisation(org_id)
+    read_own_organisation(store, caller, org_id)
     return store.list_endpoints(org_id)
 
 
@@ -166,5 +182,5 @@ def _audit_values(values: dict[str, Any]) -> dict[str, Any]:
                 "from_number": value.from_number,
             }
         else:
-            out[name] = str(value) if not isinstance(value, bool) else value
+            out[name] = value if isinstance(value, bool) or value is None else str(value)
     return out

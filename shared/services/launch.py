@@ -73,11 +73,14 @@ class AuthStates(Protocol):
 
 
 class ProviderSignIn(Protocol):
-    """Microsoft 365 sign-in (Entra authorization code with PKCE); `EntraTokenValidator` implements it."""
+    """Microsoft 365 sign-in (Entra authorization code with PKCE) at the authority of the organisation's own
+    tenant; `EntraTokenValidator` implements it."""
 
-    def sign_in_url(self, *, redirect_uri: str, state: str, code_challenge: str, nonce: str) -> str: ...
+    def sign_in_url(self, *, tenant_id: str, redirect_uri: str, state: str, code_challenge: str, nonce: str) -> str: ...
 
-    def redeem_sign_in(self, *, code: str, redirect_uri: str, code_verifier: str, nonce: str) -> Caller: ...
+    def redeem_sign_in(
+        self, *, tenant_id: str, code: str, redirect_uri: str, code_verifier: str, nonce: str
+    ) -> Caller: ...
 
 
 @dataclass(frozen=True)
@@ -165,7 +168,7 @@ def complete_launch(ports: LaunchPorts, urls: LaunchUrls, state: str, code: str,
     user_key = ehr_user_key(endpoint.org_id, fhir_user)
     mapped = ports.users.find(endpoint.geo, user_key)
     if mapped is None:
-        return _start_sign_in(ports, urls, visit, user_key, now)
+        return _start_sign_in(ports, urls, visit, user_key, endpoint.tenant_id, now)
     return _open_meeting(ports, visit, endpoint.organizer_user_id or mapped.object_id, now)
 
 
@@ -178,7 +181,11 @@ def complete_sign_in(ports: LaunchPorts, urls: LaunchUrls, state: str, code: str
     pending = _take_state(ports, state, code, SIGN_IN_PURPOSE, now)
     visit = LaunchedVisit.from_context(dict(pending.context))
     user = ports.sign_in().redeem_sign_in(
-        code=code, redirect_uri=urls.sign_in, code_verifier=pending.code_verifier, nonce=pending.context["nonce"]
+        tenant_id=pending.context["tenant_id"],
+        code=code,
+        redirect_uri=urls.sign_in,
+        code_verifier=pending.code_verifier,
+        nonce=pending.context["nonce"],
     )
     mapped = MappedUser(user.object_id, user.upn)
     ports.users.upsert(visit.geo, pending.context["user_key"], mapped, now)
@@ -187,16 +194,20 @@ def complete_sign_in(ports: LaunchPorts, urls: LaunchUrls, state: str, code: str
     return _open_meeting(ports, visit, endpoint.organizer_user_id or mapped.object_id, now)
 
 
-def _start_sign_in(ports: LaunchPorts, urls: LaunchUrls, visit: LaunchedVisit, user_key: str, now: datetime) -> str:
+def _start_sign_in(
+    ports: LaunchPorts, urls: LaunchUrls, visit: LaunchedVisit, user_key: str, tenant_id: str, now: datetime
+) -> str:
     verifier, challenge = new_pkce()
     nonce = secrets.token_urlsafe(16)
     state = new_token(visit.geo)
-    context = {**visit.as_context(), "user_key": user_key, "nonce": nonce}
+    context = {**visit.as_context(), "user_key": user_key, "nonce": nonce, "tenant_id": tenant_id}
     ports.states(visit.geo).create_auth_state(
         state, AuthState(visit.endpoint_id, "", 0, verifier, "", now + STATE_TTL, SIGN_IN_PURPOSE, context)
     )
     logger.info("Provider of endpoint %s signs in to Microsoft 365 (first launch)", visit.endpoint_id)
-    return ports.sign_in().sign_in_url(redirect_uri=urls.sign_in, state=state, code_challenge=challenge, nonce=nonce)
+    return ports.sign_in().sign_in_url(
+        tenant_id=tenant_id, redirect_uri=urls.sign_in, state=state, code_challenge=challenge, nonce=nonce
+    )
 
 
 def _open_meeting(ports: LaunchPorts, visit: LaunchedVisit, organizer_user_id: str | None, now: datetime) -> str:

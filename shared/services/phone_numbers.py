@@ -15,8 +15,9 @@ from shared.adapters.config_store import ConfigStore, Operation, PhoneNumber, ne
 from shared.adapters.phone_numbers import PhoneNumberProvider
 from shared.adapters.storage import Queue
 from shared.domain.access import Caller, require_admin
-from shared.errors import ConflictError, InvalidMessageError, InvalidRequestError, UpstreamError
-from shared.services.config_changes import record_change, refuse_unknown_fields
+from shared.errors import ConflictError, InvalidMessageError, InvalidRequestError, NotFoundError, UpstreamError
+from shared.services.config_changes import ReadBody, record_change, refuse_unknown_fields
+from shared.services.tenancy import read_own_organisation
 
 logger = logging.getLogger(__name__)
 
@@ -26,16 +27,17 @@ SUPPORTED_COUNTRIES = ("US", "CA")
 
 
 def order_phone_number(
-    store: ConfigStore, orders: Queue, caller: Caller, org_id: str, document: dict[str, Any], now: datetime
+    store: ConfigStore, orders: Queue, caller: Caller, org_id: str, read_body: ReadBody, now: datetime
 ) -> Operation:
     """Queue the purchase of a number. Raises ForbiddenError, NotFoundError, InvalidRequestError,
     ConflictError (SMS consents missing)."""
     require_admin(caller)
+    org = read_own_organisation(store, caller, org_id).value
+    document = read_body()
     refuse_unknown_fields(document, {"country_code"})
     country = document.get("country_code", "US")
     if country not in SUPPORTED_COUNTRIES:
         raise InvalidRequestError(f"country_code must be one of {', '.join(SUPPORTED_COUNTRIES)}.")
-    org = store.get_organisation(org_id)
     if not org.sms_consented:
         raise ConflictError("Both SMS consents of the organisation are needed before numbers can be ordered.")
     operation = Operation(new_id("op"), org.id, ORDER_KIND, "running", now, {"country_code": country})
@@ -74,10 +76,16 @@ def fulfil_phone_number_order(
 
 def list_phone_numbers(store: ConfigStore, caller: Caller, org_id: str) -> list[PhoneNumber]:
     require_admin(caller)
-    store.get_organisation(org_id)
+    read_own_organisation(store, caller, org_id)
     return store.list_phone_numbers(org_id)
 
 
 def get_operation(store: ConfigStore, caller: Caller, operation_id: str) -> Operation:
+    """Raises ForbiddenError, NotFoundError (also another tenant's operation)."""
     require_admin(caller)
-    return store.get_operation(operation_id)
+    operation = store.get_operation(operation_id)
+    try:
+        read_own_organisation(store, caller, operation.org_id)
+    except NotFoundError:
+        raise NotFoundError("No such operation.") from None
+    return operation

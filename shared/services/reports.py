@@ -16,7 +16,7 @@ from typing import Any, Protocol
 from shared.adapters.sms_jobs import SMS_REPORT, report_partition
 from shared.adapters.storage import Storage, Stored, Table
 from shared.adapters.visit_log import VISITS_TABLE, visit_day_partition
-from shared.domain.access import Caller, require_admin
+from shared.domain.access import Caller, require_report_reader, require_tenant
 from shared.domain.config import Endpoint
 from shared.domain.reports import (
     Cursor,
@@ -59,13 +59,14 @@ def endpoint_report(
     query: Mapping[str, str],
 ) -> ReportPage:
     """One page of the endpoint's `kind` report. Query: from, to (YYYY-MM-DD, required, at most 31 days),
-    limit, continuation. Raises ForbiddenError (not an admin), NotFoundError (no such endpoint),
-    InvalidRequestError (bad range, limit or token), UpstreamError."""
-    require_admin(caller)
+    limit, continuation. Raises ForbiddenError (neither report reader nor admin), NotFoundError (no such
+    endpoint in the caller's tenant), InvalidRequestError (bad range, limit or token), UpstreamError."""
+    require_report_reader(caller)
     range_ = parse_report_range(query.get("from"), query.get("to"))
     limit = parse_page_size(query.get("limit"))
     cursor = decode_cursor(query.get("continuation"), range_)
     endpoint = store.get_endpoint(endpoint_id)
+    require_tenant(caller, endpoint.tenant_id, "endpoint")
     table = storage.for_geo(endpoint.geo).table(kind.table)
     rows, continuation = read_days(table, lambda day: kind.partition_of(endpoint.id, day), range_, cursor, limit)
     return ReportPage(kind.columns, [kind.item_of(row.entity) for row in rows], continuation)

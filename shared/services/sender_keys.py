@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import datetime
-from typing import Any
 
 from shared.adapters.config_store import ConfigStore
 from shared.adapters.http_client import get_json
@@ -12,11 +11,12 @@ from shared.domain.access import Caller, require_admin
 from shared.domain.certificates import parse_certificate
 from shared.domain.config import SenderKeys, check_environment, normalise_https_url
 from shared.errors import InvalidRequestError, NotFoundError, UpstreamError
-from shared.services.config_changes import record_change, refuse_unknown_fields
+from shared.services.config_changes import ReadBody, record_change, refuse_unknown_fields
+from shared.services.tenancy import read_own_organisation
 
 
 def put_sender_keys(
-    store: ConfigStore, caller: Caller, org_id: str, environment: str, document: dict[str, Any], now: datetime
+    store: ConfigStore, caller: Caller, org_id: str, environment: str, read_body: ReadBody, now: datetime
 ) -> SenderKeys:
     """Save a certificate and/or JWKS URL (a field left out keeps its value; null removes it).
 
@@ -24,9 +24,10 @@ def put_sender_keys(
     InvalidRequestError (with the reason).
     """
     require_admin(caller)
+    read_own_organisation(store, caller, org_id)
+    document = read_body()
     refuse_unknown_fields(document, {"certificate", "jwks_url"})
     env = check_environment(environment)
-    store.get_organisation(org_id)
     try:
         current = store.get_sender_keys(org_id, env)
     except NotFoundError:
@@ -71,6 +72,7 @@ def put_sender_keys(
 def get_sender_keys(store: ConfigStore, caller: Caller, org_id: str, environment: str) -> SenderKeys:
     """Raises ForbiddenError, InvalidRequestError, NotFoundError."""
     require_admin(caller)
+    read_own_organisation(store, caller, org_id)
     return store.get_sender_keys(org_id, check_environment(environment))
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -24,6 +25,7 @@ from shared.triggers.http import api_errors, json_response, read_json_object
 if TYPE_CHECKING:
     from shared.adapters.config_store import Versioned
     from shared.domain.access import Caller
+    from shared.services.config_changes import ReadBody
 
 audit_log = lazy_import("shared.services.audit_log")
 endpoints = lazy_import("shared.services.endpoints")
@@ -46,6 +48,11 @@ def now() -> datetime:
     return datetime.now(UTC)
 
 
+def body_of(req: func.HttpRequest) -> ReadBody:
+    """The request's JSON object, read when the service calls it: after it has authorised the caller."""
+    return functools.partial(read_json_object, req)
+
+
 def versioned_response(
     versioned: Versioned[Any], document_of: Callable[[Any], dict[str, Any]], status: int = 200, location: str = ""
 ) -> func.HttpResponse:
@@ -57,13 +64,13 @@ def versioned_response(
 def conditional_edit(req: func.HttpRequest, key: str, edit: Callable[..., Versioned[Any]]) -> Versioned[Any]:
     """A PATCH/PUT of the resource named by route parameter `key`, conditional on If-Match when sent.
 
-    The caller is authenticated before the body is read.
+    The body is read only once the service has authorised the caller.
     """
     return edit(
         bootstrap.get_config_store(),
         caller_of(req),
         req.route_params[key],
-        read_json_object(req),
+        body_of(req),
         req.headers.get("If-Match"),
         now(),
     )
@@ -79,9 +86,8 @@ def list_organisations(req: func.HttpRequest) -> func.HttpResponse:
 @bp.route(route="config/organisations", methods=["POST"], auth_level=ANONYMOUS)
 @api_errors
 def create_organisation(req: func.HttpRequest) -> func.HttpResponse:
-    caller, document = caller_of(req), read_json_object(req)
     org = organisations.create_organisation(
-        bootstrap.get_config_store(), caller, document, bootstrap.get_settings().geos, now()
+        bootstrap.get_config_store(), caller_of(req), body_of(req), bootstrap.get_settings().geos, now()
     )
     return versioned_response(org, organisation_document, 201, f"/api/config/organisations/{org.value.id}")
 
@@ -109,9 +115,8 @@ def list_endpoints(req: func.HttpRequest) -> func.HttpResponse:
 @bp.route(route="config/organisations/{orgId}/endpoints", methods=["POST"], auth_level=ANONYMOUS)
 @api_errors
 def create_endpoint(req: func.HttpRequest) -> func.HttpResponse:
-    caller, document = caller_of(req), read_json_object(req)
     endpoint = endpoints.create_endpoint(
-        bootstrap.get_config_store(), caller, req.route_params["orgId"], document, now()
+        bootstrap.get_config_store(), caller_of(req), req.route_params["orgId"], body_of(req), now()
     )
     return versioned_response(endpoint, endpoint_document, 201, f"/api/config/endpoints/{endpoint.value.id}")
 
@@ -154,13 +159,12 @@ def get_audit_log(req: func.HttpRequest) -> func.HttpResponse:
 @bp.route(route="config/organisations/{orgId}/sender-keys/{environment}", methods=["PUT"], auth_level=ANONYMOUS)
 @api_errors
 def put_sender_keys(req: func.HttpRequest) -> func.HttpResponse:
-    caller, document = caller_of(req), read_json_object(req)
     keys = sender_keys.put_sender_keys(
         bootstrap.get_config_store(),
-        caller,
+        caller_of(req),
         req.route_params["orgId"],
         req.route_params["environment"],
-        document,
+        body_of(req),
         now(),
     )
     return json_response(sender_keys_document(keys))
@@ -179,13 +183,12 @@ def get_sender_keys(req: func.HttpRequest) -> func.HttpResponse:
 @api_errors
 def order_phone_number(req: func.HttpRequest) -> func.HttpResponse:
     """202 at once; the purchase runs in the queue function and the caller polls the operation."""
-    caller, document = caller_of(req), read_json_object(req)
     operation = phone_numbers.order_phone_number(
         bootstrap.get_config_store(),
         bootstrap.get_phone_number_orders(),
-        caller,
+        caller_of(req),
         req.route_params["orgId"],
-        document,
+        body_of(req),
         now(),
     )
     location = f"/api/config/operations/{operation.id}"

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import functools
 import html
-import json
 import os
 from datetime import UTC, datetime
 from pathlib import Path
@@ -17,10 +16,11 @@ import azure.functions as func
 from shared import bootstrap
 from shared.errors import InvalidRequestError, NotAuthorisedError
 from shared.lazy import lazy_import
-from shared.triggers.http import api_errors, json_response
+from shared.triggers.http import api_errors, json_response, read_json_object
 from shared.triggers.pages import html_response, layout, new_nonce, person_errors
 
 device_test = lazy_import("shared.services.device_test")
+query_numbers = lazy_import("shared.domain.query_numbers")
 
 bp = func.Blueprint()
 
@@ -28,6 +28,8 @@ ASSETS = Path(__file__).with_name("assets")
 MAX_SAMPLE_BYTES = 1024 * 1024
 """Largest connection sample either way: enough to estimate throughput, too small to abuse."""
 CONTEXT_HEADER = "X-Context-Token"
+MAX_RESULT_BODY = 16 * 1024
+"""A result is six small fields: a few hundred bytes."""
 
 
 @functools.cache
@@ -64,22 +66,19 @@ def upload_device_test_sample(req: func.HttpRequest) -> func.HttpResponse:
 @api_errors
 def download_device_test_sample(req: func.HttpRequest) -> func.HttpResponse:
     _verify(req)
-    raw = req.params.get("bytes", "0")
-    if not raw.isdigit() or int(raw) > MAX_SAMPLE_BYTES:
-        raise InvalidRequestError(f"bytes must be a whole number from 0 to {MAX_SAMPLE_BYTES}.")
+    size = query_numbers.parse_query_number(
+        req.params.get("bytes"), "bytes", minimum=0, maximum=MAX_SAMPLE_BYTES, default=0
+    )
     # Random bytes: a compressing proxy must not make the link look faster than it is.
     return func.HttpResponse(
-        os.urandom(int(raw)), mimetype="application/octet-stream", headers={"Cache-Control": "no-store"}
+        os.urandom(size), mimetype="application/octet-stream", headers={"Cache-Control": "no-store"}
     )
 
 
 @bp.route(route="devicetest/result", methods=["POST"], auth_level=func.AuthLevel.ANONYMOUS)
 @api_errors
 def post_device_test_result(req: func.HttpRequest) -> func.HttpResponse:
-    try:
-        document = json.loads(req.get_body() or b"null")
-    except ValueError as exc:
-        raise InvalidRequestError("The result must be JSON.") from exc
+    """The body is read only once the context token is verified (inside `record_device_test`)."""
     storage = bootstrap.get_storage()
     result_id, result = device_test.record_device_test(
         storage,
@@ -87,7 +86,7 @@ def post_device_test_result(req: func.HttpRequest) -> func.HttpResponse:
         bootstrap.get_ehr_write_back(),
         bootstrap.get_device_test_verifier(),
         req.headers.get(CONTEXT_HEADER, ""),
-        document,
+        functools.partial(read_json_object, req, MAX_RESULT_BODY),
         datetime.now(UTC),
     )
     return json_response({"id": result_id, **result.as_dict()}, status=201)

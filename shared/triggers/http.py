@@ -16,6 +16,7 @@ from typing import Any
 
 import azure.functions as func
 
+from shared.domain.json_body import parse_json_object
 from shared.errors import (
     ConflictError,
     ConnectorError,
@@ -23,6 +24,7 @@ from shared.errors import (
     InvalidRequestError,
     NotAuthorisedError,
     NotFoundError,
+    PayloadTooLargeError,
     PreconditionFailedError,
     SettingsError,
     UpstreamError,
@@ -38,6 +40,7 @@ _STATUS_BY_ERROR: tuple[tuple[type[ConnectorError], int], ...] = (
     (NotFoundError, 404),
     (ForbiddenError, 403),
     (NotAuthorisedError, 401),
+    (PayloadTooLargeError, 413),
     (InvalidRequestError, 400),
     (SettingsError, 500),
 )
@@ -109,14 +112,6 @@ MAX_JSON_BODY = 64 * 1024
 
 
 def read_json_object(req: func.HttpRequest, max_bytes: int = MAX_JSON_BODY) -> dict[str, Any]:
-    """The request body as a JSON object. Raises InvalidRequestError saying what is wrong with it."""
-    body = req.get_body() or b""
-    if len(body) > max_bytes:
-        raise InvalidRequestError(f"The request body exceeds {max_bytes // 1024} KiB.")
-    try:
-        document = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
-        raise InvalidRequestError("The request body must be a JSON object.") from None
-    if not isinstance(document, dict):
-        raise InvalidRequestError("The request body must be a JSON object.")
-    return document
+    """The request body as a JSON object (`shared.domain.json_body`: size, depth, strict JSON). Call it only
+    once the caller is known to be allowed. Raises PayloadTooLargeError (413), InvalidRequestError (400)."""
+    return parse_json_object(req.get_body() or b"", max_bytes=max_bytes)

@@ -21,7 +21,7 @@ import requests
 from azure.data.tables import TableClient
 
 import function_app
-from localworld.entra import EntraStandIn
+from localworld.entra import TENANT, EntraStandIn
 from localworld.entra_client_credentials import EntraClientCredentials
 from localworld.epic import EpicStandIn
 from localworld.graph import GraphStandIn, graph_error
@@ -133,7 +133,7 @@ def test_a_first_provider_launch_signs_in_once_and_the_next_goes_straight_to_the
     assert authorize["redirect_uri"] == ["http://127.0.0.1:7071/api/launch/callback"]
     assert [urlsplit(hop).path for hop in hops[2:5]] == [
         "/api/launch/callback",
-        "/organizations/oauth2/v2.0/authorize",
+        f"/{TENANT}/oauth2/v2.0/authorize",  # the organisation's own tenant, not organizations
         "/api/launch/signin",
     ]
     assert urlsplit(hops[-1]).hostname == TEAMS

@@ -132,7 +132,7 @@ def test_a_validation_older_than_30_minutes_is_not_enough(
     approver = entra.token(APPROVER)
     assert sign_in_to_epic(api, epic, pending["id"], approver).status == 200
     store = bootstrap.get_config_store()
-    validation = store.get_validation(pending["id"], APPROVER)
+    validation = store.get_validation(pending["id"], entra.object_id(APPROVER))
     store.upsert_validation(replace(validation, validated_at=datetime.now(UTC) - timedelta(minutes=31)))
     refusal = api.post(f"/api/config/endpoints/{pending['id']}/approve", token=approver)
     assert refusal.status == 409

@@ -13,11 +13,9 @@ from shared.settings import CONNECTION_SUFFIXES, KNOWN_GEOS, SETTINGS, load_sett
 
 ROOT = Path(__file__).resolve().parents[2]
 CONN = "DefaultEndpointsProtocol=http;AccountName=a;AccountKey=c2VjcmV0;TableEndpoint=http://127.0.0.1:1/a"
-ENTRA = {
-    "ENTRA_OPENID_CONFIG_URL": "https://login.example.org/o/v2.0/.well-known/openid-configuration",
-    "ENTRA_CLIENT_ID": "client",
-    "ENTRA_ALLOWED_TENANTS": "t1, T2",
-}
+T1 = "11111111-1111-1111-1111-111111111111"
+T2 = "22222222-2222-2222-2222-222222222222"
+ENTRA = {"ENTRA_CLIENT_ID": "client", "ENTRA_ALLOWED_TENANTS": f"{T1}, {T2.upper()}"}
 HOST_SETTINGS = {"FUNCTIONS_WORKER_RUNTIME", "AzureWebJobsStorage"}
 
 
@@ -65,9 +63,11 @@ def test_geos_are_normalised() -> None:
         ({"PUBLIC_BASE_URL": "https://connector.example.org/?next=x"}, "PUBLIC_BASE_URL"),
         ({"ACS_ENDPOINT": "http://acs.example.org"}, "ACS_ENDPOINT"),
         ({"ACS_CONNECTION_STRING": "endpoint=https://acs.example.org/"}, "ACS_CONNECTION_STRING"),
-        ({"ENTRA_CLIENT_ID": "x"}, "ENTRA_OPENID_CONFIG_URL"),
-        ({**ENTRA, "ENTRA_OPENID_CONFIG_URL": "http://login.example.org/x"}, "ENTRA_OPENID_CONFIG_URL"),
+        ({"ENTRA_CLIENT_ID": "x"}, "ENTRA_ALLOWED_TENANTS"),
+        ({**ENTRA, "ENTRA_AUTHORITY_HOST": "http://login.example.org"}, "ENTRA_AUTHORITY_HOST"),
+        ({**ENTRA, "ENTRA_AUTHORITY_HOST": "https://login.example.org/organizations"}, "ENTRA_AUTHORITY_HOST"),
         ({**ENTRA, "ENTRA_ALLOWED_TENANTS": " , "}, "ENTRA_ALLOWED_TENANTS"),
+        ({**ENTRA, "ENTRA_ALLOWED_TENANTS": "contoso.onmicrosoft.com"}, "ENTRA_ALLOWED_TENANTS"),
         ({"EPIC_CLIENT_ID": "c"}, "EPIC_PRIVATE_KEY"),
         ({"EPIC_PRIVATE_KEY": "k.pem"}, "EPIC_CLIENT_ID"),
         ({"PHONE_NUMBER_PROVIDER": "twilio"}, "PHONE_NUMBER_PROVIDER"),
@@ -182,14 +182,18 @@ def test_configuration_api_settings_are_optional_until_used() -> None:
     settings = load_settings(valid_env())
     assert settings.entra is None
     assert settings.phone_number_provider == "sandbox"
-    with pytest.raises(SettingsError, match="ENTRA_OPENID_CONFIG_URL"):
+    with pytest.raises(SettingsError, match="ENTRA_CLIENT_ID"):
         settings.require_entra()
     with pytest.raises(SettingsError, match="EPIC_CLIENT_ID"):
         settings.require_epic()
     with pytest.raises(SettingsError, match="CONTEXT_TOKEN_SECRET"):
         settings.require_context_token_secret()
     entra = load_settings(valid_env(**ENTRA)).require_entra()
-    assert entra.allowed_tenants == {"t1", "t2"}
+    assert entra.allowed_tenants == {T1, T2}
+    assert entra.authority_host == "https://login.microsoftonline.com"
+    assert entra.legacy_tenant == ""  # two tenants: rows without one are nobody's
+    single = load_settings(valid_env(**{**ENTRA, "ENTRA_ALLOWED_TENANTS": T1})).require_entra()
+    assert single.legacy_tenant == T1
 
 
 def test_a_short_context_token_secret_is_not_echoed() -> None:
