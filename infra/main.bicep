@@ -180,6 +180,8 @@ var connectorSettings = [
   // Graph is called as the app's user-assigned managed identity: no secret to rotate.
   { name: 'GRAPH_TENANT_ID', value: tenant().tenantId }
   { name: 'GRAPH_CLIENT_ID', value: appIdentity.properties.clientId }
+  // Teams call events: Graph encrypts rich notifications for this key's certificate (a Key Vault certificate's PEM secret).
+  { name: 'GRAPH_NOTIFICATION_KEY', value: '@Microsoft.KeyVault(SecretUri=${keyVault.outputs.graphNotificationKeySecretUri})' }
   { name: 'CONTEXT_TOKEN_SECRET', value: '@Microsoft.KeyVault(SecretUri=${keyVault.outputs.contextTokenSecretUri})' }
   { name: 'OPT_OUT_HASH_KEY', value: '@Microsoft.KeyVault(SecretUri=${keyVault.outputs.optOutHashKeyUri})' }
   // The configuration API trusts this tenant's tokens for the given app registration; the three go together.

@@ -122,6 +122,11 @@ SETTINGS: tuple[SettingSpec, ...] = (
         local_only=True,
     ),
     SettingSpec(
+        "GRAPH_NOTIFICATION_KEY",
+        "RSA private key and certificate (PEM text, a Key Vault reference, or a PEM file path) for Teams call "
+        "events: Graph encrypts rich notifications for its certificate; we decrypt with the key.",
+    ),
+    SettingSpec(
         "CONTEXT_TOKEN_SECRET",
         "Base64 key (32 bytes or more) that signs and verifies context tokens such as the device-test link's.",
     ),
@@ -182,6 +187,8 @@ class GraphConnection:
     tenant_id: str | None = None
     client_id: str | None = None
     client_secret: str | None = field(default=None, repr=False)
+    notification_key: str | None = field(default=None, repr=False)
+    """GRAPH_NOTIFICATION_KEY: PEM text or path; None: no call-event subscriptions can be made."""
 
     @property
     def uses_identity(self) -> bool:
@@ -442,6 +449,7 @@ def _read_graph(env: Mapping[str, str]) -> GraphConnection | None:
         tenant_id=_required(env, "GRAPH_TENANT_ID") if secret else env.get("GRAPH_TENANT_ID", "").strip() or None,
         client_id=_required(env, "GRAPH_CLIENT_ID") if secret else env.get("GRAPH_CLIENT_ID", "").strip() or None,
         client_secret=secret,
+        notification_key=env.get("GRAPH_NOTIFICATION_KEY", "").strip() or None,
     )
 
 

@@ -40,3 +40,9 @@ class SandboxMeetingService:
     def renew_call_events(self, subscription_id: str, expires_at: datetime) -> datetime:
         logger.info("Sandbox call-event subscription %s renewed", subscription_id)
         return expires_at
+
+    def reauthorize_call_events(self, subscription_id: str) -> None:
+        logger.info("Sandbox call-event subscription %s reauthorized", subscription_id)
+
+    def delete_call_events(self, subscription_id: str) -> None:
+        logger.info("Sandbox call-event subscription %s deleted", subscription_id)

@@ -18,7 +18,7 @@ from shared.adapters.graph_subscriptions import WatchedMeeting
 from shared.adapters.storage import Storage, Table
 from shared.domain.meetings import MEETING_SUBJECT, Meeting, VisitKey
 from shared.errors import ConflictError, ConnectorError, InvalidRequestError, MeetingNotOpenedError, NotFoundError
-from shared.services.call_events import WATCH_AFTER_END, CallEventSubscriber, watch_call_events
+from shared.services.call_events import WATCH_AFTER_END, CallEventSubscriber, watch_or_retry_later
 
 logger = logging.getLogger(__name__)
 
@@ -84,7 +84,7 @@ def get_or_create_meeting(
     logger.info("Meeting of visit %s recorded", key.external_id[:12])
     watched = WatchedMeeting(endpoint_id, visit_id, start, end + WATCH_AFTER_END, meeting.join_url)
     try:
-        watch_call_events(storage, geo, meetings, watched, entity["CreatedAt"])
+        watch_or_retry_later(storage, geo, meetings, watched, entity["CreatedAt"])
     except ConnectorError as error:
         # Call events feed reports and the EHR; the person waiting for the meeting matters more.
         logger.warning("Call events of visit %s not followed: %s", key.external_id[:12], error.code)

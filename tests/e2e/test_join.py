@@ -139,7 +139,9 @@ def test_a_storage_failure_is_a_page_with_a_reference_and_no_internals(
 
 
 @pytest.fixture
-def graph_env(app_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[GraphStandIn, dict]]:
+def graph_env(
+    app_env: dict[str, str], monkeypatch: pytest.MonkeyPatch, graph_notification_key: str
+) -> Iterator[tuple[GraphStandIn, dict]]:
     entra = EntraClientCredentials("tenant-1", "app-1", "secret-1")
     graph = GraphStandIn(entra)
     with graph.server:
@@ -150,6 +152,7 @@ def graph_env(app_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Itera
             "GRAPH_TENANT_ID": "tenant-1",
             "GRAPH_CLIENT_ID": "app-1",
             "GRAPH_CLIENT_SECRET": "secret-1",
+            "GRAPH_NOTIFICATION_KEY": graph_notification_key,
         }
         for name, value in settings.items():
             monkeypatch.setenv(name, value)
