@@ -6,15 +6,18 @@ Shapes, from microsoftgraph/microsoft-graph-docs-contrib:
 * Meetings (api-reference/v1.0/api/onlinemeeting-createorget.md, onlinemeeting-update.md,
   resources/onlinemeeting.md): `POST /v1.0/users/{id}/onlineMeetings/createOrGet`, idempotent on
   `externalId` (201 when created, 200 after), and `PATCH .../onlineMeetings/{id}`; a new meeting has
-  `lobbyBypassSettings.scope` `organizer`, `allowedPresenters` `everyone`, `isEntryExitAnnounced` true.
+  `allowedPresenters` `everyone` and `isEntryExitAnnounced` true (the createOrGet response example) and
+  `lobbyBypassSettings.scope` `organizer`.
 * Subscriptions (api-reference/beta/api/subscription-post-subscriptions.md, subscription-update.md,
   subscription-reauthorize.md, subscription-delete.md, resources/subscription.md): `POST /beta/subscriptions`
   first validates `notificationUrl` and `lifecycleNotificationUrl` (concepts/change-notifications-delivery-
   webhooks.md: a POST with `?validationToken=` that must be echoed as text/plain within 10 s, else 400);
-  `meetingCallEvents` allows one subscription per app per meeting (a second: 403) and at most three days;
+  `meetingCallEvents` allows one subscription per app per meeting (resources/subscription.md; the docs give
+  no status for a second one: 403 is what issue 13 reports) and at most three days;
   `includeResourceData` needs `encryptionCertificate` and `encryptionCertificateId` (400 otherwise).
-  `PATCH /beta/subscriptions/{id}` renews (and reauthorizes), `POST .../{id}/reauthorize` answers 204,
-  `DELETE` 204; an unknown id 404.
+  `PATCH /beta/subscriptions/{id}` renews (and reauthorizes; it may also change the encryption
+  certificate: "Rotating keys" in concepts/change-notifications-with-resource-data.md),
+  `POST .../{id}/reauthorize` answers 204, `DELETE` 204; an unknown id 404.
 * Notifications (concepts/changenotifications-for-onlinemeeting.md, "Rich notifications";
   concepts/change-notifications-with-resource-data.md): items with `resourceData` holding only id and type
   and `encryptedContent` (`data` AES-CBC/PKCS7 with the key's first 16 bytes as IV, `dataSignature`
@@ -30,9 +33,10 @@ Shapes, from microsoftgraph/microsoft-graph-docs-contrib:
   validation token.
 
 Answers can be scripted per call with `script` (Responses served first, in order) to play throttling,
-server errors and missing access policies; `subscribe_script` does the same for subscription creation only. With `entra`, the same HTTPS server plays Entra ID too, so the
-SDKs need one CA file. `deliver` is how the stand-in reaches the subscriber's webhook: a function of
-(url, query, body) returning (status, body); without it subscriptions are not validated and nothing is sent.
+server errors and missing access policies; `subscribe_script` does the same for subscription creation
+only. With `entra`, the same HTTPS server plays Entra ID too, so the SDKs need one CA file. `deliver` is
+how the stand-in reaches the subscriber's webhook: a function of (url, query, body) returning (status,
+body); without it subscriptions are not validated and nothing is sent.
 """
 
 from __future__ import annotations
@@ -65,6 +69,7 @@ from localworld.server import Request, Response, StandIn
 GRAPH_NOTIFICATION_PUBLISHER = "0bf30f3b-4a52-48df-9a82-234910c4a086"
 MAX_SUBSCRIPTION_LIFETIME = timedelta(days=3)
 KEYS_PATH = "/common/discovery/keys"
+CERTIFICATE_FIELDS = ("encryptionCertificate", "encryptionCertificateId")
 
 Deliver = Callable[[str, dict[str, str], bytes], tuple[int, bytes]]
 
@@ -141,11 +146,13 @@ class GraphStandIn:
         if subscription is None:
             return _error(404, "ResourceNotFound")
         if len(rest) == 1 and request.method == "PATCH":
-            expiry = json.loads(request.body)["expirationDateTime"]
-            if _parse_time(expiry) > datetime.now(UTC) + MAX_SUBSCRIPTION_LIFETIME:
+            changes = json.loads(request.body)
+            if _parse_time(changes["expirationDateTime"]) > datetime.now(UTC) + MAX_SUBSCRIPTION_LIFETIME:
                 return _error(400, "ExtensionError")
             with self._lock:
-                subscription["expirationDateTime"] = expiry
+                subscription.update(
+                    {k: v for k, v in changes.items() if k in ("expirationDateTime", *CERTIFICATE_FIELDS)}
+                )
                 self.paused.discard(rest[0])  # renewing also reauthorizes
             return Response.json(_public(subscription))
         if rest[1:] == ["reauthorize"] and request.method == "POST":

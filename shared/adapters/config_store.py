@@ -411,6 +411,7 @@ def _endpoint_entity(endpoint: Endpoint) -> dict[str, Any]:
         "sms_from_number": endpoint.sms.from_number or "",
         "organizer_user_id": endpoint.organizer_user_id or "",
         "ehr_write_back": endpoint.ehr_write_back,
+        "announce_entry_exit": endpoint.announce_entry_exit,
     }
 
 
@@ -435,6 +436,7 @@ def _endpoint(e: dict[str, Any]) -> Endpoint:
         pending_reason=e.get("pending_reason") or None,
         organizer_user_id=e.get("organizer_user_id") or None,
         ehr_write_back=bool(e.get("ehr_write_back")),
+        announce_entry_exit=bool(e.get("announce_entry_exit")),
     )
 
 

@@ -1,9 +1,12 @@
 """Teams meetings through Microsoft Graph (msgraph-sdk), app-only: `GraphMeetingService`.
 
 One call per visit: `POST /users/{organizer}/onlineMeetings/createOrGet` with the visit's opaque
-`externalId` (idempotent on Graph's side), then, if the meeting is not set up so yet,
-`PATCH /users/{organizer}/onlineMeetings/{id}` with `lobbyBypassSettings.scope = organization`: the
-organisation's people go straight in, patients (anonymous guests) wait in the lobby.
+`externalId` (idempotent on Graph's side), then, if the meeting is not set up so yet, one
+`PATCH /users/{organizer}/onlineMeetings/{id}` with the meeting options (createOrGet takes only chatInfo,
+times, externalId, participants and subject: api-reference/v1.0/api/onlinemeeting-createorget.md):
+`lobbyBypassSettings.scope = organization` (the organisation's people go straight in, patients, anonymous
+guests, wait in the lobby), `allowedPresenters = organization` (Graph's default is everyone, patients
+included) and `isEntryExitAnnounced` as the endpoint chose (resources/onlinemeeting.md).
 
 Call events: `POST /beta/subscriptions` to the meeting's `meetingCallEvents` with rich notifications
 (`includeResourceData`, our encryption certificate from GRAPH_NOTIFICATION_KEY, loaded on first use),
@@ -37,7 +40,7 @@ from urllib.parse import quote, urlsplit
 
 from shared.adapters.graph_notifications import NotificationCertificate, load_notification_certificate
 from shared.adapters.identity import managed_identity
-from shared.domain.meetings import CallSubscription, Meeting, VisitKey
+from shared.domain.meetings import CallSubscription, Meeting, MeetingOptions, VisitKey
 from shared.errors import MeetingsNotPermittedError, NotFoundError, SettingsError, UpstreamError
 from shared.settings import DEFAULT_AUTHORITY_HOST, GraphConnection
 
@@ -81,25 +84,38 @@ class GraphMeetingService:
         self._beta = _graph_client(replace(connection, base_url=_beta_url(connection.base_url)), verify)
 
     def create_or_get(
-        self, key: VisitKey, organizer_user_id: str, subject: str, start: datetime, end: datetime
+        self,
+        key: VisitKey,
+        organizer_user_id: str,
+        subject: str,
+        start: datetime,
+        end: datetime,
+        options: MeetingOptions,
     ) -> Meeting:
-        """The visit's Teams meeting, created if Graph has none with its externalId.
+        """The visit's Teams meeting, created if Graph has none with its externalId, set up with `options`.
 
         Raises MeetingsNotPermittedError (403: no application access policy for the organiser),
         UpstreamError (retryable on throttling, 5xx and network failures).
         """
         if start.tzinfo is None or end.tzinfo is None:
             raise ValueError("Meeting times must be timezone-aware")
-        meeting = self._run(self._create_or_get(key, organizer_user_id, subject, start, end))
+        meeting = self._run(self._create_or_get(key, organizer_user_id, subject, start, end, options))
         logger.info("Graph meeting ready for visit %s", key.external_id[:12])
         return meeting
 
     async def _create_or_get(
-        self, key: VisitKey, organizer_user_id: str, subject: str, start: datetime, end: datetime
+        self,
+        key: VisitKey,
+        organizer_user_id: str,
+        subject: str,
+        start: datetime,
+        end: datetime,
+        options: MeetingOptions,
     ) -> Meeting:
         from msgraph.generated.models.lobby_bypass_scope import LobbyBypassScope
         from msgraph.generated.models.lobby_bypass_settings import LobbyBypassSettings
         from msgraph.generated.models.online_meeting import OnlineMeeting
+        from msgraph.generated.models.online_meeting_presenters import OnlineMeetingPresenters
         from msgraph.generated.users.item.online_meetings.create_or_get.create_or_get_post_request_body import (
             CreateOrGetPostRequestBody,
         )
@@ -111,11 +127,20 @@ class GraphMeetingService:
         created: OnlineMeeting | None = await self._call(lambda: meetings.create_or_get.post(body))
         if created is None or not created.id or not created.join_web_url:
             raise UpstreamError("Graph returned a meeting without id or join URL.", retryable=True)
-        settings = created.lobby_bypass_settings
-        if settings is None or settings.scope != LobbyBypassScope.Organization:
-            lobby = OnlineMeeting(lobby_bypass_settings=LobbyBypassSettings(scope=LobbyBypassScope.Organization))
+        lobby = created.lobby_bypass_settings
+        if (
+            lobby is None
+            or lobby.scope != LobbyBypassScope.Organization
+            or created.allowed_presenters != OnlineMeetingPresenters.Organization
+            or created.is_entry_exit_announced != options.announce_entry_exit
+        ):
+            wanted = OnlineMeeting(
+                lobby_bypass_settings=LobbyBypassSettings(scope=LobbyBypassScope.Organization),
+                allowed_presenters=OnlineMeetingPresenters.Organization,
+                is_entry_exit_announced=options.announce_entry_exit,
+            )
             meeting_id = created.id
-            await self._call(lambda: meetings.by_online_meeting_id(meeting_id).patch(lobby))
+            await self._call(lambda: meetings.by_online_meeting_id(meeting_id).patch(wanted))
         return Meeting(id=created.id, join_url=created.join_web_url)
 
     @functools.cached_property
@@ -149,12 +174,18 @@ class GraphMeetingService:
         return CallSubscription(created.id, created.expiration_date_time)
 
     def renew_call_events(self, subscription_id: str, expires_at: datetime) -> datetime:
-        """`PATCH /beta/subscriptions/{id}` with the new expiry (which reauthorizes too). Raises NotFoundError
-        (Graph no longer has it: expired or removed), UpstreamError."""
+        """`PATCH /beta/subscriptions/{id}` with the new expiry (which reauthorizes too) and our current
+        certificate (how Graph's docs rotate keys). Raises NotFoundError (Graph no longer has it: expired or
+        removed), SettingsError, UpstreamError."""
         from msgraph.generated.models.subscription import Subscription
 
+        certificate = self._certificate
         item = self._beta.subscriptions.by_subscription_id(subscription_id)
-        body = Subscription(expiration_date_time=expires_at)
+        body = Subscription(
+            expiration_date_time=expires_at,
+            encryption_certificate=certificate.certificate_b64,
+            encryption_certificate_id=certificate.certificate_id,
+        )
         renewed = self._run(self._call(lambda: item.patch(body), subscription=True))
         return renewed.expiration_date_time if renewed and renewed.expiration_date_time else expires_at
 

@@ -85,6 +85,8 @@ class Endpoint:
     launching provider's own Microsoft 365 user does."""
     ehr_write_back: bool = False
     """Whether visit events, device-test results and undelivered SMS are written back to this endpoint's EHR."""
+    announce_entry_exit: bool = False
+    """Whether Teams announces people joining and leaving this endpoint's visit meetings."""
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,7 @@ from shared.devhost.azurite import free_port
 from shared.devhost.host import DevHost
 from shared.domain.join_tokens import new_token, token_hash
 from shared.domain.meetings import VisitKey
+from tests.hl7_support import seed_sender
 
 NOW = datetime.now(UTC)
 
@@ -49,8 +50,9 @@ def add_visit(
     organizer: str | None = "3f1c0a5e-organiser",
     endpoint_id: str | None = None,
 ) -> tuple[str, str, str]:
-    """Write a jointokens row as the HL7 side will; returns (token, endpoint id, visit id)."""
-    token, endpoint_id, visit_id = new_token(geo), endpoint_id or f"ep-{uuid.uuid4().hex[:8]}", uuid.uuid4().hex
+    """Write a jointokens row as the HL7 side will, for a registered endpoint (its meeting options are read
+    when the meeting is created); returns (token, endpoint id, visit id)."""
+    token, endpoint_id, visit_id = new_token(geo), endpoint_id or seed_sender(geo).endpoint.id, uuid.uuid4().hex
     table = TableClient.from_connection_string(env[f"GEO_{geo}_STORAGE"], JOIN_TOKENS_TABLE)
     with contextlib.suppress(ResourceExistsError):
         table.create_table()

@@ -10,6 +10,7 @@ import base64
 import json
 import uuid
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import quote, urlsplit
@@ -25,6 +26,7 @@ from localworld.graph import GraphStandIn, Participant, graph_error
 from shared import bootstrap
 from shared.adapters.graph_subscriptions import GRAPH_SUBSCRIPTIONS_TABLE, SubscriptionStore, WatchedMeeting
 from shared.adapters.visit_log import VISITS_TABLE, visit_partition
+from shared.devhost.devkeys import ensure_development_key
 from shared.domain.appointment import appointment_key
 from shared.domain.ehr_events import EhrEvent
 from shared.errors import MeetingsNotPermittedError, NotFoundError, UpstreamError
@@ -98,6 +100,7 @@ def open_visit(clinic: Sender, visit_id: str, start: datetime = START) -> str:
     meeting = get_or_create_meeting(
         bootstrap.get_storage(),
         bootstrap.get_meeting_service(),
+        bootstrap.get_directory(),
         endpoint_id=clinic.endpoint.id,
         geo=GEO,
         visit_id=visit_id,
@@ -108,9 +111,9 @@ def open_visit(clinic: Sender, visit_id: str, start: datetime = START) -> str:
     return meeting.join_url
 
 
-def visit_row(clinic: Sender, visit_id: str) -> dict:
+def visit_row(clinic: Sender, visit_id: str, start: datetime = START) -> dict:
     table = bootstrap.get_storage().for_geo(GEO).table(VISITS_TABLE)
-    return table.get(visit_partition(clinic.endpoint.id, START), appointment_key(visit_id)).entity
+    return table.get(visit_partition(clinic.endpoint.id, start), appointment_key(visit_id)).entity
 
 
 def queued_events(clinic: Sender) -> list[EhrEvent]:
@@ -188,6 +191,21 @@ def test_a_new_meeting_is_subscribed_once_for_rich_notifications(
     row = store().get(subscription["id"])
     assert row.meeting.visit_id == "CSN-1"
     assert subscription["clientState"] not in json.dumps(row.meeting.__dict__, default=str)
+
+
+def test_the_endpoint_decides_whether_teams_announces_entry_and_exit(graph: GraphStandIn) -> None:
+    clinic = seed_sender(GEO)
+    config = bootstrap.get_config_store()
+    current = config.read_endpoint(clinic.endpoint.id)
+    config.replace_endpoint(
+        replace(current.value, announce_entry_exit=True), current.etag, old_url=current.value.fhir_base_url
+    )
+    bootstrap.reset()  # configuration reads are cached per instance
+    open_visit(clinic, "CSN-0")
+    [meeting] = graph.meetings.values()
+    assert meeting["isEntryExitAnnounced"] is True
+    assert meeting["allowedPresenters"] == "organization"
+    assert meeting["lobbyBypassSettings"]["scope"] == "organization"
 
 
 def test_a_played_call_fills_the_visit_log_and_queues_visit_events(graph: GraphStandIn) -> None:
@@ -317,6 +335,23 @@ def test_missed_notifications_are_recorded_on_the_visit(graph: GraphStandIn) -> 
     subscription_id = graph.subscription_of(open_visit(clinic, "CSN-7"))
     assert graph.lifecycle(subscription_id, "missed") == 202
     assert visit_row(clinic, "CSN-7")["CallEventsMissed"] is True
+
+
+def test_a_new_key_reaches_graph_with_the_next_renewal(
+    graph: GraphStandIn, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    clinic = seed_sender(GEO)
+    join_url = open_visit(clinic, "CSN-8a", START + timedelta(days=3))
+    old_id = graph.subscriptions[graph.subscription_of(join_url)]["encryptionCertificateId"]
+    rotated = tmp_path / "rotated.pem"
+    ensure_development_key({"GRAPH_NOTIFICATION_KEY": str(rotated)}, "GRAPH_NOTIFICATION_KEY", with_certificate=True)
+    monkeypatch.setenv("GRAPH_NOTIFICATION_KEY", str(rotated))
+    bootstrap.reset()
+    assert tick(datetime.now(UTC) + timedelta(hours=23)) == {"renewed": 1}
+    subscription = graph.subscriptions[graph.subscription_of(join_url)]
+    assert subscription["encryptionCertificateId"] != old_id
+    assert graph.call(join_url).start(START + timedelta(days=3)) == 202
+    assert visit_row(clinic, "CSN-8a", START + timedelta(days=3))["CallStartedAt"] == START + timedelta(days=3)
 
 
 def test_renewal_extends_due_subscriptions_and_recreates_one_graph_dropped(graph: GraphStandIn) -> None:
