@@ -182,7 +182,8 @@ class GraphStandIn:
         with self._lock:
             if any(s["resource"] == resource for s in self.subscriptions.values()):
                 return _error(403, "Forbidden")  # one subscription per app per online meeting
-        for url in {body["notificationUrl"], body.get("lifecycleNotificationUrl") or body["notificationUrl"]}:
+        # Both URLs are validated, twice when they are the same (change-notifications-with-resource-data.md).
+        for url in (body["notificationUrl"], *filter(None, [body.get("lifecycleNotificationUrl")])):
             if not self._validates(url):
                 return _error(400, "ValidationError")
         subscription = {**body, "id": str(uuid.uuid4()), "applicationId": self.entra.client_id}

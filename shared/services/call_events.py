@@ -154,7 +154,7 @@ def receive_notifications(document: object, context: NotificationContext) -> Del
     """
     delivery = parse_delivery(document)
     outcome = DeliveryOutcome()
-    tenants: frozenset[str] | None = None
+    tenants: frozenset[str] | None = None  # read from the validation tokens once, when an item needs them
     for item in delivery.items:
         try:
             notification = parse_notification(item)
@@ -164,11 +164,8 @@ def receive_notifications(document: object, context: NotificationContext) -> Del
                 outcome.lifecycle += 1
                 continue
             if tenants is None:
-                tenants = _trusted_tenants(context, delivery.validation_tokens)
-            if notification.tenant_id not in tenants:
-                raise NotAuthorisedError("No valid validation token covers the notification's tenant.")
-            assert context.reader is not None  # no reader: no trusted tenant
-            for event in call_events_of(context.reader.decrypt(notification.encrypted_content)):
+                tenants = _trusted_tenants(context.reader, delivery.validation_tokens)
+            for event in _call_events(context.reader, notification, tenants):
                 _apply(context, geo, row, event)
                 outcome.applied += 1
         except (InvalidRequestError, NotAuthorisedError) as error:
@@ -177,8 +174,18 @@ def receive_notifications(document: object, context: NotificationContext) -> Del
     return outcome
 
 
-def _trusted_tenants(context: NotificationContext, tokens: tuple[object, ...]) -> frozenset[str]:
-    return frozenset() if context.reader is None else context.reader.trusted_tenants(tokens)
+def _trusted_tenants(reader: NotificationReader | None, tokens: tuple[object, ...]) -> frozenset[str]:
+    return frozenset() if reader is None else reader.trusted_tenants(tokens)
+
+
+def _call_events(
+    reader: NotificationReader | None, notification: Notification, tenants: frozenset[str]
+) -> tuple[CallEvent, ...]:
+    """The call events of a rich item that Graph sent (a token covers its tenant) and that decrypts.
+    Raises NotAuthorisedError, InvalidRequestError."""
+    if reader is None or notification.tenant_id not in tenants:
+        raise NotAuthorisedError("No valid validation token covers the notification's tenant.")
+    return call_events_of(reader.decrypt(notification.encrypted_content))
 
 
 def _subscription_of(notification: Notification, storage: Storage) -> tuple[str, SubscriptionRow]:

@@ -164,8 +164,12 @@ def test_a_new_meeting_is_subscribed_once_for_rich_notifications(
     graph: GraphStandIn, graph_notification_key: str
 ) -> None:
     clinic = seed_sender(GEO)
+    seen: list[dict[str, str]] = []
+    webhook_of_app = graph.deliver
+    graph.deliver = lambda url, query, body: (seen.append(query), webhook_of_app(url, query, body))[1]
     join_url = open_visit(clinic, "CSN-1")
     open_visit(clinic, "CSN-1")  # the map answers: no second subscription
+    assert len([query for query in seen if "validationToken" in query]) == 2  # both URLs, though the same
     [subscription] = graph.subscriptions.values()
     assert subscription["resource"] == (
         f"communications/onlineMeetings(joinWebUrl='{quote(join_url, safe='')}')/meetingCallEvents"
