@@ -150,3 +150,35 @@ def test_client_states_name_their_geography_and_only_match_themselves() -> None:
     assert len(state) <= 128
     assert client_state_matches(state, client_state_hash(state))
     assert not client_state_matches(new_client_state("APAC"), client_state_hash(state))
+
+
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=8),
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4),
+    max_leaves=12,
+)
+KEYS = st.sampled_from(["subscriptionId", "clientState", "tenantId", "lifecycleEvent", "encryptedContent"])
+
+
+@given(st.dictionaries(KEYS, JSON) | JSON)
+def test_hostile_items_are_refused_cleanly(item: object) -> None:
+    try:
+        notification = parse_notification(item)
+    except InvalidRequestError:
+        return
+    assert isinstance(notification.subscription_id, str)
+    assert (notification.lifecycle_event is None) != (notification.encrypted_content is None)
+
+
+@given(
+    st.fixed_dictionaries(
+        {"eventType": st.sampled_from(["callStarted", "callEnded", "rosterUpdated", "x"])},
+        optional={"eventDateTime": JSON | st.just("2026-05-04T09:00:00Z"), "participants@delta": JSON},
+    )
+)
+def test_hostile_call_events_are_refused_cleanly(resource: dict) -> None:
+    try:
+        events = call_events_of(resource)
+    except InvalidRequestError:
+        return
+    assert all(event.at.tzinfo is not None for event in events)
