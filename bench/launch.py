@@ -44,6 +44,7 @@ def main() -> None:
     from shared import bootstrap
     from shared.adapters.user_map import MappedUser, UserMap
     from shared.devhost.azurite import Account, Azurite
+    from shared.devhost.devkeys import ensure_development_keys
     from shared.devhost.host import DevHost
     from shared.domain.launch import ehr_user_key
     from shared.settings import KNOWN_GEOS, geo_storage_setting
@@ -75,10 +76,12 @@ def main() -> None:
             "GRAPH_TENANT_ID": "tenant-1",
             "GRAPH_CLIENT_ID": "app-1",
             "GRAPH_CLIENT_SECRET": "secret-1",
+            "GRAPH_NOTIFICATION_KEY": str(work / "graph-notification-key.pem"),
             "SSL_CERT_FILE": graph.server.ca_file or "",
             "REQUESTS_CA_BUNDLE": ca_bundle(epic.ca_file, graph.server.ca_file),
         }
         os.environ.update(env)
+        ensure_development_keys(os.environ)
         bootstrap.reset()
         epic.trusted_jwks = {"keys": [k.public_jwk() for k in bootstrap.get_signing_keys()]}
         endpoint = seed_endpoint(epic.fhir_base_url)

@@ -210,6 +210,8 @@ var connectorSettings = [
   { name: 'GRAPH_TENANT_ID', value: tenant().tenantId }
   { name: 'GRAPH_CLIENT_ID', value: appIdentity.properties.clientId }
   // Both keys are created by infra/scripts/ensure-secrets.sh (azd postprovision hook, and deploy.sh).
+  // Teams call events: Graph encrypts rich notifications for this key's certificate (a Key Vault certificate's PEM secret).
+  { name: 'GRAPH_NOTIFICATION_KEY', value: '@Microsoft.KeyVault(SecretUri=${keyVault.outputs.graphNotificationKeySecretUri})' }
   { name: 'CONTEXT_TOKEN_SECRET', value: '@Microsoft.KeyVault(SecretUri=${keyVault.outputs.contextTokenSecretUri})' }
   { name: 'OPT_OUT_HASH_KEY', value: '@Microsoft.KeyVault(SecretUri=${keyVault.outputs.optOutHashKeyUri})' }
   // The configuration API trusts this tenant's tokens for the given app registration; the three go together.

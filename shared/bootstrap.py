@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from shared.adapters.smart import SigningKey, SmartClient
     from shared.adapters.storage import Queue, Storage
     from shared.domain.sms import SmsSender
+    from shared.services.call_events import NotificationReader
     from shared.services.device_test import ContextTokenVerifier
     from shared.services.ehr_write_back import EhrWriteBack
     from shared.services.join import JoinTokens
@@ -110,6 +111,27 @@ def get_meeting_service() -> MeetingService:
     from shared.adapters.sandbox_meetings import SandboxMeetingService
 
     return SandboxMeetingService(settings.public_base_url)
+
+
+@functools.cache
+def get_notification_reader() -> NotificationReader | None:
+    """What authenticates and decrypts Graph's rich notifications; None without Graph or without
+    GRAPH_NOTIFICATION_KEY (then no subscription asked for any, and none is trusted). Raises SettingsError."""
+    graph = get_settings().graph
+    if graph is None or graph.notification_key is None:
+        return None
+    from shared.adapters.graph_notifications import (
+        GraphNotificationReader,
+        ValidationTokens,
+        load_notification_certificate,
+    )
+
+    if not graph.client_id:
+        raise SettingsError("Setting GRAPH_CLIENT_ID is needed to check Graph's notification validation tokens.")
+    return GraphNotificationReader(
+        load_notification_certificate(graph.notification_key, "GRAPH_NOTIFICATION_KEY"),
+        ValidationTokens(keys_url=f"{graph.authority_host}/common/discovery/keys", app_id=graph.client_id),
+    )
 
 
 def graph_notification_url() -> str:
@@ -257,6 +279,7 @@ def reset() -> None:
         get_sms_sender,
         get_opt_outs,
         get_meeting_service,
+        get_notification_reader,
         get_join_tokens,
         get_ehr_write_back,
         get_device_test_verifier,

@@ -131,6 +131,11 @@ SETTINGS: tuple[SettingSpec, ...] = (
         local_only=True,
     ),
     SettingSpec(
+        "GRAPH_NOTIFICATION_KEY",
+        "RSA private key and certificate (PEM text, a Key Vault reference, or a PEM file path) for Teams call "
+        "events: Graph encrypts rich notifications for its certificate; we decrypt with the key.",
+    ),
+    SettingSpec(
         "CONTEXT_TOKEN_SECRET",
         "Base64 key (32 bytes or more) that signs and verifies context tokens such as the device-test link's.",
     ),
@@ -194,6 +199,8 @@ class GraphConnection:
     tenant_id: str | None = None
     client_id: str | None = None
     client_secret: str | None = field(default=None, repr=False)
+    notification_key: str | None = field(default=None, repr=False)
+    """GRAPH_NOTIFICATION_KEY: PEM text or path; None: no call-event subscriptions can be made."""
 
     @property
     def uses_identity(self) -> bool:
@@ -480,6 +487,7 @@ def _read_graph(env: Mapping[str, str]) -> GraphConnection | None:
         if secret
         else env.get("GRAPH_CLIENT_ID", "").strip() or _identity_client_id(env),
         client_secret=secret,
+        notification_key=env.get("GRAPH_NOTIFICATION_KEY", "").strip() or None,
     )
 
 

@@ -56,6 +56,16 @@ def app_env(storage_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Ite
     bootstrap.reset()
 
 
+@pytest.fixture
+def graph_notification_key(tmp_path: Path) -> str:
+    """GRAPH_NOTIFICATION_KEY for tests with Teams through Graph: a development key-and-certificate PEM file."""
+    from shared.devhost.devkeys import ensure_development_key
+
+    path = tmp_path / "graph-notification-key.pem"
+    ensure_development_key({"GRAPH_NOTIFICATION_KEY": str(path)}, "GRAPH_NOTIFICATION_KEY", with_certificate=True)
+    return str(path)
+
+
 @pytest.fixture(scope="session")
 def entra() -> Iterator[EntraStandIn]:
     """Entra ID's OpenID configuration and signing keys on 127.0.0.1, for the configuration API."""

@@ -36,6 +36,9 @@ var keyVaultSecretsUser = '4633458b-17de-408a-b874-0445c86b69e6'
 var epicPrivateKeySecretName = 'epic-private-key'
 // The key that signs context tokens (device-test links); infra/scripts/ensure-secrets.sh creates it with random bytes.
 var contextTokenSecretName = 'context-token-secret'
+// The key and certificate Graph encrypts Teams call events for: a Key Vault certificate of this name (RSA 2048,
+// content type PEM), whose secret of the same name holds both; the operator creates it (README "Graph permissions").
+var graphNotificationKeyName = 'graph-notification-key'
 // The key of the SMS opt-out list's keyed hash; infra/scripts/ensure-secrets.sh creates it with random bytes. Never rotate it
 // without re-keying the list: a new key forgets every opt-out.
 var optOutHashKeyName = 'opt-out-hash-key'
@@ -91,6 +94,8 @@ output name string = vault.name
 output uri string = vault.properties.vaultUri
 @description('Versionless secret URI, for an app setting `@Microsoft.KeyVault(SecretUri=...)` that follows rotations.')
 output epicPrivateKeySecretUri string = '${vault.properties.vaultUri}secrets/${epicPrivateKeySecretName}'
+@description('Versionless URI of the secret of the certificate that Graph encrypts call events for.')
+output graphNotificationKeySecretUri string = '${vault.properties.vaultUri}secrets/${graphNotificationKeyName}'
 @description('Versionless URI of the context-token signing key.')
 output contextTokenSecretUri string = '${vault.properties.vaultUri}secrets/${contextTokenSecretName}'
 @description('Versionless URI of the SMS opt-out list\'s hash key.')

@@ -420,6 +420,7 @@ def _endpoint_entity(endpoint: Endpoint) -> dict[str, Any]:
         "ehr_write_back": endpoint.ehr_write_back,
         "tenant_id": endpoint.tenant_id,
         "approver_object_id": endpoint.approver_object_id or "",
+        "announce_entry_exit": endpoint.announce_entry_exit,
     }
 
 
@@ -446,6 +447,7 @@ def _endpoint(e: dict[str, Any], legacy_tenant: str) -> Endpoint:
         ehr_write_back=bool(e.get("ehr_write_back")),
         tenant_id=e.get("tenant_id") or legacy_tenant,
         approver_object_id=e.get("approver_object_id") or None,
+        announce_entry_exit=bool(e.get("announce_entry_exit")),
     )
 
 

@@ -1,9 +1,19 @@
 """Teams meetings through Microsoft Graph (msgraph-sdk), app-only: `GraphMeetingService`.
 
 One call per visit: `POST /users/{organizer}/onlineMeetings/createOrGet` with the visit's opaque
-`externalId` (idempotent on Graph's side), then, if the meeting is not set up so yet,
-`PATCH /users/{organizer}/onlineMeetings/{id}` with `lobbyBypassSettings.scope = organization`: the
-organisation's people go straight in, patients (anonymous guests) wait in the lobby.
+`externalId` (idempotent on Graph's side), then, if the meeting is not set up so yet, one
+`PATCH /users/{organizer}/onlineMeetings/{id}` with the meeting options (createOrGet takes only chatInfo,
+times, externalId, participants and subject: api-reference/v1.0/api/onlinemeeting-createorget.md):
+`lobbyBypassSettings.scope = organization` (the organisation's people go straight in, patients, anonymous
+guests, wait in the lobby), `allowedPresenters = organization` (Graph's default is everyone, patients
+included) and `isEntryExitAnnounced` as the endpoint chose (resources/onlinemeeting.md).
+
+Call events: `POST /beta/subscriptions` to the meeting's `meetingCallEvents` with rich notifications
+(`includeResourceData`, our encryption certificate from GRAPH_NOTIFICATION_KEY, loaded on first use),
+`PATCH` to renew, `POST .../reauthorize`, `DELETE` when the visit is over (Graph docs: api-reference/beta/api/
+subscription-post-subscriptions.md, subscription-update.md, subscription-reauthorize.md,
+subscription-delete.md). Graph allows one such subscription per app per meeting: a second POST is a 403,
+which is not the meetings' access-policy 403 and is reported as what it is.
 
 Authentication is app-only (client credentials): a client secret when `GRAPH_CLIENT_SECRET` is set
 (local runs against a real tenant, tests against an Entra stand-in), else the function app's managed
@@ -18,6 +28,8 @@ msgraph-sdk, httpx and azure-identity are imported when a service is built, neve
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import functools
 import logging
 import threading
 from collections.abc import Awaitable, Callable, Coroutine
@@ -26,9 +38,10 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 from urllib.parse import quote, urlsplit
 
+from shared.adapters.graph_notifications import NotificationCertificate, load_notification_certificate
 from shared.adapters.identity import managed_identity
-from shared.domain.meetings import CallSubscription, Meeting, VisitKey
-from shared.errors import MeetingsNotPermittedError, NotFoundError, UpstreamError
+from shared.domain.meetings import CallSubscription, Meeting, MeetingOptions, VisitKey
+from shared.errors import MeetingsNotPermittedError, NotFoundError, SettingsError, UpstreamError
 from shared.settings import DEFAULT_AUTHORITY_HOST, GraphConnection
 
 if TYPE_CHECKING:
@@ -49,6 +62,11 @@ MAX_RETRY_AFTER_SECONDS = 10.0
 
 DEFAULT_RETRY_AFTER_SECONDS = 1.0
 
+SUBSCRIPTION_FORBIDDEN = (
+    "Graph refused the call-event subscription (403): the app lacks OnlineMeetings.Read.All, or it holds "
+    "this meeting's subscription already (Graph allows one per app and meeting)."
+)
+
 
 class GraphMeetingService:
     """`MeetingService` over Microsoft Graph. Build once per process (bootstrap caches it)."""
@@ -58,6 +76,7 @@ class GraphMeetingService:
         for Graph and Entra (tests' self-signed stand-ins), True for the system CAs."""
         self._app_id = connection.client_id
         self._notification_url = notification_url
+        self._notification_key = connection.notification_key
         self._loop = asyncio.new_event_loop()
         threading.Thread(target=self._loop.run_forever, name="graph-meetings", daemon=True).start()
         self._client = _graph_client(connection, verify)
@@ -65,25 +84,38 @@ class GraphMeetingService:
         self._beta = _graph_client(replace(connection, base_url=_beta_url(connection.base_url)), verify)
 
     def create_or_get(
-        self, key: VisitKey, organizer_user_id: str, subject: str, start: datetime, end: datetime
+        self,
+        key: VisitKey,
+        organizer_user_id: str,
+        subject: str,
+        start: datetime,
+        end: datetime,
+        options: MeetingOptions,
     ) -> Meeting:
-        """The visit's Teams meeting, created if Graph has none with its externalId.
+        """The visit's Teams meeting, created if Graph has none with its externalId, set up with `options`.
 
         Raises MeetingsNotPermittedError (403: no application access policy for the organiser),
         UpstreamError (retryable on throttling, 5xx and network failures).
         """
         if start.tzinfo is None or end.tzinfo is None:
             raise ValueError("Meeting times must be timezone-aware")
-        meeting = self._run(self._create_or_get(key, organizer_user_id, subject, start, end))
+        meeting = self._run(self._create_or_get(key, organizer_user_id, subject, start, end, options))
         logger.info("Graph meeting ready for visit %s", key.external_id[:12])
         return meeting
 
     async def _create_or_get(
-        self, key: VisitKey, organizer_user_id: str, subject: str, start: datetime, end: datetime
+        self,
+        key: VisitKey,
+        organizer_user_id: str,
+        subject: str,
+        start: datetime,
+        end: datetime,
+        options: MeetingOptions,
     ) -> Meeting:
         from msgraph.generated.models.lobby_bypass_scope import LobbyBypassScope
         from msgraph.generated.models.lobby_bypass_settings import LobbyBypassSettings
         from msgraph.generated.models.online_meeting import OnlineMeeting
+        from msgraph.generated.models.online_meeting_presenters import OnlineMeetingPresenters
         from msgraph.generated.users.item.online_meetings.create_or_get.create_or_get_post_request_body import (
             CreateOrGetPostRequestBody,
         )
@@ -95,18 +127,35 @@ class GraphMeetingService:
         created: OnlineMeeting | None = await self._call(lambda: meetings.create_or_get.post(body))
         if created is None or not created.id or not created.join_web_url:
             raise UpstreamError("Graph returned a meeting without id or join URL.", retryable=True)
-        settings = created.lobby_bypass_settings
-        if settings is None or settings.scope != LobbyBypassScope.Organization:
-            lobby = OnlineMeeting(lobby_bypass_settings=LobbyBypassSettings(scope=LobbyBypassScope.Organization))
+        lobby = created.lobby_bypass_settings
+        if (
+            lobby is None
+            or lobby.scope != LobbyBypassScope.Organization
+            or created.allowed_presenters != OnlineMeetingPresenters.Organization
+            or created.is_entry_exit_announced != options.announce_entry_exit
+        ):
+            wanted = OnlineMeeting(
+                lobby_bypass_settings=LobbyBypassSettings(scope=LobbyBypassScope.Organization),
+                allowed_presenters=OnlineMeetingPresenters.Organization,
+                is_entry_exit_announced=options.announce_entry_exit,
+            )
             meeting_id = created.id
-            await self._call(lambda: meetings.by_online_meeting_id(meeting_id).patch(lobby))
+            await self._call(lambda: meetings.by_online_meeting_id(meeting_id).patch(wanted))
         return Meeting(id=created.id, join_url=created.join_web_url)
+
+    @functools.cached_property
+    def _certificate(self) -> NotificationCertificate:
+        if not self._notification_key:
+            raise SettingsError("Setting GRAPH_NOTIFICATION_KEY is needed to subscribe to Teams call events.")
+        return load_notification_certificate(self._notification_key, "GRAPH_NOTIFICATION_KEY")
 
     def subscribe_call_events(self, join_url: str, client_state: str, expires_at: datetime) -> CallSubscription:
         """`POST /beta/subscriptions` for `communications/onlineMeetings(joinWebUrl='...')/meetingCallEvents`,
-        notifications and lifecycle notifications to our webhook. Raises UpstreamError."""
+        rich notifications encrypted for our certificate, and lifecycle notifications, to our webhook.
+        Raises SettingsError (no or a bad GRAPH_NOTIFICATION_KEY), UpstreamError."""
         from msgraph.generated.models.subscription import Subscription
 
+        certificate = self._certificate
         resource = f"communications/onlineMeetings(joinWebUrl='{quote(join_url, safe='')}')/meetingCallEvents"
         body = Subscription(
             change_type="updated",
@@ -115,42 +164,57 @@ class GraphMeetingService:
             resource=resource,
             expiration_date_time=expires_at,
             client_state=client_state,
+            include_resource_data=True,
+            encryption_certificate=certificate.certificate_b64,
+            encryption_certificate_id=certificate.certificate_id,
         )
-        created = self._run(self._call(lambda: self._beta.subscriptions.post(body)))
+        created = self._run(self._call(lambda: self._beta.subscriptions.post(body), subscription=True))
         if created is None or not created.id or created.expiration_date_time is None:
             raise UpstreamError("Graph returned a subscription without id or expiry.", retryable=True)
         return CallSubscription(created.id, created.expiration_date_time)
 
     def renew_call_events(self, subscription_id: str, expires_at: datetime) -> datetime:
-        """`PATCH /beta/subscriptions/{id}` with the new expiry. Raises NotFoundError (Graph no longer has it:
-        expired or removed), UpstreamError."""
-        from kiota_abstractions.api_error import APIError
+        """`PATCH /beta/subscriptions/{id}` with the new expiry (which reauthorizes too) and our current
+        certificate (how Graph's docs rotate keys). Raises NotFoundError (Graph no longer has it: expired or
+        removed), SettingsError, UpstreamError."""
         from msgraph.generated.models.subscription import Subscription
 
+        certificate = self._certificate
         item = self._beta.subscriptions.by_subscription_id(subscription_id)
-        try:
-            renewed = self._run(self._call(lambda: item.patch(Subscription(expiration_date_time=expires_at))))
-        except UpstreamError as error:
-            cause = error.__cause__
-            if isinstance(cause, APIError) and cause.response_status_code == 404:
-                raise NotFoundError("Graph no longer has the subscription.") from cause
-            raise
+        body = Subscription(
+            expiration_date_time=expires_at,
+            encryption_certificate=certificate.certificate_b64,
+            encryption_certificate_id=certificate.certificate_id,
+        )
+        renewed = self._run(self._call(lambda: item.patch(body), subscription=True))
         return renewed.expiration_date_time if renewed and renewed.expiration_date_time else expires_at
 
-    async def _call(self, request: Callable[[], Awaitable[T]]) -> T:
-        """Run one Graph request, waiting out one throttling answer (Retry-After); translate failures."""
+    def reauthorize_call_events(self, subscription_id: str) -> None:
+        """`POST /beta/subscriptions/{id}/reauthorize`. Raises NotFoundError, UpstreamError."""
+        item = self._beta.subscriptions.by_subscription_id(subscription_id)
+        self._run(self._call(lambda: item.reauthorize.post(), subscription=True))
+
+    def delete_call_events(self, subscription_id: str) -> None:
+        """`DELETE /beta/subscriptions/{id}`; one Graph no longer has is gone already. Raises UpstreamError."""
+        item = self._beta.subscriptions.by_subscription_id(subscription_id)
+        with contextlib.suppress(NotFoundError):
+            self._run(self._call(lambda: item.delete(), subscription=True))
+
+    async def _call(self, request: Callable[[], Awaitable[T]], *, subscription: bool = False) -> T:
+        """Run one Graph request, waiting out one throttling answer (Retry-After); translate failures
+        (`subscription`: a subscription's 403 and 404 mean their own things)."""
         try:
             return await request()
         except Exception as exc:
             pause = self._retry_pause(exc)
             if pause is None:
-                self._raise_translated(exc)
+                self._raise_translated(exc, subscription)
             logger.warning("Graph throttled a meeting call; retrying once in %.1f s", pause)
         await asyncio.sleep(pause)
         try:
             return await request()
         except Exception as exc:
-            self._raise_translated(exc)
+            self._raise_translated(exc, subscription)
 
     @staticmethod
     def _retry_pause(exc: Exception) -> float | None:
@@ -167,7 +231,7 @@ class GraphMeetingService:
             pause = DEFAULT_RETRY_AFTER_SECONDS  # an HTTP date: rare from Graph; wait the default
         return pause if 0 <= pause <= MAX_RETRY_AFTER_SECONDS else None
 
-    def _raise_translated(self, exc: Exception) -> NoReturn:
+    def _raise_translated(self, exc: Exception, subscription: bool = False) -> NoReturn:
         """Raise our error for a Graph, Entra or network failure (`from exc`); anything else as it is."""
         import httpx
         from azure.core.exceptions import ClientAuthenticationError
@@ -175,6 +239,10 @@ class GraphMeetingService:
 
         if isinstance(exc, APIError):
             status = exc.response_status_code or 0
+            if subscription and status == 404:
+                raise NotFoundError("Graph no longer has the subscription.") from exc
+            if subscription and status == 403:
+                raise UpstreamError(SUBSCRIPTION_FORBIDDEN, retryable=False) from exc
             if status == 403:
                 raise MeetingsNotPermittedError(
                     "Graph refused to create meetings for the organiser (403): no application access policy.",

@@ -2,24 +2,34 @@
 
 Table `graphsubscriptions` in the organisation's geography account (the row names a visit):
 
-    PartitionKey  "active"          (one partition: the renewal timer reads it with a filter on ExpiresAt;
-                                     rows are removed once their visit is over, so it stays small)
-    RowKey        Graph's subscription id
-    EndpointId, VisitId, ScheduledStart (UTC), WatchUntil (UTC: renew until then), JoinUrl (the meeting's),
-    ClientStateHash (SHA-256 of the clientState; the clientState itself is never stored), ExpiresAt (UTC)
+    PartitionKey  "active"          (one partition: the renewal timer reads it with a filter on DueAt;
+                                     a row goes with the DELETE at Graph once its visit is over, so it
+                                     stays small: its lifetime is the visit's plus WATCH_AFTER_END)
+    RowKey        Graph's subscription id, or `pending-<random>` for a subscribe that failed (retried)
+    EndpointId, VisitId, ScheduledStart (UTC), WatchUntil (UTC: watched until then), JoinUrl (the meeting's),
+    ClientStateHash (SHA-256 of the clientState; the clientState itself is never stored), ExpiresAt (UTC),
+    Action (work a lifecycle notification or a failure left for the timer: subscribe, reauthorize,
+    recreate; empty: none), DueAt (UTC: when the timer next looks at the row)
 """
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 
 from shared.adapters.storage import StorageAccount
 from shared.errors import NotFoundError
 
 GRAPH_SUBSCRIPTIONS_TABLE = "graphsubscriptions"
 ACTIVE = "active"
+PENDING_PREFIX = "pending-"
+RENEW_AHEAD = timedelta(hours=2)
+"""A subscription is renewed this long before Graph would let it expire."""
+ALWAYS_DUE = datetime(2000, 1, 1, tzinfo=UTC)
+
+SUBSCRIBE, REAUTHORIZE, RECREATE = "subscribe", "reauthorize", "recreate"
 
 
 @dataclass(frozen=True)
@@ -39,6 +49,23 @@ class SubscriptionRow:
     meeting: WatchedMeeting
     client_state_hash: str
     expires_at: datetime
+    action: str = ""
+
+    @classmethod
+    def pending(cls, meeting: WatchedMeeting) -> SubscriptionRow:
+        """The row of a subscribe that failed: the timer retries it (no clientState: nothing matches it)."""
+        return cls(f"{PENDING_PREFIX}{uuid.uuid4().hex}", meeting, "", ALWAYS_DUE, SUBSCRIBE)
+
+    @property
+    def is_pending(self) -> bool:
+        return self.subscription_id.startswith(PENDING_PREFIX)
+
+    @property
+    def due_at(self) -> datetime:
+        """Work waits: now. Else when renewal is due, or the visit's watch is over (then DELETE)."""
+        if self.action:
+            return ALWAYS_DUE
+        return min(self.expires_at - RENEW_AHEAD, self.meeting.watch_until)
 
 
 class SubscriptionStore:
@@ -59,6 +86,8 @@ class SubscriptionStore:
                 "JoinUrl": meeting.join_url,
                 "ClientStateHash": row.client_state_hash,
                 "ExpiresAt": row.expires_at,
+                "Action": row.action,
+                "DueAt": row.due_at,
             }
         )
 
@@ -68,11 +97,9 @@ class SubscriptionStore:
             raise NotFoundError("No such subscription.")
         return _row(self._table.get(ACTIVE, subscription_id).entity)
 
-    def list_expiring(self, before: datetime) -> Iterator[SubscriptionRow]:
-        """Rows whose subscription expires before `before` (one partition, filtered). Raises UpstreamError."""
-        for stored in self._table.query(
-            "PartitionKey eq @pk and ExpiresAt lt @before", {"pk": ACTIVE, "before": before}
-        ):
+    def list_due(self, now: datetime) -> Iterator[SubscriptionRow]:
+        """Rows the timer has work for at `now` (one partition, filtered on DueAt). Raises UpstreamError."""
+        for stored in self._table.query("PartitionKey eq @pk and DueAt le @now", {"pk": ACTIVE, "now": now}):
             yield _row(stored.entity)
 
     def delete(self, subscription_id: str) -> None:
@@ -92,4 +119,5 @@ def _row(entity: dict) -> SubscriptionRow:
         ),
         client_state_hash=entity["ClientStateHash"],
         expires_at=entity["ExpiresAt"],
+        action=entity.get("Action") or "",
     )

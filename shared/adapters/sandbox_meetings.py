@@ -11,7 +11,7 @@ import logging
 import uuid
 from datetime import datetime
 
-from shared.domain.meetings import CallSubscription, Meeting, VisitKey
+from shared.domain.meetings import CallSubscription, Meeting, MeetingOptions, VisitKey
 
 logger = logging.getLogger(__name__)
 
@@ -25,7 +25,13 @@ class SandboxMeetingService:
         self._base = f"{public_base_url.rstrip('/')}/api/{SANDBOX_MEETING_ROUTE}"
 
     def create_or_get(
-        self, key: VisitKey, organizer_user_id: str, subject: str, start: datetime, end: datetime
+        self,
+        key: VisitKey,
+        organizer_user_id: str,
+        subject: str,
+        start: datetime,
+        end: datetime,
+        options: MeetingOptions,
     ) -> Meeting:
         meeting_id = key.external_id
         logger.info("Sandbox meeting ready for visit %s", meeting_id[:12])
@@ -40,3 +46,9 @@ class SandboxMeetingService:
     def renew_call_events(self, subscription_id: str, expires_at: datetime) -> datetime:
         logger.info("Sandbox call-event subscription %s renewed", subscription_id)
         return expires_at
+
+    def reauthorize_call_events(self, subscription_id: str) -> None:
+        logger.info("Sandbox call-event subscription %s reauthorized", subscription_id)
+
+    def delete_call_events(self, subscription_id: str) -> None:
+        logger.info("Sandbox call-event subscription %s deleted", subscription_id)

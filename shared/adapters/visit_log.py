@@ -7,7 +7,8 @@ Table `visits` in the organisation's geography account, one row per visit:
     VisitId, ScheduledStart (UTC), Department (optional), MeetingCreatedAt, FirstProviderLaunchAt,
     FirstPatientJoinAt, ProviderLaunches (int), PatientLaunches (int), LobbyWaitSeconds, EndedAt,
     DurationSeconds (the last three optional); from Teams call events also CallStartedAt and
-    FirstPatientConnectedAt (the times the derived figures are computed from)
+    FirstPatientConnectedAt (the times the derived figures are computed from), and CallEventsMissed (true
+    when Graph reported call events it could not deliver)
 
 Updates are read-modify-write with the ETag, retried when a concurrent writer won; "first" fields are
 set once. No patient names, MRNs, phone numbers or FHIR resources ever go in it.
@@ -80,6 +81,13 @@ class VisitLog:
         """Apply one Teams call event (`apply_call_event`: never backwards, duplicates change nothing).
         Raises UpstreamError, ConflictError (lost the race MAX_ATTEMPTS times)."""
         self._update(geo, endpoint_id, visit_id, scheduled_start, lambda entity: apply_call_event(entity, event))
+
+    def record_missed_call_events(
+        self, geo: str, *, endpoint_id: str, visit_id: str, scheduled_start: datetime
+    ) -> None:
+        """Graph said it could not deliver some call events (lifecycle `missed`): the row's figures may be
+        incomplete, and `CallEventsMissed` says so. Raises UpstreamError, ConflictError."""
+        self._update(geo, endpoint_id, visit_id, scheduled_start, lambda entity: entity.update(CallEventsMissed=True))
 
     def _update(
         self,

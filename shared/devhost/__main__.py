@@ -18,7 +18,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from shared.devhost.azurite import REPO_ROOT, Account, Azurite
-from shared.devhost.devkeys import ensure_development_key
+from shared.devhost.devkeys import ensure_development_keys
 from shared.errors import SettingsError
 from shared.settings import SETTINGS, load_settings
 
@@ -34,9 +34,8 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
     load_local_settings(args.settings)
-    created = ensure_development_key(os.environ)
-    if created:
-        print(f"Created a development Epic key at {created} (git-ignored).")
+    for created in ensure_development_keys(os.environ):
+        print(f"Created a development key at {created} (git-ignored).")
     try:
         load_settings(os.environ)
     except SettingsError as error:

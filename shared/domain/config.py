@@ -92,6 +92,8 @@ class Endpoint:
     approver_object_id: str | None = None
     """The approver's Entra object id, pinned at their first sign-in (matched by tenant + `approver_upn`);
     None until then, and again after an admin names another approver."""
+    announce_entry_exit: bool = False
+    """Whether Teams announces people joining and leaving this endpoint's visit meetings."""
 
 
 @dataclass(frozen=True)

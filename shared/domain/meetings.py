@@ -42,6 +42,15 @@ class Meeting:
 
 
 @dataclass(frozen=True)
+class MeetingOptions:
+    """How a visit meeting is set up. Fixed: the organisation's people bypass the lobby and patients
+    (anonymous guests) wait there to be admitted; only the organisation's people can present. Per endpoint:
+    whether Teams announces people joining and leaving (the announcement speaks their names)."""
+
+    announce_entry_exit: bool = False
+
+
+@dataclass(frozen=True)
 class CallSubscription:
     """A change-notification subscription to one meeting's call events: the provider's id and its expiry."""
 

@@ -37,8 +37,9 @@ _FIELDS = (
     "require_body_hash",
     "organizer_user_id",
     "ehr_write_back",
+    "announce_entry_exit",
 )
-_DEFAULTS = {"require_body_hash": False, "ehr_write_back": False}
+_DEFAULTS = {"require_body_hash": False, "ehr_write_back": False, "announce_entry_exit": False}
 _CHECKS = {
     "fhir_base_url": normalise_fhir_base_url,
     "environment": check_environment,
@@ -47,6 +48,7 @@ _CHECKS = {
     "require_body_hash": lambda value: check_bool(value, "require_body_hash"),
     "organizer_user_id": check_organizer,
     "ehr_write_back": lambda value: check_bool(value, "ehr_write_back"),
+    "announce_entry_exit": lambda value: check_bool(value, "announce_entry_exit"),
 }
 
 

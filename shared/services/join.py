@@ -14,6 +14,7 @@ from shared.adapters.storage import Storage
 from shared.domain.join_tokens import JoinTarget
 from shared.domain.meetings import Meeting
 from shared.errors import JoinLinkInvalidError
+from shared.services.ehr_write_back import EndpointDirectory
 from shared.services.meetings import MeetingService, get_or_create_meeting
 
 logger = logging.getLogger(__name__)
@@ -25,7 +26,14 @@ class JoinTokens(Protocol):
     def find(self, token: str) -> JoinTarget | None: ...
 
 
-def join_visit(tokens: JoinTokens, storage: Storage, meetings: MeetingService, token: str, now: datetime) -> Meeting:
+def join_visit(
+    tokens: JoinTokens,
+    storage: Storage,
+    meetings: MeetingService,
+    directory: EndpointDirectory,
+    token: str,
+    now: datetime,
+) -> Meeting:
     """The meeting the patient's link opens, created if the visit has none yet.
 
     Raises JoinLinkInvalidError, MeetingNotOpenedError (no meeting yet, organiser unknown), UpstreamError.
@@ -37,6 +45,7 @@ def join_visit(tokens: JoinTokens, storage: Storage, meetings: MeetingService, t
     return get_or_create_meeting(
         storage,
         meetings,
+        directory,
         endpoint_id=target.endpoint_id,
         geo=target.geo,
         visit_id=target.visit_id,

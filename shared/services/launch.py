@@ -214,6 +214,7 @@ def _open_meeting(ports: LaunchPorts, visit: LaunchedVisit, organizer_user_id: s
     meeting = get_or_create_meeting(
         ports.storage,
         ports.meetings,
+        ports.directory,
         endpoint_id=visit.endpoint_id,
         geo=visit.geo,
         visit_id=visit.visit_id,

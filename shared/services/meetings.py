@@ -5,7 +5,8 @@ PartitionKey = endpoint id, RowKey = the visit's externalId (hex SHA-256 of endp
 fields MeetingId, JoinUrl, CreatedAt (UTC). A launch of a visit that already has its meeting costs one
 point read. Two launches racing to create it end with one meeting: the provider's createOrGet is
 idempotent on the externalId, and the map write is create-or-read-back (the loser reads the winner).
-The winner then subscribes to the meeting's call events (`shared/services/call_events.py`).
+The winner then subscribes to the meeting's call events (`shared/services/call_events.py`). A meeting is
+created with the options of its endpoint (`MeetingOptions`: read from the directory on creation only).
 """
 
 from __future__ import annotations
@@ -16,9 +17,10 @@ from typing import Protocol
 
 from shared.adapters.graph_subscriptions import WatchedMeeting
 from shared.adapters.storage import Storage, Table
-from shared.domain.meetings import MEETING_SUBJECT, Meeting, VisitKey
+from shared.domain.meetings import MEETING_SUBJECT, Meeting, MeetingOptions, VisitKey
 from shared.errors import ConflictError, ConnectorError, InvalidRequestError, MeetingNotOpenedError, NotFoundError
-from shared.services.call_events import WATCH_AFTER_END, CallEventSubscriber, watch_call_events
+from shared.services.call_events import WATCH_AFTER_END, CallEventSubscriber, watch_or_retry_later
+from shared.services.ehr_write_back import EndpointDirectory
 
 logger = logging.getLogger(__name__)
 
@@ -33,13 +35,20 @@ class MeetingService(CallEventSubscriber, Protocol):
     subscribes to its call events."""
 
     def create_or_get(
-        self, key: VisitKey, organizer_user_id: str, subject: str, start: datetime, end: datetime
+        self,
+        key: VisitKey,
+        organizer_user_id: str,
+        subject: str,
+        start: datetime,
+        end: datetime,
+        options: MeetingOptions,
     ) -> Meeting: ...
 
 
 def get_or_create_meeting(
     storage: Storage,
     meetings: MeetingService,
+    directory: EndpointDirectory,
     *,
     endpoint_id: str,
     geo: str,
@@ -51,8 +60,8 @@ def get_or_create_meeting(
     """The visit's meeting, from the map of `geo`, else created with `organizer_user_id` and recorded.
 
     Raises InvalidRequestError for an unusable endpoint id or times, MeetingNotOpenedError when the
-    meeting does not exist and `organizer_user_id` is None, and what the meeting service raises
-    (UpstreamError, MeetingsNotPermittedError).
+    meeting does not exist and `organizer_user_id` is None, NotFoundError (the endpoint is gone), and what
+    the meeting service raises (UpstreamError, MeetingsNotPermittedError).
     """
     if not endpoint_id or _KEY_FORBIDDEN & set(endpoint_id):
         raise InvalidRequestError("The endpoint id cannot be used as a storage key.")
@@ -67,7 +76,8 @@ def get_or_create_meeting(
     if organizer_user_id is None:
         raise MeetingNotOpenedError("The visit's meeting has not been opened yet.")
     start, end = start.astimezone(UTC), end.astimezone(UTC)
-    meeting = meetings.create_or_get(key, organizer_user_id, MEETING_SUBJECT, start, end)
+    options = MeetingOptions(announce_entry_exit=directory.get_endpoint(endpoint_id).announce_entry_exit)
+    meeting = meetings.create_or_get(key, organizer_user_id, MEETING_SUBJECT, start, end, options)
     entity = {
         "PartitionKey": key.endpoint_id,
         "RowKey": key.external_id,
@@ -84,7 +94,7 @@ def get_or_create_meeting(
     logger.info("Meeting of visit %s recorded", key.external_id[:12])
     watched = WatchedMeeting(endpoint_id, visit_id, start, end + WATCH_AFTER_END, meeting.join_url)
     try:
-        watch_call_events(storage, geo, meetings, watched, entity["CreatedAt"])
+        watch_or_retry_later(storage, geo, meetings, watched, entity["CreatedAt"])
     except ConnectorError as error:
         # Call events feed reports and the EHR; the person waiting for the meeting matters more.
         logger.warning("Call events of visit %s not followed: %s", key.external_id[:12], error.code)

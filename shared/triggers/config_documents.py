@@ -37,6 +37,7 @@ def endpoint_document(endpoint: Endpoint) -> dict[str, Any]:
         "require_body_hash": endpoint.require_body_hash,
         "organizer_user_id": endpoint.organizer_user_id,
         "ehr_write_back": endpoint.ehr_write_back,
+        "announce_entry_exit": endpoint.announce_entry_exit,
         "sms": {
             "confirmation_enabled": endpoint.sms.confirmation_enabled,
             "reminders_enabled": endpoint.sms.reminders_enabled,

@@ -2,9 +2,9 @@
 subscriptions alive.
 
 `POST /api/events/graph`: with `?validationToken=`, Graph's subscription handshake, answered with the token
-as text/plain (Graph waits 10 s); otherwise a delivery of notifications, applied and answered 202, or
-refused (401) when a clientState does not match. The EHR is never called here: visit events go to the
-write-back queue.
+as text/plain (Graph waits 10 s); otherwise a delivery of notifications, each item applied on its own and
+the delivery answered 202 (items that do not validate are dropped and counted, never a 401 for all: Graph
+would redeliver the valid ones). The EHR is never called here: visit events go to the write-back queue.
 """
 
 from __future__ import annotations
@@ -39,16 +39,24 @@ def receive_graph_notifications(req: func.HttpRequest) -> func.HttpResponse:
             raise InvalidRequestError("validationToken is empty or too long.")
         return func.HttpResponse(token, status_code=200, mimetype="text/plain", charset="utf-8")
     context = call_events.NotificationContext(
-        storage=bootstrap.get_storage(), directory=bootstrap.get_directory(), now=datetime.now(UTC)
+        storage=bootstrap.get_storage(),
+        directory=bootstrap.get_directory(),
+        reader=bootstrap.get_notification_reader(),
+        now=datetime.now(UTC),
     )
-    applied = call_events.receive_notifications(read_json_object(req, MAX_NOTIFICATION_BODY), context)
-    logger.info("Graph notifications accepted: %d call events", applied)
+    outcome = call_events.receive_notifications(read_json_object(req, MAX_NOTIFICATION_BODY), context)
+    logger.info(
+        "Graph notifications: %d call events applied, %d lifecycle, dropped %s",
+        outcome.applied,
+        outcome.lifecycle,
+        dict(outcome.dropped),
+    )
     return func.HttpResponse(status_code=202)
 
 
 @bp.timer_trigger(arg_name="timer", schedule="%TIMER_SCHEDULE%")
 def renew_graph_subscriptions(timer: func.TimerRequest) -> None:
-    """Renew call-event subscriptions before they expire; failures are logged and retried next tick."""
+    """Renew, reauthorize, recreate, retry or delete call-event subscriptions; failures are retried next tick."""
     storage = bootstrap.get_storage()
     try:
         counts = call_events.renew_subscriptions(

@@ -23,6 +23,7 @@ from shared.devhost.azurite import free_port
 from shared.devhost.host import DevHost
 from shared.domain.join_tokens import new_token, token_hash
 from shared.domain.meetings import VisitKey
+from tests.hl7_support import seed_sender
 
 NOW = datetime.now(UTC)
 
@@ -49,8 +50,9 @@ def add_visit(
     organizer: str | None = "3f1c0a5e-organiser",
     endpoint_id: str | None = None,
 ) -> tuple[str, str, str]:
-    """Write a jointokens row as the HL7 side will; returns (token, endpoint id, visit id)."""
-    token, endpoint_id, visit_id = new_token(geo), endpoint_id or f"ep-{uuid.uuid4().hex[:8]}", uuid.uuid4().hex
+    """Write a jointokens row as the HL7 side will, for a registered endpoint (its meeting options are read
+    when the meeting is created); returns (token, endpoint id, visit id)."""
+    token, endpoint_id, visit_id = new_token(geo), endpoint_id or seed_sender(geo).endpoint.id, uuid.uuid4().hex
     table = TableClient.from_connection_string(env[f"GEO_{geo}_STORAGE"], JOIN_TOKENS_TABLE)
     with contextlib.suppress(ResourceExistsError):
         table.create_table()
@@ -139,7 +141,9 @@ def test_a_storage_failure_is_a_page_with_a_reference_and_no_internals(
 
 
 @pytest.fixture
-def graph_env(app_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[GraphStandIn, dict]]:
+def graph_env(
+    app_env: dict[str, str], monkeypatch: pytest.MonkeyPatch, graph_notification_key: str
+) -> Iterator[tuple[GraphStandIn, dict]]:
     entra = EntraClientCredentials("tenant-1", "app-1", "secret-1")
     graph = GraphStandIn(entra)
     with graph.server:
@@ -150,6 +154,7 @@ def graph_env(app_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Itera
             "GRAPH_TENANT_ID": "tenant-1",
             "GRAPH_CLIENT_ID": "app-1",
             "GRAPH_CLIENT_SECRET": "secret-1",
+            "GRAPH_NOTIFICATION_KEY": graph_notification_key,
         }
         for name, value in settings.items():
             monkeypatch.setenv(name, value)

@@ -77,7 +77,11 @@ class Launch:
 
 @pytest.fixture
 def launch(
-    epic: EpicStandIn, entra: EntraStandIn, config_env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+    epic: EpicStandIn,
+    entra: EntraStandIn,
+    config_env: dict[str, str],
+    monkeypatch: pytest.MonkeyPatch,
+    graph_notification_key: str,
 ) -> Iterator[Launch]:
     graph = GraphStandIn(EntraClientCredentials("tenant-1", "app-1", "secret-1"))
     with graph.server:
@@ -88,6 +92,7 @@ def launch(
             "GRAPH_TENANT_ID": "tenant-1",
             "GRAPH_CLIENT_ID": "app-1",
             "GRAPH_CLIENT_SECRET": "secret-1",
+            "GRAPH_NOTIFICATION_KEY": graph_notification_key,
             "ENTRA_CLIENT_SECRET": ENTRA_SECRET,
             "SSL_CERT_FILE": graph.server.ca_file,
             "REQUESTS_CA_BUNDLE": ca_bundle(epic.ca_file, graph.server.ca_file),

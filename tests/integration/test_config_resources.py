@@ -229,13 +229,14 @@ def test_an_endpoint_names_its_meeting_organiser_optionally(api: ConfigApi) -> N
     assert with_upn["organizer_user_id"] == "visits@hospital.example"
 
 
-def test_an_endpoint_turns_ehr_write_back_on_and_off(api: ConfigApi) -> None:
+@pytest.mark.parametrize("switch", ["ehr_write_back", "announce_entry_exit"])
+def test_an_endpoint_turns_its_switches_on_and_off(api: ConfigApi, switch: str) -> None:
     org = new_org(api)
     endpoint = new_endpoint(api, org["id"])
-    assert endpoint["ehr_write_back"] is False
+    assert endpoint[switch] is False
     path = f"/api/config/endpoints/{endpoint['id']}"
-    assert api.patch(path, {"ehr_write_back": True}).json["ehr_write_back"] is True
-    assert api.get(path).json["ehr_write_back"] is True
-    assert "ehr_write_back" in problem_of(api.patch(path, {"ehr_write_back": "yes"}), 400)
-    assert api.get(path).json["ehr_write_back"] is True
-    assert new_endpoint(api, org["id"], ehr_write_back=True)["ehr_write_back"] is True
+    assert api.patch(path, {switch: True}).json[switch] is True
+    assert api.get(path).json[switch] is True
+    assert switch in problem_of(api.patch(path, {switch: "yes"}), 400)
+    assert api.get(path).json[switch] is True
+    assert new_endpoint(api, org["id"], **{switch: True})[switch] is True

@@ -11,6 +11,7 @@ import requests
 
 from shared.adapters.sandbox_meetings import SandboxMeetingService
 from shared.adapters.storage import Storage
+from shared.domain.config import Endpoint, EndpointStatus, Environment
 from shared.domain.meetings import CallSubscription, Meeting, VisitKey
 from shared.errors import InvalidRequestError, MeetingNotOpenedError, NotFoundError
 from shared.services.meetings import MEETINGS_TABLE, get_or_create_meeting
@@ -45,7 +46,7 @@ class RacingMeetings:
         self.barrier = threading.Barrier(parties, timeout=10)
         self.calls = 0
 
-    def create_or_get(self, key: VisitKey, organizer_user_id: str, subject: str, start, end) -> Meeting:
+    def create_or_get(self, key: VisitKey, organizer_user_id: str, subject: str, start, end, options) -> Meeting:
         self.calls += 1
         self.barrier.wait()
         meeting_id = uuid.uuid4().hex
@@ -58,10 +59,28 @@ class RacingMeetings:
         return expires_at
 
 
+class MadeUpEndpoints:
+    """The directory port for the endpoint ids these tests make up: each is an endpoint with default options."""
+
+    def get_endpoint(self, endpoint_id: str) -> Endpoint:
+        return Endpoint(
+            id=endpoint_id,
+            org_id="org-1",
+            geo="EU",
+            fhir_base_url="https://fhir.hospital.example/api/FHIR/R4",
+            environment=Environment.PRODUCTION,
+            approver_upn="analyst@hospital.example",
+            time_zone="UTC",
+            status=EndpointStatus.APPROVED,
+            version=1,
+        )
+
+
 def meeting_for(storage: Storage, meetings, endpoint_id: str, visit_id: str, organizer: str | None = "org-1"):
     return get_or_create_meeting(
         storage,
         meetings,
+        MadeUpEndpoints(),
         endpoint_id=endpoint_id,
         geo="EU",
         visit_id=visit_id,
@@ -134,6 +153,7 @@ def test_unusable_input_changes_nothing(endpoint_id: str, start: datetime, end: 
         get_or_create_meeting(
             storage,
             SandboxMeetingService("http://127.0.0.1:7071"),
+            MadeUpEndpoints(),
             endpoint_id=endpoint_id,
             geo="EU",
             visit_id="csn",
