@@ -15,7 +15,6 @@ from tests.corpus import corpus_files
 
 NOW = datetime(2024, 1, 1, tzinfo=UTC)
 ZONE = ZoneInfo("America/New_York")
-SIU_CORPUS = [path.read_bytes() for path in corpus_files() if b"SIU^" in path.read_bytes()[:200]]
 HL7_TOKENS = st.sampled_from([*'|^~\\&\r\n\x0b\x1c"#0123456789+-.MSHCPIDTQ1A ', "SCH|", "PID|", "TQ1|", "\\X0A\\"])
 
 
@@ -56,14 +55,23 @@ def test_hl7_looking_text(text: str) -> None:
     check("MSH|^~\\&|A|B|C|D|20240101||SIU^S12|1|P|2.5\r" + text)
 
 
-@settings(max_examples=400, suppress_health_check=[HealthCheck.too_slow])
-@given(
-    message=st.sampled_from(SIU_CORPUS),
-    cuts=st.lists(st.tuples(st.integers(0, 4000), st.integers(0, 40), st.binary(max_size=12)), max_size=6),
-)
-def test_mutated_corpus_messages(message: bytes, cuts: list[tuple[int, int, bytes]]) -> None:
+CUTS = st.lists(st.tuples(st.integers(0, 4000), st.integers(0, 40), st.binary(max_size=12)), max_size=6)
+
+
+def mutated(message: bytes, cuts: list[tuple[int, int, bytes]]) -> bytes:
     body = bytearray(message)
     for position, length, insert in cuts:
         position %= max(len(body), 1)
         body[position : position + length] = insert
-    check(bytes(body))
+    return bytes(body)
+
+
+def test_mutated_corpus_messages() -> None:
+    siu_corpus = [body for path in corpus_files() if b"SIU^" in (body := path.read_bytes())[:200]]
+
+    @settings(max_examples=400, suppress_health_check=[HealthCheck.too_slow])
+    @given(message=st.sampled_from(siu_corpus), cuts=CUTS)
+    def mutate(message: bytes, cuts: list[tuple[int, int, bytes]]) -> None:
+        check(mutated(message, cuts))
+
+    mutate()
