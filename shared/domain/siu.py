@@ -7,9 +7,10 @@ Field choices follow HL7 v2.3-2.8 chapter 10 and what real feeds send (see the c
   earliest resource start AIS-4 / AIG-8 / AIL-6 / AIP-6;
 * duration: the end of the same source (TQ1-8, SCH-11.5), else SCH-9/SCH-10, else SCH-11.3, else the
   resource duration (AIS-7/8, AIG-11/12, AIL-9/10, AIP-9/10);
-* phone: PID-13 then PID-14 repetitions; a cellular one (XTN-3 `CP`) first, then personal (XTN-2 `PRN`),
-  then an unlabelled PID-13 (v2.3 feeds often send just the number); each read from XTN-5/6/7, XTN-12
-  and the legacy formatted XTN-1, in that order, and normalised to E.164.
+* phone: the repetitions of PID-40 (v2.7+, where PID-13/14 are deprecated), then PID-13, then PID-14, ranked
+  by HL7 table 0201 (use) and 0202 (equipment) — see `_rank` — and, within a rank, by XTN-18 preference
+  order; a number whose XTN-14 expiration date is before the message is skipped. Each is read from
+  XTN-5/6/7, XTN-12 and the legacy formatted XTN-1, in that order, and normalised to E.164.
 
 Non-SIU messages and SIU events we do not act on are returned with kind IGNORED and a reason: the
 caller logs and drops them. Anything unusable raises Hl7MessageError naming the field, never its value.
@@ -21,7 +22,7 @@ import math
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime, tzinfo
+from datetime import UTC, datetime, tzinfo
 from enum import StrEnum
 
 import hl7
@@ -44,6 +45,7 @@ class EventKind(StrEnum):
     RESCHEDULED = "rescheduled"
     MODIFIED = "modified"
     CANCELLED = "cancelled"
+    DISCONTINUED = "discontinued"
     DELETED = "deleted"
     NO_SHOW = "no_show"
     IGNORED = "ignored"
@@ -54,6 +56,7 @@ EVENT_KINDS: dict[str, EventKind] = {
     "S13": EventKind.RESCHEDULED,
     "S14": EventKind.MODIFIED,
     "S15": EventKind.CANCELLED,
+    "S16": EventKind.DISCONTINUED,
     "S17": EventKind.DELETED,
     "S26": EventKind.NO_SHOW,
 }
@@ -121,7 +124,7 @@ def parse_siu(body: bytes | str, *, local_tz: tzinfo, phone_region: str) -> Appo
     if appointment_id is None:
         raise Hl7MessageError("no appointment id in SCH-2 or SCH-1", header=header)
     start, duration = _timing(message, schedule, local_tz, header)
-    phone, issue = _phone(message, phone_region)
+    phone, issue = _phone(message, phone_region, message_time)
     return AppointmentEvent(
         header=header,
         kind=kind,
@@ -225,44 +228,62 @@ def _status(message: hl7.Message, schedule: hl7.Segment) -> str | None:
     return None
 
 
-CELLULAR_LABELS = frozenset({"CP", "MOBILE", "CELL", "CELLULAR"})
-"""`CP` is HL7 table 0202's cellular phone; some feeds (e.g. UK TIEs) put `MOBILE` in XTN-2 instead."""
-NOT_A_PHONE = frozenset({"NET", "X.400", "INTERNET", "FX", "BP", "MD"})
-"""Email, fax, beeper and modem entries carry no number we can text."""
+# HL7 table 0202 (equipment type), https://www.hl7.org/fhir/R4/v2/0202/index.html, and table 0201 (use),
+# https://www.hl7.org/fhir/R4/v2/0201/index.html. `MOBILE`/`CELL` are what some feeds (e.g. UK TIEs) put
+# in XTN-2 or XTN-3 instead of `CP`.
+CELLULAR = frozenset({"CP", "MOBILE", "CELL", "CELLULAR"})
+NOT_TEXTABLE_EQUIPMENT = frozenset({"INTERNET", "X.400", "FX", "BP", "MD", "TDD", "TTY"})
+"""Email and X.400 addresses, fax, beeper, modem and text telephones for the deaf: no SMS reaches them."""
+NOT_THE_PATIENTS_USE = frozenset({"NET", "X.400", "EMR", "ASN", "BPN"})
+"""An email address, an emergency contact's number, an answering service, a beeper: not the patient's phone."""
+HOME_USES = ("PRN", "ORN", "VHN", "PRS")
+"""Primary residence, other residence, vacation home, personal (v2.7+): in this order after any mobile."""
+UNLABELLED = len(HOME_USES) + 1
+NO_PREFERENCE = 1_000_000
+"""The XTN-18 preference order of a number that states none: after every number that does."""
 
 
-def _phone(message: hl7.Message, region: str) -> tuple[str | None, PhoneIssue | None]:
-    """The best textable number, or why there is none."""
-    ranked: list[tuple[int, int, list[str]]] = []
+def _phone(message: hl7.Message, region: str, sent: datetime) -> tuple[str | None, PhoneIssue | None]:
+    """The best textable number of the patient, or why there is none."""
+    ranked: list[tuple[int, int, int, list[str]]] = []
     patients = segments_named(message, "PID")
     if patients:
         for order, (field, xtn) in enumerate(_telecoms(patients[0])):
-            use, equipment = xtn[1].upper(), xtn[2].upper()
-            if use in NOT_A_PHONE or equipment in NOT_A_PHONE:
+            rank = _rank(field, xtn[1].upper(), xtn[2].upper())
+            expires = parse_time(xtn[13], sent.tzinfo or UTC, minimum="day")
+            if rank is None or (expires is not None and expires < sent):
                 continue
-            if equipment in CELLULAR_LABELS or use in CELLULAR_LABELS:
-                rank = 0
-            elif use == "PRN":
-                rank = 1
-            elif field == 13 and not use and not equipment:
-                rank = 2
-            else:
-                continue
-            ranked.append((rank, order, _spellings(xtn)))
-    if not any(spellings for _, _, spellings in ranked):
+            preference = int(xtn[17]) if re.fullmatch(r"[0-9]{1,6}", xtn[17]) else NO_PREFERENCE
+            ranked.append((rank, preference, order, _spellings(xtn)))
+    if not any(spellings for *_, spellings in ranked):
         return None, PhoneIssue.NO_PHONE
-    for _, _, spellings in sorted(ranked, key=lambda item: item[:2]):
+    for *_, spellings in sorted(ranked, key=lambda item: item[:3]):
         for spelling in spellings:
             if number := to_e164(spelling, region):
                 return number, None
     return None, PhoneIssue.INVALID_PHONE
 
 
+def _rank(field: int, use: str, equipment: str) -> int | None:
+    """0 for a mobile of any of the patient's own uses (a work mobile too), then the home uses in HOME_USES
+    order, then a number with neither code (v2.3 feeds often send just the number); None for what is not
+    the patient's textable phone — including a work landline (WPN), which a colleague may answer."""
+    if use in NOT_THE_PATIENTS_USE or equipment in NOT_TEXTABLE_EQUIPMENT:
+        return None
+    if equipment in CELLULAR or use in CELLULAR:
+        return 0
+    if use in HOME_USES:
+        return HOME_USES.index(use) + 1
+    if not use and not equipment and field != 14:
+        return UNLABELLED
+    return None
+
+
 def _telecoms(patient: hl7.Segment) -> Iterator[tuple[int, list[str]]]:
-    """(field, XTN components 1-12) of every PID-13 then PID-14 repetition."""
-    for field in (13, 14):
+    """(field, XTN components 1-18) of every PID-40, then PID-13, then PID-14 repetition."""
+    for field in (40, 13, 14):
         for repetition in range(1, repetitions(patient, field) + 1):
-            yield field, [value(patient, field, repetition, component) for component in range(1, 13)]
+            yield field, [value(patient, field, repetition, component) for component in range(1, 19)]
 
 
 def _spellings(xtn: list[str]) -> list[str]:

@@ -12,6 +12,7 @@ from shared.domain.ack import build_ack
 from shared.domain.hl7_message import Hl7MessageError, read_header
 from shared.domain.siu import EventKind, parse_siu
 from tests.corpus import corpus_files
+from tests.samples import sample_files
 
 NOW = datetime(2024, 1, 1, tzinfo=UTC)
 ZONE = ZoneInfo("America/New_York")
@@ -64,6 +65,12 @@ def mutated(message: bytes, cuts: list[tuple[int, int, bytes]]) -> bytes:
         position %= max(len(body), 1)
         body[position : position + length] = insert
     return bytes(body)
+
+
+@settings(max_examples=400, suppress_health_check=[HealthCheck.too_slow])
+@given(message=st.sampled_from([path.read_bytes() for path in sample_files()]), cuts=CUTS)
+def test_mutated_sample_messages(message: bytes, cuts: list[tuple[int, int, bytes]]) -> None:
+    check(mutated(message, cuts))
 
 
 def test_mutated_corpus_messages() -> None:
