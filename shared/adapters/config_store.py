@@ -409,6 +409,7 @@ def _endpoint_entity(endpoint: Endpoint) -> dict[str, Any]:
         "sms_reminders_enabled": endpoint.sms.reminders_enabled,
         "sms_reminder_lead_minutes": json.dumps(list(endpoint.sms.reminder_lead_minutes)),
         "sms_from_number": endpoint.sms.from_number or "",
+        "sms_discontinuation_notice_enabled": endpoint.sms.discontinuation_notice_enabled,
         "organizer_user_id": endpoint.organizer_user_id or "",
         "ehr_write_back": endpoint.ehr_write_back,
     }
@@ -430,6 +431,7 @@ def _endpoint(e: dict[str, Any]) -> Endpoint:
             reminders_enabled=bool(e.get("sms_reminders_enabled")),
             reminder_lead_minutes=tuple(json.loads(e.get("sms_reminder_lead_minutes") or "[]")),
             from_number=e.get("sms_from_number") or None,
+            discontinuation_notice_enabled=bool(e.get("sms_discontinuation_notice_enabled")),
         ),
         require_body_hash=bool(e.get("require_body_hash")),
         pending_reason=e.get("pending_reason") or None,

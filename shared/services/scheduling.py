@@ -94,7 +94,7 @@ def _apply(
         phone=event.phone,
     )
     store = AppointmentStore(account)
-    decision, etag = _write(store, endpoint.id, key, change, geo)
+    decision, etag = _write(store, endpoint, key, change, geo, now)
     logger.info("HL7 %s for endpoint %s: %s", event.control_id, endpoint.id, decision.outcome)
     if decision.outcome is Outcome.STALE:
         return str(decision.outcome)
@@ -121,7 +121,9 @@ def _apply(
     return str(decision.outcome)
 
 
-def _write(store: AppointmentStore, endpoint_id: str, key: str, change: Change, geo: str) -> tuple[Decision, str]:
+def _write(
+    store: AppointmentStore, endpoint: Endpoint, key: str, change: Change, geo: str, now: datetime
+) -> tuple[Decision, str]:
     """Apply the change under optimistic concurrency; a booked appointment gets its join token here.
 
     A booking is usually of an appointment we have never seen: it is created straight away, and read
@@ -129,9 +131,11 @@ def _write(store: AppointmentStore, endpoint_id: str, key: str, change: Change, 
     """
     assume_new = change.kind == "booked"
     for _ in range(MAX_WRITE_ATTEMPTS):
-        current, etag = (None, None) if assume_new else store.find(endpoint_id, key)
+        current, etag = (None, None) if assume_new else store.find(endpoint.id, key)
         assume_new = False
-        decision = apply_change(current, change)
+        decision = apply_change(
+            current, change, now=now, notify_discontinued=endpoint.sms.discontinuation_notice_enabled
+        )
         if decision.outcome is not Outcome.APPLIED:
             return decision, etag or ""
         state = decision.appointment
@@ -139,12 +143,12 @@ def _write(store: AppointmentStore, endpoint_id: str, key: str, change: Change, 
             state = replace(state, join_token=new_token(geo))
         try:
             written = (
-                store.create(endpoint_id, key, state) if etag is None else store.replace(endpoint_id, key, state, etag)
+                store.create(endpoint.id, key, state) if etag is None else store.replace(endpoint.id, key, state, etag)
             )
         except (ConflictError, PreconditionFailedError):
             continue  # another message for this appointment won the race: decide again on its result
         return Decision(decision.outcome, state), written
-    raise UpstreamError(f"Appointment of endpoint {endpoint_id} is contended; retrying later.", retryable=True)
+    raise UpstreamError(f"Appointment of endpoint {endpoint.id} is contended; retrying later.", retryable=True)
 
 
 def _queue_notice(

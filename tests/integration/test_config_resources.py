@@ -207,6 +207,8 @@ def test_sms_settings_need_both_consents_and_an_own_number(api: ConfigApi) -> No
         ({"confirmation_enabled": True}, "from_number is required"),
         ({"confirmation_enabled": True, "from_number": "0612345678"}, "E.164"),
         ({"reminder_lead_minutes": [60, 60]}, "different"),
+        ({"discontinuation_notice_enabled": True}, "needs confirmation_enabled"),
+        ({"discontinuation_notice_enabled": "yes"}, "true or false"),
     ],
 )
 def test_bad_sms_settings_are_refused(api: ConfigApi, settings: dict, reason: str) -> None:
