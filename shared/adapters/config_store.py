@@ -38,6 +38,7 @@ from shared.domain.config import (
     Organisation,
     SenderKeys,
     SmsSettings,
+    is_endpoint_id,
 )
 from shared.errors import ConflictError, NotFoundError
 
@@ -162,6 +163,9 @@ class ConfigStore:
         return self.read_endpoint(endpoint_id).value
 
     def read_endpoint(self, endpoint_id: str) -> Versioned[Endpoint]:
+        """Raises NotFoundError, at once for an id that cannot exist (Azure Tables would refuse some as keys)."""
+        if not is_endpoint_id(endpoint_id):
+            raise NotFoundError("No such endpoint.")
         stored = _get(self._table("endpoints"), endpoint_id, "endpoint", "endpoint")
         return Versioned(_endpoint(stored.entity), stored.etag)
 

@@ -108,6 +108,11 @@ class Decision:
         return self.appointment.notice_phone or self.appointment.phone
 
 
+MAX_APPOINTMENT_KEY_LENGTH = 256
+"""Azure Tables keys hold at most 1 KiB (512 UTF-16 characters), and the schedule index's row key adds about
+100 characters (due time, kind, lead, version, endpoint id) to the appointment key. Epic's CSNs are digits."""
+
+
 def appointment_key(appointment_id: str) -> str:
     """The appointment id as a table key: Azure Tables refuse / \\ # ? and control characters in keys."""
     return quote(appointment_id, safe="")

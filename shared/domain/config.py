@@ -40,6 +40,7 @@ MAX_DISPLAY_NAME_LENGTH = 40
 _FHIR_PATH = re.compile(r"(/[\w.~-]+)*/(api/fhir/(r4|stu3|dstu2)|fhir(/(r4|r4b|r5|stu3|dstu2))?)", re.IGNORECASE)
 _UPN = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 _E164 = re.compile(r"\+[1-9]\d{6,14}")
+_ENDPOINT_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 _OBJECT_ID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 
 
@@ -114,6 +115,12 @@ class AuditEntry:
     action: str
     target: str
     details: dict[str, object] = field(default_factory=dict)
+
+
+def is_endpoint_id(value: str) -> bool:
+    """Whether `value` could be an endpoint id: ours are `ep_` + URL-safe Base64, so anything else (a `/`,
+    `%`, control characters, a kilobyte of text) names no endpoint and needs no storage call to say so."""
+    return bool(_ENDPOINT_ID.fullmatch(value))
 
 
 def normalise_fhir_base_url(url: str) -> str:

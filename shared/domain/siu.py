@@ -21,12 +21,13 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, tzinfo
 from enum import StrEnum
 
 import hl7
 
+from shared.domain.appointment import MAX_APPOINTMENT_KEY_LENGTH, appointment_key
 from shared.domain.hl7_message import (
     Hl7ErrorCode,
     Hl7MessageError,
@@ -101,8 +102,22 @@ def parse_siu(body: bytes | str, *, local_tz: tzinfo, phone_region: str) -> Appo
 
     `local_tz` is the endpoint's zone for times without an offset; `phone_region` the region of
     numbers without a country code. Raises Hl7MessageError when the body is not HL7 v2, MSH-7 is
-    unusable, or an SIU event we act on lacks SCH, an appointment id or a start time.
+    unusable, or an SIU event we act on lacks SCH, a usable appointment id or a start time.
     """
+    event, message = _read(body, local_tz)
+    if event.kind is EventKind.IGNORED:
+        return event
+    phone, issue = _phone(message, phone_region, event.message_time)
+    return replace(event, phone=phone, phone_issue=issue)
+
+
+def check_siu(body: bytes | str, *, local_tz: tzinfo) -> AppointmentEvent:
+    """What the ingress checks before it acknowledges: everything `parse_siu` would refuse (so a message
+    answered `AA` can always be applied), without reading the phone number. Raises Hl7MessageError."""
+    return _read(body, local_tz)[0]
+
+
+def _read(body: bytes | str, local_tz: tzinfo) -> tuple[AppointmentEvent, hl7.Message]:
     header, message = parse_message(body)
     message_time = parse_time(header.message_time, local_tz, minimum="day")
     if message_time is None:
@@ -110,22 +125,26 @@ def parse_siu(body: bytes | str, *, local_tz: tzinfo, phone_region: str) -> Appo
             "MSH-7 message time is missing or malformed", header=header, error_code=Hl7ErrorCode.DATA_TYPE_ERROR
         )
     if header.message_type != "SIU":
-        return AppointmentEvent(
-            header, EventKind.IGNORED, message_time, ignored_reason=f"not a scheduling message ({header.message_type})"
-        )
+        reason = f"not a scheduling message ({header.message_type})"
+        return AppointmentEvent(header, EventKind.IGNORED, message_time, ignored_reason=reason), message
     kind = EVENT_KINDS.get(header.event, EventKind.IGNORED)
     if kind is EventKind.IGNORED:
-        return AppointmentEvent(
-            header, kind, message_time, ignored_reason=f"SIU event {header.event or '(none)'} is not acted on"
-        )
+        reason = f"SIU event {header.event or '(none)'} is not acted on"
+        return AppointmentEvent(header, kind, message_time, ignored_reason=reason), message
     schedule = _only(message, "SCH", header)
     placer_id, filler_id = value(schedule, 1) or None, value(schedule, 2) or None
     appointment_id = filler_id or placer_id
     if appointment_id is None:
         raise Hl7MessageError("no appointment id in SCH-2 or SCH-1", header=header)
+    if len(appointment_key(appointment_id)) > MAX_APPOINTMENT_KEY_LENGTH:
+        raise Hl7MessageError(
+            f"the appointment id in SCH-2/SCH-1 is too long (at most {MAX_APPOINTMENT_KEY_LENGTH} characters, "
+            "non-ASCII and reserved characters counting three per byte)",
+            header=header,
+            error_code=Hl7ErrorCode.DATA_TYPE_ERROR,
+        )
     start, duration = _timing(message, schedule, local_tz, header)
-    phone, issue = _phone(message, phone_region, message_time)
-    return AppointmentEvent(
+    event = AppointmentEvent(
         header=header,
         kind=kind,
         message_time=message_time,
@@ -135,9 +154,8 @@ def parse_siu(body: bytes | str, *, local_tz: tzinfo, phone_region: str) -> Appo
         start=start,
         duration_minutes=duration,
         status=_status(message, schedule),
-        phone=phone,
-        phone_issue=issue,
     )
+    return event, message
 
 
 def _only(message: hl7.Message, name: str, header: MessageHeader) -> hl7.Segment:

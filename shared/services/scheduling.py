@@ -53,7 +53,8 @@ def process_hl7_message(
     now: datetime,
 ) -> str:
     """Apply one queued message; returns what happened (for the log). Raises InvalidMessageError for a message
-    no retry can fix (the trigger records and completes it) and UpstreamError for storage trouble (retried)."""
+    no retry can fix, storage's permanent refusals included (the trigger records and completes it), and
+    UpstreamError for storage trouble worth retrying."""
     endpoint_id, body, blob = _read_payload(payload, account)
     endpoint = directory.get_endpoint(endpoint_id)
     if endpoint.geo != geo:
@@ -62,7 +63,15 @@ def process_hl7_message(
         event = parse_siu(body, local_tz=ZoneInfo(endpoint.time_zone), phone_region=policy.phone_region)
     except Hl7MessageError as error:
         raise InvalidMessageError(f"HL7 message for endpoint {endpoint_id} not applied: {error.message}") from error
-    outcome = _apply(event, endpoint, geo, account, directory, join_tokens, policy, now)
+    try:
+        outcome = _apply(event, endpoint, geo, account, directory, join_tokens, policy, now)
+    except UpstreamError as error:
+        if error.retryable:
+            raise
+        # Storage refused the request itself (a 400: a key or value it cannot hold): retrying cannot help.
+        raise InvalidMessageError(
+            f"HL7 {event.control_id} for endpoint {endpoint_id} not applied: {error.message}"
+        ) from error
     if blob:
         account.container(OVERFLOW_CONTAINER).delete(blob)
     return outcome

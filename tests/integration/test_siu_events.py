@@ -5,20 +5,23 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import secrets
 from dataclasses import dataclass
 
+import azure.functions as func
 import pytest
 
 from shared import bootstrap
 from shared.adapters.appointments import AppointmentStore
 from shared.adapters.storage import StorageAccount
-from shared.domain.appointment import Appointment, Status, appointment_key
+from shared.domain.appointment import MAX_APPOINTMENT_KEY_LENGTH, Appointment, Status, appointment_key
 from shared.domain.config import SmsSettings
 from shared.domain.sms_job import SmsJob
-from shared.queue_names import SMS_OUTBOUND_QUEUE
+from shared.queue_names import HL7_INBOUND_QUEUE, SMS_OUTBOUND_QUEUE
 from shared.services.maintenance import run_tick
 from shared.services.notices import NoticePolicy
 from shared.services.scheduling import process_hl7_message
+from tests.appcalls import call
 from tests.hl7_support import FROM_NUMBER, Sender, seed_sender
 from tests.samples import EXPECTED, sample
 
@@ -157,3 +160,43 @@ def test_other_siu_events_are_acknowledged_and_ignored(feeds, version: str) -> N
     )
     assert outcome == "ignored"
     assert feed.kinds() == []
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_a_message_that_can_never_be_applied_is_recorded_and_completed_not_retried(
+    config_env: dict[str, str], version: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A message queued before the ingress checked content (or by an older version): one try, then the
+    poison queue with its reason, and the queue function completes instead of raising for host retries."""
+    sender = seed_sender("EU")
+    account = bootstrap.get_storage().for_geo("EU")
+    csn = EXPECTED[f"epic_v{version}_s12.hl7"].appointment_id
+    body = sample(f"epic_v{version}_s12.hl7").decode("utf-8").replace(f"{csn}^EPC", "9" * 600 + "^EPC")
+    payload = {"v": 1, "endpoint": sender.endpoint.id, "body": body}
+    message = func.QueueMessage(id=secrets.token_hex(4), body=json.dumps(payload).encode())
+    call("process_hl7_message_eu", message)  # returns: nothing for the host to retry
+
+    poisoned = account.queue(f"{HL7_INBOUND_QUEUE}-poison").client.peek_messages(max_messages=32)
+    assert any(json.loads(m.content)["endpoint"] == sender.endpoint.id for m in poisoned)
+    assert "appointment id in SCH-2/SCH-1 is too long" in caplog.text
+    assert AppointmentStore(account).find(sender.endpoint.id, appointment_key("9" * 600)) == (None, None)
+
+
+def test_the_longest_appointment_id_the_ingress_accepts_fits_every_table(feeds) -> None:
+    feed = feeds("28")
+    longest = "9" * MAX_APPOINTMENT_KEY_LENGTH
+    body = sample(feed.name("S12")).decode("utf-8").replace(f"{EXPECTED[feed.name('S12')].appointment_id}^EPC", longest)
+    payload = {"v": 1, "endpoint": feed.sender.endpoint.id, "body": body}
+    outcome = process_hl7_message(
+        payload,
+        geo="EU",
+        account=feed.account,
+        directory=bootstrap.get_directory(),
+        join_tokens=bootstrap.get_join_tokens(),
+        policy=POLICY,
+        now=BEFORE_THE_VISITS,
+    )
+    assert outcome == "applied"
+    assert feed.kinds() == ["scheduled"]
+    state, _ = AppointmentStore(feed.account).get(feed.sender.endpoint.id, appointment_key(longest))
+    assert state.status is Status.BOOKED

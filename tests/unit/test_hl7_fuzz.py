@@ -29,7 +29,7 @@ def check(body: bytes | str) -> None:
         error = None
     if error is not None:
         assert error.message
-        assert error.ack_code in ("AE", "AR")
+        assert error.ack_code == "AR"
         build_ack(error.header, error.ack_code, now=NOW, reason=error.message, error_code=error.error_code)
         return
     if event.kind is not EventKind.IGNORED:
