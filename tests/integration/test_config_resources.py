@@ -241,3 +241,8 @@ def test_an_endpoint_turns_ehr_write_back_on_and_off(api: ConfigApi) -> None:
     assert "ehr_write_back" in problem_of(api.patch(path, {"ehr_write_back": "yes"}), 400)
     assert api.get(path).json["ehr_write_back"] is True
     assert new_endpoint(api, org["id"], ehr_write_back=True)["ehr_write_back"] is True
+
+
+@pytest.mark.parametrize("endpoint_id", ["a%2Fb", "a/b", "ep\x01", "e" * 65], ids=["encoded", "slash", "ctl", "long"])
+def test_an_endpoint_id_that_cannot_exist_is_404(api: ConfigApi, endpoint_id: str) -> None:
+    assert "No such endpoint" in problem_of(api.get(f"/api/config/endpoints/{endpoint_id}"), 404)
