@@ -93,7 +93,6 @@ class Hl7MessageError(InvalidMessageError):
     """
 
     code = "invalid_hl7_message"
-    ack_code = "AR"
 
     def __init__(
         self,

@@ -35,7 +35,7 @@ def test_from_v25_err_3_4_8_and_from_v27_no_msa_3() -> None:
     with pytest.raises(Hl7MessageError) as raised:
         parse_siu(body, local_tz=UTC, phone_region="US")
     error = raised.value
-    ack = hl7.parse(build_ack(error.header, error.ack_code, now=NOW, reason=error.message, error_code=error.error_code))
+    ack = hl7.parse(build_ack(error.header, "AR", now=NOW, reason=error.message, error_code=error.error_code))
     assert str(ack.segment("MSA")) == "MSA|AR|C28S12001"
     err = ack.segment("ERR")
     assert str(err(3)) == "100^Segment sequence error^HL70357"
