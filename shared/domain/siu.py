@@ -1,6 +1,6 @@
 """SIU scheduling messages -> `AppointmentEvent`: what happened to which appointment, when it starts, whom to text.
 
-Field choices follow HL7 v2.3-2.8 chapter 10 and what real feeds send (see the corpus tests):
+Field choices follow HL7 v2.3-2.8 chapter 10 and what real feeds send (see the sample and corpus tests):
 
 * appointment id: SCH-2 (filler, the scheduling system's own id) first component, else SCH-1 (placer);
 * start: TQ1-7 (v2.5+), else SCH-11.4 (the TQ start of v2.3/2.4, still sent by many feeds), else the
@@ -252,7 +252,7 @@ def _status(message: hl7.Message, schedule: hl7.Segment) -> str | None:
 CELLULAR = frozenset({"CP", "MOBILE", "CELL", "CELLULAR"})
 NOT_TEXTABLE_EQUIPMENT = frozenset({"INTERNET", "X.400", "FX", "BP", "MD", "TDD", "TTY"})
 """Email and X.400 addresses, fax, beeper, modem and text telephones for the deaf: no SMS reaches them."""
-NOT_THE_PATIENTS_USE = frozenset({"NET", "X.400", "EMR", "ASN", "BPN"})
+NOT_THE_PATIENTS_USE = frozenset({"NET", "EMR", "ASN", "BPN"})
 """An email address, an emergency contact's number, an answering service, a beeper: not the patient's phone."""
 HOME_USES = ("PRN", "ORN", "VHN", "PRS")
 """Primary residence, other residence, vacation home, personal (v2.7+): in this order after any mobile."""
