@@ -38,6 +38,7 @@ from shared.domain.config import (
     Organisation,
     SenderKeys,
     SmsSettings,
+    is_endpoint_id,
 )
 from shared.errors import ConflictError, NotFoundError
 
@@ -167,6 +168,9 @@ class ConfigStore:
         return self.read_endpoint(endpoint_id).value
 
     def read_endpoint(self, endpoint_id: str) -> Versioned[Endpoint]:
+        """Raises NotFoundError, at once for an id that cannot exist (Azure Tables would refuse some as keys)."""
+        if not is_endpoint_id(endpoint_id):
+            raise NotFoundError("No such endpoint.")
         stored = _get(self._table("endpoints"), endpoint_id, "endpoint", "endpoint")
         return Versioned(_endpoint(stored.entity, self._legacy_tenant), stored.etag)
 
@@ -416,6 +420,7 @@ def _endpoint_entity(endpoint: Endpoint) -> dict[str, Any]:
         "sms_reminders_enabled": endpoint.sms.reminders_enabled,
         "sms_reminder_lead_minutes": json.dumps(list(endpoint.sms.reminder_lead_minutes)),
         "sms_from_number": endpoint.sms.from_number or "",
+        "sms_discontinuation_notice_enabled": endpoint.sms.discontinuation_notice_enabled,
         "organizer_user_id": endpoint.organizer_user_id or "",
         "ehr_write_back": endpoint.ehr_write_back,
         "tenant_id": endpoint.tenant_id,
@@ -440,6 +445,7 @@ def _endpoint(e: dict[str, Any], legacy_tenant: str) -> Endpoint:
             reminders_enabled=bool(e.get("sms_reminders_enabled")),
             reminder_lead_minutes=tuple(json.loads(e.get("sms_reminder_lead_minutes") or "[]")),
             from_number=e.get("sms_from_number") or None,
+            discontinuation_notice_enabled=bool(e.get("sms_discontinuation_notice_enabled")),
         ),
         require_body_hash=bool(e.get("require_body_hash")),
         pending_reason=e.get("pending_reason") or None,

@@ -7,7 +7,9 @@ Rules that keep the pipeline safe to redeliver and reorder:
   booking does not resurrect an appointment whose cancellation came first: the cancellation left a
   tombstone carrying its message time).
 * The phone number is kept only while it may still be needed: a cancellation sends its SMS and then
-  the number is dropped at once.
+  the number is dropped at once; so does a discontinuation (S16), whose SMS is the endpoint's choice.
+* No SMS about a visit that is over: a message for a visit whose end has passed is stored, and sends
+  nothing (its link would already be dead).
 * The SMS a change calls for is stored with the state (`pending_notice`) in the same write, so a crash
   between storing and queueing the SMS is repaired by the redelivery: a duplicate hands back the pending
   notice, and its deterministic job id keeps it to one SMS.
@@ -26,6 +28,7 @@ from shared.domain.sms_text import SmsKind
 class Status(StrEnum):
     BOOKED = "booked"
     CANCELLED = "cancelled"
+    DISCONTINUED = "discontinued"
     DELETED = "deleted"
     NO_SHOW = "no_show"
 
@@ -39,7 +42,12 @@ class Outcome(StrEnum):
 DEFAULT_DURATION_MINUTES = 30
 """Used for the meeting end and the purge time when the message gives no duration."""
 
-_CLOSING = {"cancelled": Status.CANCELLED, "deleted": Status.DELETED, "no_show": Status.NO_SHOW}
+_CLOSING = {
+    "cancelled": Status.CANCELLED,
+    "discontinued": Status.DISCONTINUED,
+    "deleted": Status.DELETED,
+    "no_show": Status.NO_SHOW,
+}
 _OPENING = ("booked", "rescheduled", "modified")
 
 
@@ -47,7 +55,7 @@ _OPENING = ("booked", "rescheduled", "modified")
 class Change:
     """What one scheduling message says about one appointment (the parser's output, narrowed)."""
 
-    kind: str  # booked | rescheduled | modified | cancelled | deleted | no_show
+    kind: str  # booked | rescheduled | modified | cancelled | discontinued | deleted | no_show
     sender: str
     control_id: str
     message_time: datetime
@@ -100,23 +108,43 @@ class Decision:
         return self.appointment.notice_phone or self.appointment.phone
 
 
+MAX_APPOINTMENT_KEY_LENGTH = 256
+"""Azure Tables keys hold at most 1 KiB (512 UTF-16 characters), and the schedule index's row key adds about
+100 characters (due time, kind, lead, version, endpoint id) to the appointment key. Epic's CSNs are digits."""
+
+
 def appointment_key(appointment_id: str) -> str:
     """The appointment id as a table key: Azure Tables refuse / \\ # ? and control characters in keys."""
     return quote(appointment_id, safe="")
 
 
-def apply_change(current: Appointment | None, change: Change) -> Decision:
-    """The next state of an appointment and the SMS notice, if any, that the change calls for."""
+def apply_change(
+    current: Appointment | None, change: Change, *, now: datetime, notify_discontinued: bool = False
+) -> Decision:
+    """The next state of an appointment and the SMS notice, if any, that the change calls for.
+
+    `now` tells a visit that is over (no notice about it); `notify_discontinued` is the endpoint's choice
+    whether a discontinuation (S16) tells the patient, as a cancellation does. Raises ValueError for an
+    unknown change kind.
+    """
     if current is not None:
         if (current.last_sender, current.last_control_id) == (change.sender, change.control_id):
             return Decision(Outcome.DUPLICATE, current)
         if change.message_time < current.last_message_time:
             return Decision(Outcome.STALE, current)
     if change.kind in _CLOSING:
-        return _close(current, change, _CLOSING[change.kind])
-    if change.kind in _OPENING:
-        return _open(current, change)
-    raise ValueError(f"unknown change kind {change.kind!r}")
+        status = _CLOSING[change.kind]
+        notify = status is not Status.NO_SHOW and (status is not Status.DISCONTINUED or notify_discontinued)
+        decision = _close(current, change, status, notify=notify)
+    elif change.kind in _OPENING:
+        decision = _open(current, change)
+    else:
+        raise ValueError(f"unknown change kind {change.kind!r}")
+    state = decision.appointment
+    if state.pending_notice is not None and state.end is not None and state.end <= now:
+        # The visit is over: store what the message says, tell the patient nothing.
+        return Decision(decision.outcome, replace(state, pending_notice=None, notice_phone=None))
+    return decision
 
 
 def _stamp(change: Change, notice: SmsKind | None = None, notice_phone: str | None = None) -> dict[str, object]:
@@ -160,15 +188,15 @@ def _open(current: Appointment | None, change: Change) -> Decision:
     return Decision(Outcome.APPLIED, state)
 
 
-def _close(current: Appointment | None, change: Change, status: Status) -> Decision:
-    """Cancelled or deleted: tell the patient (if they were confirmed) and drop the number; no-show: keep
-    the number until the purge after the visit, like any appointment that took place."""
+def _close(current: Appointment | None, change: Change, status: Status, *, notify: bool) -> Decision:
+    """Cancelled, discontinued or deleted: tell the patient (if they were confirmed and `notify`) and drop the
+    number; no-show: keep the number until the purge after the visit, like any appointment that took place."""
     if current is None:
         # A cancellation before its booking: a tombstone, so the late booking is recognised as stale.
         tombstone = Appointment(status, change.start, change.duration_minutes, None, **_stamp(change))
         return Decision(Outcome.APPLIED, tombstone)
     keep_phone = status is Status.NO_SHOW
-    notify = current.open and status is not Status.NO_SHOW and current.phone is not None
+    notify = notify and current.open and current.phone is not None
     stamp = _stamp(change, SmsKind.CANCELLED, current.phone) if notify else _stamp(change)
     state = replace(current, status=status, phone=current.phone if keep_phone else None, **stamp)
     return Decision(Outcome.APPLIED, state)

@@ -40,6 +40,7 @@ MAX_DISPLAY_NAME_LENGTH = 40
 _FHIR_PATH = re.compile(r"(/[\w.~-]+)*/(api/fhir/(r4|stu3|dstu2)|fhir(/(r4|r4b|r5|stu3|dstu2))?)", re.IGNORECASE)
 _UPN = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 _E164 = re.compile(r"\+[1-9]\d{6,14}")
+_ENDPOINT_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 _OBJECT_ID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 
 
@@ -66,6 +67,9 @@ class SmsSettings:
     reminders_enabled: bool = False
     reminder_lead_minutes: tuple[int, ...] = ()
     from_number: str | None = None
+    discontinuation_notice_enabled: bool = False
+    """Whether a discontinued visit (SIU S16) gets the cancellation SMS; off by default, since Epic also
+    discontinues visits the patient already knows about (a series ended at the visit)."""
 
 
 @dataclass(frozen=True)
@@ -120,6 +124,12 @@ class AuditEntry:
     action: str
     target: str
     details: dict[str, object] = field(default_factory=dict)
+
+
+def is_endpoint_id(value: str) -> bool:
+    """Whether `value` could be an endpoint id: ours are `ep_` + URL-safe Base64, so anything else (a `/`,
+    `%`, control characters, a kilobyte of text) names no endpoint and needs no storage call to say so."""
+    return bool(_ENDPOINT_ID.fullmatch(value))
 
 
 def normalise_fhir_base_url(url: str) -> str:
@@ -232,7 +242,14 @@ def check_sms_settings(document: object) -> SmsSettings:
     """Per-endpoint SMS settings from a JSON object; raises InvalidRequestError with the reason."""
     if not isinstance(document, dict):
         raise InvalidRequestError("The SMS settings must be a JSON object.")
-    unknown = set(document) - {"confirmation_enabled", "reminders_enabled", "reminder_lead_minutes", "from_number"}
+    known = {
+        "confirmation_enabled",
+        "reminders_enabled",
+        "reminder_lead_minutes",
+        "from_number",
+        "discontinuation_notice_enabled",
+    }
+    unknown = set(document) - known
     if unknown:
         raise InvalidRequestError(f"Unknown SMS setting(s): {', '.join(sorted(unknown))}.")
     leads = document.get("reminder_lead_minutes", [])
@@ -249,12 +266,28 @@ def check_sms_settings(document: object) -> SmsSettings:
     if reminders and not leads:
         raise InvalidRequestError("reminders_enabled needs at least one reminder lead time.")
     confirmation = check_bool(document.get("confirmation_enabled", False), "confirmation_enabled")
+    discontinuation = check_bool(
+        document.get("discontinuation_notice_enabled", False), "discontinuation_notice_enabled"
+    )
+    if discontinuation and not confirmation:
+        raise InvalidRequestError("discontinuation_notice_enabled needs confirmation_enabled.")
     number = document.get("from_number")
     if number is not None:
         number = check_phone_number(number)
     if (confirmation or reminders) and number is None:
         raise InvalidRequestError("from_number is required when confirmation or reminder SMS are enabled.")
-    return SmsSettings(confirmation, reminders, tuple(sorted(leads, reverse=True)), number)
+    return SmsSettings(confirmation, reminders, tuple(sorted(leads, reverse=True)), number, discontinuation)
+
+
+def sms_settings_document(sms: SmsSettings) -> dict[str, object]:
+    """The SMS settings as the API shows them and `check_sms_settings` reads them (no patient data)."""
+    return {
+        "confirmation_enabled": sms.confirmation_enabled,
+        "reminders_enabled": sms.reminders_enabled,
+        "reminder_lead_minutes": list(sms.reminder_lead_minutes),
+        "from_number": sms.from_number,
+        "discontinuation_notice_enabled": sms.discontinuation_notice_enabled,
+    }
 
 
 def status_after_admin_change(status: EndpointStatus) -> EndpointStatus:

@@ -3,8 +3,8 @@
 Everything a caller needs to answer a message — even one that cannot be parsed — starts here: the
 lenient `read_header` reads MSH by plain splitting so an ACK can still echo the sender's ids, while
 `parse_message` hands the whole message to python-hl7. Failures raise `Hl7MessageError`, which
-carries what the ACK needs (the header if readable, AR or AE, the HL7 table 0357 error code) and a
-reason that names fields, never their values (they may be patient data).
+carries what the ACK needs (the header if readable, the HL7 table 0357 error code) and a reason that
+names fields, never their values (they may be patient data).
 """
 
 from __future__ import annotations
@@ -84,11 +84,12 @@ class MessageHeader:
 
 
 class Hl7MessageError(InvalidMessageError):
-    """An HL7 message we cannot accept; `ack_code` and `error_code` say how to acknowledge it.
+    """An HL7 message we can never accept as sent: answered `AR` (do not resend it unchanged), with
+    `error_code` (HL7 table 0357) naming the condition and the message naming the field.
 
-    `header` is what MSH said (None when not even MSH could be read). AR (reject) means the
-    message as such is unacceptable (not HL7, unsupported version); AE (error) means it is HL7 we
-    handle but its content is wrong (a required segment or field missing or malformed).
+    `header` is what MSH said (None when not even MSH could be read). Sending the same message again
+    cannot help, whether it is not HL7 at all or its content is wrong, so there is no `AE` here: `AE`
+    is kept for our own trouble, when the sender should try again.
     """
 
     code = "invalid_hl7_message"
@@ -98,12 +99,10 @@ class Hl7MessageError(InvalidMessageError):
         message: str,
         *,
         header: MessageHeader | None = None,
-        ack_code: str = "AE",
         error_code: Hl7ErrorCode = Hl7ErrorCode.REQUIRED_FIELD_MISSING,
     ) -> None:
         super().__init__(message)
         self.header = header
-        self.ack_code = ack_code
         self.error_code = error_code
 
 
@@ -128,7 +127,7 @@ def unframe(body: bytes | str) -> str:
         text = text[:end]
     text = text.replace("\r\n", "\r").replace("\n", "\r").strip(" \t\r")
     if not text:
-        raise Hl7MessageError("not an HL7 v2 message: the body is empty", ack_code="AR")
+        raise Hl7MessageError("not an HL7 v2 message: the body is empty")
     return text
 
 
@@ -139,12 +138,11 @@ def segments_of(text: str) -> list[str]:
     """
     segments = [s for s in text.split("\r") if s.strip() and s[:3] not in ("FHS", "BHS", "BTS", "FTS")]
     if not segments or not segments[0].startswith("MSH"):
-        raise Hl7MessageError("not an HL7 v2 message: no MSH segment at the start", ack_code="AR")
+        raise Hl7MessageError("not an HL7 v2 message: no MSH segment at the start")
     if sum(1 for s in segments if s.startswith("MSH")) > 1:
         raise Hl7MessageError(
             "the body holds more than one message: send one message per request",
             header=_header_of(segments[0]),
-            ack_code="AR",
             error_code=Hl7ErrorCode.SEGMENT_SEQUENCE_ERROR,
         )
     return segments
@@ -209,13 +207,12 @@ def parse_message(body: bytes | str) -> tuple[MessageHeader, hl7.Message]:
     segments = segments_of(unframe(body))
     header = _header_of(segments[0])
     if header is None:
-        raise Hl7MessageError("MSH-1/MSH-2 separators are missing or malformed", ack_code="AR")
+        raise Hl7MessageError("MSH-1/MSH-2 separators are missing or malformed")
     if not re.fullmatch(r"2\.\d(\.\d+)?", header.version):
         # Versions 2.1 to 2.9 share the fields we read; anything else is not HL7 v2 as we know it.
         raise Hl7MessageError(
             "MSH-12 version is missing or not an HL7 v2 version",
             header=header,
-            ack_code="AR",
             error_code=Hl7ErrorCode.UNSUPPORTED_VERSION_ID,
         )
     try:
@@ -224,7 +221,6 @@ def parse_message(body: bytes | str) -> tuple[MessageHeader, hl7.Message]:
         raise Hl7MessageError(
             "the message cannot be parsed as HL7 v2 ER7",
             header=header,
-            ack_code="AR",
             error_code=Hl7ErrorCode.SEGMENT_SEQUENCE_ERROR,
         ) from exc
     return header, message

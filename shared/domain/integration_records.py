@@ -9,7 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from shared.domain.config import Endpoint, Organisation
+from shared.domain.config import Endpoint, Organisation, sms_settings_document
+from shared.domain.siu import EVENT_KINDS
 
 PROVIDER_LAUNCH_PATH = "/api/launch/provider"
 PATIENT_LAUNCH_PATH = "/api/launch/patient"
@@ -17,8 +18,8 @@ DEVICE_TEST_PATH = "/api/devicetest"
 """Opened with `?ctx=<context_token>` (the device-test record gives both)."""
 HL7_PATH = "/api/hl7/{endpoint_id}"
 DEVICE_TEST_PURPOSE = "device-test"
-SIU_EVENTS = ("S12", "S13", "S14", "S15", "S17", "S26")
-"""New, rescheduled, modified, cancelled, deleted, no-show."""
+SIU_EVENTS = tuple(EVENT_KINDS)
+"""New, rescheduled, modified, cancelled, discontinued, deleted, no-show: the events the connector acts on."""
 
 
 @dataclass(frozen=True)
@@ -53,10 +54,7 @@ def integration_records(org: Organisation, endpoint: Endpoint, inputs: RecordInp
         },
         "sms_configuration": {
             "organisation_display_name": org.display_name,
-            "from_number": endpoint.sms.from_number,
-            "confirmation_enabled": endpoint.sms.confirmation_enabled,
-            "reminders_enabled": endpoint.sms.reminders_enabled,
-            "reminder_lead_minutes": list(endpoint.sms.reminder_lead_minutes),
+            **sms_settings_document(endpoint.sms),
             "time_zone": endpoint.time_zone,
         },
         "device_test": {

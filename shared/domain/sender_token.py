@@ -26,6 +26,8 @@ ALGORITHMS = ("RS256", "RS384", "RS512", "ES256", "ES384")
 MAX_LIFETIME = timedelta(minutes=5)
 CLOCK_SKEW = timedelta(seconds=60)
 BODY_HASH_CLAIM = "body_sha256"
+LAST_NUMERIC_DATE = 253_402_300_799
+"""9999-12-31T23:59:59Z, the last second a datetime holds."""
 
 
 @dataclass(frozen=True)
@@ -74,10 +76,14 @@ def verify_sender_token(
     """
     now = datetime.now(UTC)  # PyJWT checks exp and iat against the real clock too
     claims = _decode(token, keys, audience)
-    expires = datetime.fromtimestamp(claims["exp"], UTC)
-    issued = datetime.fromtimestamp(claims["iat"], UTC)
-    if expires - now > MAX_LIFETIME + CLOCK_SKEW or expires - issued > MAX_LIFETIME + CLOCK_SKEW:
+    exp, iat = claims["exp"], claims["iat"]
+    if not all(_numeric_date(value) for value in (exp, iat)):
+        # Checked before any arithmetic: an absurd exp (10**20, 1e308) is no datetime at all.
+        raise NotAuthorisedError("The token's exp and iat must be NumericDate values (seconds since 1970).")
+    longest = (MAX_LIFETIME + CLOCK_SKEW).total_seconds()
+    if exp - now.timestamp() > longest or exp - iat > longest:
         raise NotAuthorisedError("The token lives longer than 5 minutes; use a short expiry.")
+    expires = datetime.fromtimestamp(exp, UTC)
     if not isinstance(claims["jti"], str) or not claims["jti"].strip():
         raise NotAuthorisedError("The token's jti claim is empty.")
     claimed_hash = claims.get(BODY_HASH_CLAIM)
@@ -86,6 +92,11 @@ def verify_sender_token(
     if claimed_hash is not None and not hmac.compare_digest(str(claimed_hash), body_hash(body)):
         raise NotAuthorisedError(f"The {BODY_HASH_CLAIM} claim does not match the body.")
     return VerifiedSender(jti=claims["jti"], expires=expires, key_id=token_key_id(token))
+
+
+def _numeric_date(value: object) -> bool:
+    """A number of seconds since 1970 within years 1970-9999 (comparisons only: exact for any int or float)."""
+    return isinstance(value, int | float) and not isinstance(value, bool) and 0 <= value <= LAST_NUMERIC_DATE
 
 
 def _decode(token: str, keys: Sequence[Any], audience: str) -> dict[str, Any]:
@@ -119,4 +130,6 @@ def _decode(token: str, keys: Sequence[Any], audience: str) -> dict[str, Any]:
             raise NotAuthorisedError("The token is not valid yet (iat or nbf in the future).") from exc
         except jwt.PyJWTError as exc:
             raise NotAuthorisedError(f"The token was refused: {type(exc).__name__}.") from exc
+        except (OverflowError, ValueError, TypeError) as exc:  # PyJWT's int() of an infinite or odd exp/iat/nbf
+            raise NotAuthorisedError("The token's exp, iat or nbf is not a usable NumericDate.") from exc
     raise NotAuthorisedError("The token's signature does not match the endpoint's key.") from last_error

@@ -1,15 +1,16 @@
 """SIU scheduling messages -> `AppointmentEvent`: what happened to which appointment, when it starts, whom to text.
 
-Field choices follow HL7 v2.3-2.8 chapter 10 and what real feeds send (see the corpus tests):
+Field choices follow HL7 v2.3-2.8 chapter 10 and what real feeds send (see the sample and corpus tests):
 
 * appointment id: SCH-2 (filler, the scheduling system's own id) first component, else SCH-1 (placer);
 * start: TQ1-7 (v2.5+), else SCH-11.4 (the TQ start of v2.3/2.4, still sent by many feeds), else the
   earliest resource start AIS-4 / AIG-8 / AIL-6 / AIP-6;
 * duration: the end of the same source (TQ1-8, SCH-11.5), else SCH-9/SCH-10, else SCH-11.3, else the
   resource duration (AIS-7/8, AIG-11/12, AIL-9/10, AIP-9/10);
-* phone: PID-13 then PID-14 repetitions; a cellular one (XTN-3 `CP`) first, then personal (XTN-2 `PRN`),
-  then an unlabelled PID-13 (v2.3 feeds often send just the number); each read from XTN-5/6/7, XTN-12
-  and the legacy formatted XTN-1, in that order, and normalised to E.164.
+* phone: the repetitions of PID-40 (v2.7+, where PID-13/14 are deprecated), then PID-13, then PID-14, ranked
+  by HL7 table 0201 (use) and 0202 (equipment) — see `_rank` — and, within a rank, by XTN-18 preference
+  order; a number whose XTN-14 expiration date is before the message is skipped. Each is read from
+  XTN-5/6/7, XTN-12 and the legacy formatted XTN-1, in that order, and normalised to E.164.
 
 Non-SIU messages and SIU events we do not act on are returned with kind IGNORED and a reason: the
 caller logs and drops them. Anything unusable raises Hl7MessageError naming the field, never its value.
@@ -20,12 +21,13 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
-from datetime import datetime, tzinfo
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, tzinfo
 from enum import StrEnum
 
 import hl7
 
+from shared.domain.appointment import MAX_APPOINTMENT_KEY_LENGTH, appointment_key
 from shared.domain.hl7_message import (
     Hl7ErrorCode,
     Hl7MessageError,
@@ -44,6 +46,7 @@ class EventKind(StrEnum):
     RESCHEDULED = "rescheduled"
     MODIFIED = "modified"
     CANCELLED = "cancelled"
+    DISCONTINUED = "discontinued"
     DELETED = "deleted"
     NO_SHOW = "no_show"
     IGNORED = "ignored"
@@ -54,6 +57,7 @@ EVENT_KINDS: dict[str, EventKind] = {
     "S13": EventKind.RESCHEDULED,
     "S14": EventKind.MODIFIED,
     "S15": EventKind.CANCELLED,
+    "S16": EventKind.DISCONTINUED,
     "S17": EventKind.DELETED,
     "S26": EventKind.NO_SHOW,
 }
@@ -98,8 +102,22 @@ def parse_siu(body: bytes | str, *, local_tz: tzinfo, phone_region: str) -> Appo
 
     `local_tz` is the endpoint's zone for times without an offset; `phone_region` the region of
     numbers without a country code. Raises Hl7MessageError when the body is not HL7 v2, MSH-7 is
-    unusable, or an SIU event we act on lacks SCH, an appointment id or a start time.
+    unusable, or an SIU event we act on lacks SCH, a usable appointment id or a start time.
     """
+    event, message = _read(body, local_tz)
+    if event.kind is EventKind.IGNORED:
+        return event
+    phone, issue = _phone(message, phone_region, event.message_time)
+    return replace(event, phone=phone, phone_issue=issue)
+
+
+def check_siu(body: bytes | str, *, local_tz: tzinfo) -> AppointmentEvent:
+    """What the ingress checks before it acknowledges: everything `parse_siu` would refuse (so a message
+    answered `AA` can always be applied), without reading the phone number. Raises Hl7MessageError."""
+    return _read(body, local_tz)[0]
+
+
+def _read(body: bytes | str, local_tz: tzinfo) -> tuple[AppointmentEvent, hl7.Message]:
     header, message = parse_message(body)
     message_time = parse_time(header.message_time, local_tz, minimum="day")
     if message_time is None:
@@ -107,22 +125,26 @@ def parse_siu(body: bytes | str, *, local_tz: tzinfo, phone_region: str) -> Appo
             "MSH-7 message time is missing or malformed", header=header, error_code=Hl7ErrorCode.DATA_TYPE_ERROR
         )
     if header.message_type != "SIU":
-        return AppointmentEvent(
-            header, EventKind.IGNORED, message_time, ignored_reason=f"not a scheduling message ({header.message_type})"
-        )
+        reason = f"not a scheduling message ({header.message_type})"
+        return AppointmentEvent(header, EventKind.IGNORED, message_time, ignored_reason=reason), message
     kind = EVENT_KINDS.get(header.event, EventKind.IGNORED)
     if kind is EventKind.IGNORED:
-        return AppointmentEvent(
-            header, kind, message_time, ignored_reason=f"SIU event {header.event or '(none)'} is not acted on"
-        )
+        reason = f"SIU event {header.event or '(none)'} is not acted on"
+        return AppointmentEvent(header, kind, message_time, ignored_reason=reason), message
     schedule = _only(message, "SCH", header)
     placer_id, filler_id = value(schedule, 1) or None, value(schedule, 2) or None
     appointment_id = filler_id or placer_id
     if appointment_id is None:
         raise Hl7MessageError("no appointment id in SCH-2 or SCH-1", header=header)
+    if len(appointment_key(appointment_id)) > MAX_APPOINTMENT_KEY_LENGTH:
+        raise Hl7MessageError(
+            f"the appointment id in SCH-2/SCH-1 is too long (at most {MAX_APPOINTMENT_KEY_LENGTH} characters, "
+            "non-ASCII and reserved characters counting three per byte)",
+            header=header,
+            error_code=Hl7ErrorCode.DATA_TYPE_ERROR,
+        )
     start, duration = _timing(message, schedule, local_tz, header)
-    phone, issue = _phone(message, phone_region)
-    return AppointmentEvent(
+    event = AppointmentEvent(
         header=header,
         kind=kind,
         message_time=message_time,
@@ -132,9 +154,8 @@ def parse_siu(body: bytes | str, *, local_tz: tzinfo, phone_region: str) -> Appo
         start=start,
         duration_minutes=duration,
         status=_status(message, schedule),
-        phone=phone,
-        phone_issue=issue,
     )
+    return event, message
 
 
 def _only(message: hl7.Message, name: str, header: MessageHeader) -> hl7.Segment:
@@ -225,44 +246,62 @@ def _status(message: hl7.Message, schedule: hl7.Segment) -> str | None:
     return None
 
 
-CELLULAR_LABELS = frozenset({"CP", "MOBILE", "CELL", "CELLULAR"})
-"""`CP` is HL7 table 0202's cellular phone; some feeds (e.g. UK TIEs) put `MOBILE` in XTN-2 instead."""
-NOT_A_PHONE = frozenset({"NET", "X.400", "INTERNET", "FX", "BP", "MD"})
-"""Email, fax, beeper and modem entries carry no number we can text."""
+# HL7 table 0202 (equipment type), https://www.hl7.org/fhir/R4/v2/0202/index.html, and table 0201 (use),
+# https://www.hl7.org/fhir/R4/v2/0201/index.html. `MOBILE`/`CELL` are what some feeds (e.g. UK TIEs) put
+# in XTN-2 or XTN-3 instead of `CP`.
+CELLULAR = frozenset({"CP", "MOBILE", "CELL", "CELLULAR"})
+NOT_TEXTABLE_EQUIPMENT = frozenset({"INTERNET", "X.400", "FX", "BP", "MD", "TDD", "TTY"})
+"""Email and X.400 addresses, fax, beeper, modem and text telephones for the deaf: no SMS reaches them."""
+NOT_THE_PATIENTS_USE = frozenset({"NET", "EMR", "ASN", "BPN"})
+"""An email address, an emergency contact's number, an answering service, a beeper: not the patient's phone."""
+HOME_USES = ("PRN", "ORN", "VHN", "PRS")
+"""Primary residence, other residence, vacation home, personal (v2.7+): in this order after any mobile."""
+UNLABELLED = len(HOME_USES) + 1
+NO_PREFERENCE = 1_000_000
+"""The XTN-18 preference order of a number that states none: after every number that does."""
 
 
-def _phone(message: hl7.Message, region: str) -> tuple[str | None, PhoneIssue | None]:
-    """The best textable number, or why there is none."""
-    ranked: list[tuple[int, int, list[str]]] = []
+def _phone(message: hl7.Message, region: str, sent: datetime) -> tuple[str | None, PhoneIssue | None]:
+    """The best textable number of the patient, or why there is none."""
+    ranked: list[tuple[int, int, int, list[str]]] = []
     patients = segments_named(message, "PID")
     if patients:
         for order, (field, xtn) in enumerate(_telecoms(patients[0])):
-            use, equipment = xtn[1].upper(), xtn[2].upper()
-            if use in NOT_A_PHONE or equipment in NOT_A_PHONE:
+            rank = _rank(field, xtn[1].upper(), xtn[2].upper())
+            expires = parse_time(xtn[13], sent.tzinfo or UTC, minimum="day")
+            if rank is None or (expires is not None and expires < sent):
                 continue
-            if equipment in CELLULAR_LABELS or use in CELLULAR_LABELS:
-                rank = 0
-            elif use == "PRN":
-                rank = 1
-            elif field == 13 and not use and not equipment:
-                rank = 2
-            else:
-                continue
-            ranked.append((rank, order, _spellings(xtn)))
-    if not any(spellings for _, _, spellings in ranked):
+            preference = int(xtn[17]) if re.fullmatch(r"[0-9]{1,6}", xtn[17]) else NO_PREFERENCE
+            ranked.append((rank, preference, order, _spellings(xtn)))
+    if not any(spellings for *_, spellings in ranked):
         return None, PhoneIssue.NO_PHONE
-    for _, _, spellings in sorted(ranked, key=lambda item: item[:2]):
+    for *_, spellings in sorted(ranked, key=lambda item: item[:3]):
         for spelling in spellings:
             if number := to_e164(spelling, region):
                 return number, None
     return None, PhoneIssue.INVALID_PHONE
 
 
+def _rank(field: int, use: str, equipment: str) -> int | None:
+    """0 for a mobile of any of the patient's own uses (a work mobile too), then the home uses in HOME_USES
+    order, then a number with neither code (v2.3 feeds often send just the number); None for what is not
+    the patient's textable phone — including a work landline (WPN), which a colleague may answer."""
+    if use in NOT_THE_PATIENTS_USE or equipment in NOT_TEXTABLE_EQUIPMENT:
+        return None
+    if equipment in CELLULAR or use in CELLULAR:
+        return 0
+    if use in HOME_USES:
+        return HOME_USES.index(use) + 1
+    if not use and not equipment and field != 14:
+        return UNLABELLED
+    return None
+
+
 def _telecoms(patient: hl7.Segment) -> Iterator[tuple[int, list[str]]]:
-    """(field, XTN components 1-12) of every PID-13 then PID-14 repetition."""
-    for field in (13, 14):
+    """(field, XTN components 1-18) of every PID-40, then PID-13, then PID-14 repetition."""
+    for field in (40, 13, 14):
         for repetition in range(1, repetitions(patient, field) + 1):
-            yield field, [value(patient, field, repetition, component) for component in range(1, 13)]
+            yield field, [value(patient, field, repetition, component) for component in range(1, 19)]
 
 
 def _spellings(xtn: list[str]) -> list[str]:

@@ -23,6 +23,7 @@ from shared.domain.config import (
     check_time_zone,
     check_upn,
     normalise_fhir_base_url,
+    sms_settings_document,
     status_after_admin_change,
 )
 from shared.errors import ConflictError, InvalidRequestError
@@ -177,12 +178,7 @@ def _audit_values(values: dict[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for name, value in values.items():
         if isinstance(value, SmsSettings):
-            out["sms"] = {
-                "confirmation_enabled": value.confirmation_enabled,
-                "reminders_enabled": value.reminders_enabled,
-                "reminder_lead_minutes": list(value.reminder_lead_minutes),
-                "from_number": value.from_number,
-            }
+            out["sms"] = sms_settings_document(value)
         else:
             out[name] = value if isinstance(value, bool) or value is None else str(value)
     return out

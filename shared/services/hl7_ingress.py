@@ -1,8 +1,10 @@
 """HL7 ingress: authenticate the sender, store the message in its organisation's geography, acknowledge.
 
-`MSA|AA` is only ever sent after the message is durably queued; every refusal is an ACK with `AR` (or
-`AE` when we failed) and a plain reason, paired with its HTTP status. A message too large for a queue
-message waits in the geography's blob container and the queue carries its name.
+`MSA|AA` is only ever sent after the message is durably queued, and only for a message the queue function
+can apply (checked here, so a content error is the sender's to fix now, not a poison message later). Every
+refusal is an ACK with `AR` (do not resend it unchanged) or `AE` (our trouble: send it again) and a plain
+reason, paired with its HTTP status. A message too large for a queue message waits in the geography's blob
+container and the queue carries its name.
 """
 
 from __future__ import annotations
@@ -13,12 +15,14 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
+from zoneinfo import ZoneInfo
 
 from shared.adapters.storage import StorageAccount
 from shared.domain.ack import build_ack
-from shared.domain.config import Endpoint, EndpointStatus, SenderKeys
-from shared.domain.hl7_message import Hl7ErrorCode, MessageHeader, read_header, unframe
+from shared.domain.config import Endpoint, EndpointStatus, SenderKeys, is_endpoint_id
+from shared.domain.hl7_message import Hl7ErrorCode, Hl7MessageError, MessageHeader, read_header, unframe
 from shared.domain.sender_token import bearer_token, token_key_id, verify_sender_token
+from shared.domain.siu import check_siu
 from shared.errors import (
     ConflictError,
     ConnectorError,
@@ -87,6 +91,7 @@ def ingest_hl7(
             raise _Refused(
                 400, "The body is not an HL7 v2 message (no readable MSH segment).", Hl7ErrorCode.SEGMENT_SEQUENCE_ERROR
             )
+        _check_content(endpoint, body)
         _store(account, endpoint, body, header, now)
     except _Refused as refusal:
         logger.info("HL7 for endpoint %s refused (%d): %s", endpoint_id, refusal.status, refusal.reason)
@@ -97,6 +102,8 @@ def ingest_hl7(
 
 
 def _approved_endpoint(directory: Directory, endpoint_id: str) -> Endpoint:
+    if not is_endpoint_id(endpoint_id):
+        raise _Refused(404, "Unknown endpoint.", Hl7ErrorCode.UNKNOWN_KEY_IDENTIFIER)
     try:
         endpoint = directory.get_endpoint(endpoint_id)
     except NotFoundError:
@@ -141,6 +148,14 @@ def _authenticate(
         raise _Refused(409, error.message, Hl7ErrorCode.APPLICATION_RECORD_LOCKED) from error
     except UpstreamError as error:
         raise _unavailable(error) from error
+
+
+def _check_content(endpoint: Endpoint, body: bytes) -> None:
+    """Refuse now what the queue function could never apply (SCH missing, an id too long for a key, ...)."""
+    try:
+        check_siu(body, local_tz=ZoneInfo(endpoint.time_zone))
+    except Hl7MessageError as error:
+        raise _Refused(400, f"The message cannot be applied: {error.message}.", error.error_code) from error
 
 
 def _use_once(account: StorageAccount, endpoint_id: str, jti: str, expires: datetime) -> None:

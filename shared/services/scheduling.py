@@ -53,7 +53,8 @@ def process_hl7_message(
     now: datetime,
 ) -> str:
     """Apply one queued message; returns what happened (for the log). Raises InvalidMessageError for a message
-    no retry can fix (the trigger records and completes it) and UpstreamError for storage trouble (retried)."""
+    no retry can fix, storage's permanent refusals included (the trigger records and completes it), and
+    UpstreamError for storage trouble worth retrying."""
     endpoint_id, body, blob = _read_payload(payload, account)
     endpoint = directory.get_endpoint(endpoint_id)
     if endpoint.geo != geo:
@@ -62,7 +63,15 @@ def process_hl7_message(
         event = parse_siu(body, local_tz=ZoneInfo(endpoint.time_zone), phone_region=policy.phone_region)
     except Hl7MessageError as error:
         raise InvalidMessageError(f"HL7 message for endpoint {endpoint_id} not applied: {error.message}") from error
-    outcome = _apply(event, endpoint, geo, account, directory, join_tokens, policy, now)
+    try:
+        outcome = _apply(event, endpoint, geo, account, directory, join_tokens, policy, now)
+    except UpstreamError as error:
+        if error.retryable:
+            raise
+        # Storage refused the request itself (a 400: a key or value it cannot hold): retrying cannot help.
+        raise InvalidMessageError(
+            f"HL7 {event.control_id} for endpoint {endpoint_id} not applied: {error.message}"
+        ) from error
     if blob:
         account.container(OVERFLOW_CONTAINER).delete(blob)
     return outcome
@@ -94,7 +103,7 @@ def _apply(
         phone=event.phone,
     )
     store = AppointmentStore(account)
-    decision, etag = _write(store, endpoint.id, key, change, geo)
+    decision, etag = _write(store, endpoint, key, change, geo, now)
     logger.info("HL7 %s for endpoint %s: %s", event.control_id, endpoint.id, decision.outcome)
     if decision.outcome is Outcome.STALE:
         return str(decision.outcome)
@@ -121,7 +130,9 @@ def _apply(
     return str(decision.outcome)
 
 
-def _write(store: AppointmentStore, endpoint_id: str, key: str, change: Change, geo: str) -> tuple[Decision, str]:
+def _write(
+    store: AppointmentStore, endpoint: Endpoint, key: str, change: Change, geo: str, now: datetime
+) -> tuple[Decision, str]:
     """Apply the change under optimistic concurrency; a booked appointment gets its join token here.
 
     A booking is usually of an appointment we have never seen: it is created straight away, and read
@@ -129,9 +140,11 @@ def _write(store: AppointmentStore, endpoint_id: str, key: str, change: Change, 
     """
     assume_new = change.kind == "booked"
     for _ in range(MAX_WRITE_ATTEMPTS):
-        current, etag = (None, None) if assume_new else store.find(endpoint_id, key)
+        current, etag = (None, None) if assume_new else store.find(endpoint.id, key)
         assume_new = False
-        decision = apply_change(current, change)
+        decision = apply_change(
+            current, change, now=now, notify_discontinued=endpoint.sms.discontinuation_notice_enabled
+        )
         if decision.outcome is not Outcome.APPLIED:
             return decision, etag or ""
         state = decision.appointment
@@ -139,12 +152,12 @@ def _write(store: AppointmentStore, endpoint_id: str, key: str, change: Change, 
             state = replace(state, join_token=new_token(geo))
         try:
             written = (
-                store.create(endpoint_id, key, state) if etag is None else store.replace(endpoint_id, key, state, etag)
+                store.create(endpoint.id, key, state) if etag is None else store.replace(endpoint.id, key, state, etag)
             )
         except (ConflictError, PreconditionFailedError):
             continue  # another message for this appointment won the race: decide again on its result
         return Decision(decision.outcome, state), written
-    raise UpstreamError(f"Appointment of endpoint {endpoint_id} is contended; retrying later.", retryable=True)
+    raise UpstreamError(f"Appointment of endpoint {endpoint.id} is contended; retrying later.", retryable=True)
 
 
 def _queue_notice(

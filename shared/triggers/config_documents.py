@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from shared.domain.config import sms_settings_document
+
 if TYPE_CHECKING:
     from shared.adapters.config_store import Operation, PhoneNumber, Versioned
     from shared.domain.config import AuditEntry, Endpoint, Organisation, SenderKeys
@@ -38,12 +40,7 @@ def endpoint_document(endpoint: Endpoint) -> dict[str, Any]:
         "organizer_user_id": endpoint.organizer_user_id,
         "ehr_write_back": endpoint.ehr_write_back,
         "announce_entry_exit": endpoint.announce_entry_exit,
-        "sms": {
-            "confirmation_enabled": endpoint.sms.confirmation_enabled,
-            "reminders_enabled": endpoint.sms.reminders_enabled,
-            "reminder_lead_minutes": list(endpoint.sms.reminder_lead_minutes),
-            "from_number": endpoint.sms.from_number,
-        },
+        "sms": sms_settings_document(endpoint.sms),
     }
 
 

@@ -89,8 +89,11 @@ def test_admin_to_approved_endpoint_with_sms_certificate_and_records(epic: EpicS
             "reminders_enabled": True,
             "reminder_lead_minutes": [1440, 120],
             "from_number": number,
+            "discontinuation_notice_enabled": True,
         }
-        assert api.put(f"{endpoint_url}/sms", json=sms).status_code == 200
+        saved = api.put(f"{endpoint_url}/sms", json=sms)
+        assert saved.status_code == 200, saved.text
+        assert saved.json()["sms"] == sms
         keys = api.put(
             f"{base}/config/organisations/{org_id}/sender-keys/production", json={"certificate": sender_certificate()}
         )

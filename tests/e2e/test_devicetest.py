@@ -23,23 +23,10 @@ from shared.devhost.host import DevHost
 from shared.domain import context_token
 from shared.domain.integration_records import DEVICE_TEST_PURPOSE
 from shared.services.device_test import DEVICE_TESTS_TABLE
+from tests.browser import BROWSER_ARGS as HEADLESS_ARGS
 from tests.hl7_support import seed_sender
 
-CHROMIUM = Path("/usr/bin/chromium")
-BROWSER_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--use-fake-device-for-media-stream",
-]
-needs_chromium = pytest.mark.skipif(
-    not CHROMIUM.exists(), reason="Chromium is not installed at /usr/bin/chromium (apt-get install chromium)"
-)
+BROWSER_ARGS = [*HEADLESS_ARGS, "--use-fake-device-for-media-stream"]
 SECRET = secrets.token_bytes(32)
 
 
@@ -65,13 +52,13 @@ def stored_results(app_env: dict[str, str], endpoint_id: str) -> list[dict]:
         return []
 
 
-def run_page(host: DevHost, token: str, *, allow_media: bool) -> tuple[str, list[str]]:
+def run_page(host: DevHost, chromium: Path, token: str, *, allow_media: bool) -> tuple[str, list[str]]:
     """Open the page, click through it, answer "yes" to the test sound; returns the verdict and problems."""
     from playwright.sync_api import sync_playwright
 
     args = [*BROWSER_ARGS, "--use-fake-ui-for-media-stream"] if allow_media else BROWSER_ARGS
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=args)
+        browser = playwright.chromium.launch(executable_path=str(chromium), args=args)
         try:
             context = browser.new_context()
             if allow_media:
@@ -90,10 +77,11 @@ def run_page(host: DevHost, token: str, *, allow_media: bool) -> tuple[str, list
             browser.close()
 
 
-@needs_chromium
-def test_with_camera_and_microphone_allowed_the_device_is_ready(host: DevHost, app_env: dict[str, str]) -> None:
+def test_with_camera_and_microphone_allowed_the_device_is_ready(
+    host: DevHost, chromium: Path, app_env: dict[str, str]
+) -> None:
     endpoint_id = f"ep-{uuid.uuid4().hex[:8]}"
-    verdict, problems = run_page(host, device_test_token(endpoint_id), allow_media=True)
+    verdict, problems = run_page(host, chromium, device_test_token(endpoint_id), allow_media=True)
 
     assert verdict == "Your device is ready for your visit.", problems
     [stored] = stored_results(app_env, endpoint_id)
@@ -103,12 +91,11 @@ def test_with_camera_and_microphone_allowed_the_device_is_ready(host: DevHost, a
     assert stored["Passed"] is True
 
 
-@needs_chromium
 def test_with_camera_and_microphone_denied_the_page_says_how_to_allow_them(
-    host: DevHost, app_env: dict[str, str]
+    host: DevHost, chromium: Path, app_env: dict[str, str]
 ) -> None:
     endpoint_id = f"ep-{uuid.uuid4().hex[:8]}"
-    verdict, problems = run_page(host, device_test_token(endpoint_id), allow_media=False)
+    verdict, problems = run_page(host, chromium, device_test_token(endpoint_id), allow_media=False)
 
     assert verdict == "Your device is not ready yet."
     assert any(problem.startswith("Camera: allow it") for problem in problems)

@@ -21,9 +21,11 @@ from azure.data.tables import TableServiceClient
 import function_app
 from shared import bootstrap
 from shared.devhost.host import DevHost
+from shared.domain.phone import mask_phone
 from shared.hostconfig import get_host_config
 from shared.settings import KNOWN_GEOS
 from tests.hl7_support import PATIENT_PHONE, Sender, seed_sender, siu
+from tests.samples import BATCH, BATCH_EXPECTED, EXPECTED, batch_messages, sample, shifted
 
 NOW = dt.datetime.now(dt.UTC).replace(microsecond=0)
 
@@ -164,3 +166,43 @@ def test_no_valid_phone_means_no_sms_and_non_siu_is_dropped(pipeline, config_env
     time.sleep(1)
     assert sent(outbox) == []
     assert "Phone" not in appointment_row(config_env, "EU", sender, "A4")
+
+
+@pytest.mark.parametrize("version", ["23", "251", "28"])
+def test_epic_samples_over_http_in_each_version(pipeline, config_env, version: str) -> None:
+    """The project's samples, moved to lie ahead: book, reschedule, discontinue; then the same booking as
+    sent (its visit long over) for another endpoint: stored, never texted."""
+    host, sender, outbox = pipeline
+    name = f"epic_v{version}_s12.hl7"
+    expected = EXPECTED[name]
+    ahead = dt.timedelta(days=(NOW.date() - dt.date(2025, 1, 1)).days + 30)
+    for event, texts in (("S12", 1), ("S13", 2), ("S16", 2)):  # S16: no SMS by default
+        message = f"epic_v{version}_{event.lower()}.hl7"
+        response = post(host, sender, shifted(sample(message), ahead))
+        assert response.status_code == 200, response.text
+        assert f"MSA|AA|{EXPECTED[message].control_id}" in response.text
+        wait_for(lambda texts=texts: len(sent(outbox)) == texts)
+    booked, moved = sent(outbox)
+    assert "is booked for" in booked["text"]
+    assert booked["to"] == mask_phone(str(expected.phone))
+    assert "/api/join/eu-" in moved["text"]
+    wait_for(lambda: appointment_row(config_env, "EU", sender, expected.appointment_id)["Status"] == "discontinued")
+    assert "Phone" not in appointment_row(config_env, "EU", sender, expected.appointment_id)
+
+    other = seed_sender("EU")
+    assert post(host, other, sample(name)).status_code == 200
+    wait_for(lambda: appointment_row(config_env, "EU", other, expected.appointment_id) is not None)
+    time.sleep(1)
+    assert len(sent(outbox)) == 2
+
+
+def test_a_batch_file_is_refused_whole_and_each_of_its_messages_accepted(pipeline) -> None:
+    host, sender, _ = pipeline
+    batch = sample(BATCH)
+    refused = post(host, sender, batch)
+    assert refused.status_code == 400
+    assert "MSA|AR|" in refused.text
+    assert "more than one message" in refused.text
+    for body, expected in zip(batch_messages(batch), BATCH_EXPECTED, strict=True):
+        accepted = post(host, sender, body)
+        assert (accepted.status_code, f"MSA|AA|{expected.control_id}" in accepted.text) == (200, True)

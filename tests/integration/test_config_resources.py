@@ -207,6 +207,8 @@ def test_sms_settings_need_both_consents_and_an_own_number(api: ConfigApi) -> No
         ({"confirmation_enabled": True}, "from_number is required"),
         ({"confirmation_enabled": True, "from_number": "0612345678"}, "E.164"),
         ({"reminder_lead_minutes": [60, 60]}, "different"),
+        ({"discontinuation_notice_enabled": True}, "needs confirmation_enabled"),
+        ({"discontinuation_notice_enabled": "yes"}, "true or false"),
     ],
 )
 def test_bad_sms_settings_are_refused(api: ConfigApi, settings: dict, reason: str) -> None:
@@ -240,3 +242,8 @@ def test_an_endpoint_turns_its_switches_on_and_off(api: ConfigApi, switch: str) 
     assert switch in problem_of(api.patch(path, {switch: "yes"}), 400)
     assert api.get(path).json[switch] is True
     assert new_endpoint(api, org["id"], **{switch: True})[switch] is True
+
+
+@pytest.mark.parametrize("endpoint_id", ["a%2Fb", "a/b", "ep\x01", "e" * 65], ids=["encoded", "slash", "ctl", "long"])
+def test_an_endpoint_id_that_cannot_exist_is_404(api: ConfigApi, endpoint_id: str) -> None:
+    assert "No such endpoint" in problem_of(api.get(f"/api/config/endpoints/{endpoint_id}"), 404)

@@ -8,6 +8,7 @@ import time
 import uuid
 
 import azure.functions as func
+import hl7
 import jwt
 import pytest
 from azure.core.exceptions import ResourceExistsError
@@ -181,3 +182,66 @@ def _private_key(sender: Sender):
 
 def test_body_hash_helper_matches_the_contract() -> None:
     assert body_hash(b"") == "47DEQpj8HBSa-_TImW-5JCeuQeRkm5NMpJWZG3hSuFU"
+
+
+@pytest.mark.usefixtures("config_env")
+@pytest.mark.parametrize(
+    "endpoint_id",
+    ["a%2Fb", "a/b", "ep\x00x", "ep\r\nSet-Cookie: x", "ep#1", "ep?x=1", "e" * 65, "ep_" + "é" * 10, ""],
+    ids=["encoded-slash", "slash", "nul", "crlf", "hash", "query", "too-long", "non-ascii", "empty"],
+)
+def test_an_endpoint_id_that_cannot_exist_is_404_ar_at_once(endpoint_id: str) -> None:
+    body = siu(control_id="c-hostile-id")
+    response = post(endpoint_id, body, {"Authorization": "Bearer x.y.z"})
+    refusal(response, 404, "Unknown endpoint")
+    assert "MSA|AR|c-hostile-id" in ack_of(response)
+
+
+def long_id_message(length: int) -> bytes:
+    return siu(appointment_id="9" * length, control_id=f"c-long-{length}")
+
+
+@pytest.mark.parametrize(
+    ("body", "reason", "error_code"),
+    [
+        (long_id_message(257), "appointment id in SCH-2/SCH-1 is too long", "102"),
+        (siu(appointment_id="é" * 100, control_id="c-utf8-id"), "too long", "102"),
+        (siu(control_id="c-no-sch").replace(b"\rSCH|", b"\rZZZ|"), "SCH segment missing", "100"),
+        (siu(control_id="c-no-start").replace(b"|^^30^", b"|^^30^x").replace(b"\rAIS|", b"\rZZZ|"), "no start time",
+         "101"),
+        (siu(control_id="c-msh7").replace(b"|SIU^", b"|SIU^", 1).replace(b"+0000||SIU", b"+9999||SIU", 1), "MSH-7",
+         "102"),
+        (siu(control_id="c-batch-1") + siu(control_id="c-batch-2"), "more than one message", "100"),
+    ],
+    ids=["id-257", "id-utf8", "no-sch", "no-start", "bad-msh7", "two-messages"],
+)  # fmt: skip
+def test_a_message_the_queue_could_never_apply_is_400_ar_and_not_queued(
+    sender: Sender, config_env: dict[str, str], body: bytes, reason: str, error_code: str
+) -> None:
+    response = post(sender, body, sender.headers(body))
+    refusal(response, 400, reason)
+    ack = hl7.parse(ack_of(response))
+    assert str(ack.segment("MSA")(1)) == "AR"
+    assert str(ack.segment("ERR")(3)).startswith(f"{error_code}^")
+    assert all(item["endpoint"] != sender.endpoint.id for item in queued(config_env, "EU"))
+
+
+def test_the_longest_appointment_id_is_accepted(sender: Sender) -> None:
+    body = long_id_message(256)
+    assert post(sender, body, sender.headers(body)).status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("exp", "reason"),
+    [(10**20, "NumericDate"), (1e308, "NumericDate"), ("soon", "DecodeError")],
+    ids=["exp-1e20", "exp-1e308", "exp-text"],
+)
+def test_a_validly_signed_token_with_an_absurd_exp_is_401_ar(sender: Sender, exp: object, reason: str) -> None:
+    body = siu(control_id="c-absurd-exp")
+    now = int(time.time())
+    token = jwt.encode(
+        {"aud": sender.audience, "iat": now, "exp": exp, "jti": str(uuid.uuid4())}, _private_key(sender), "RS384"
+    )
+    response = post(sender, body, {"Authorization": f"Bearer {token}"})
+    refusal(response, 401, reason)
+    assert "MSA|AR|c-absurd-exp" in ack_of(response)

@@ -1,4 +1,4 @@
-"""Every log line while parsing the whole corpus and sending SMS: no phone number in any format, no patient name."""
+"""Every log line while parsing the samples (and the corpus, when present) and sending SMS: no phone number, no name."""
 
 from __future__ import annotations
 
@@ -19,7 +19,8 @@ from shared.domain.sms import OutboundSms
 from shared.errors import UpstreamError
 from shared.hl7v2.__main__ import main as hl7v2_main
 from shared.settings import AcsConnection
-from tests.corpus import corpus_files
+from tests.corpus import CORPUS
+from tests.samples import sample_files
 
 BAD_ESCAPES = (
     "MSH|^~\\&|EPIC|H|C|D|20240301||SIU^S12|9|P|2.5\r"
@@ -28,13 +29,13 @@ BAD_ESCAPES = (
 
 
 def phone_digits(paths: list[Path]) -> set[str]:
-    """The last 7 digits of every number in PID-13/14 of the corpus (patterns like 0000000 aside)."""
+    """The last 7 digits of every number in PID-13/14/40 of the messages (patterns like 0000000 aside)."""
     numbers: set[str] = set()
     for path in paths:
         for segment in unframe(path.read_bytes()).split("\r"):
             if segment.startswith("PID|"):
                 fields = segment.split("|")
-                for field in fields[13:15]:
+                for field in [*fields[13:15], *fields[40:41]]:
                     for digits in re.findall(r"\d[\d()\s.-]{5,}\d", field):
                         only = re.sub(r"\D", "", digits)
                         if len(set(only)) >= 3:
@@ -55,7 +56,7 @@ def patient_names(paths: list[Path]) -> set[str]:
 
 def test_logs_hold_no_phone_number_and_no_name(caplog: pytest.LogCaptureFixture, tmp_path: Path) -> None:
     caplog.set_level(logging.DEBUG)  # every logger, every level
-    paths = corpus_files()
+    paths = sample_files() + sorted(CORPUS.glob("*.hl7"))  # the corpus too, when it is beside the repository
     numbers = phone_digits(paths) | {"3125550143"[-7:]}
     names = patient_names(paths) | {"ZEBEDEE", "QUINTUS"}
     assert len(numbers) >= 10

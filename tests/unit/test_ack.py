@@ -10,34 +10,33 @@ import pytest
 from shared.domain.ack import build_ack
 from shared.domain.hl7_message import Hl7ErrorCode, Hl7MessageError, read_header
 from shared.domain.siu import parse_siu
-from tests.corpus import corpus_file
+from tests.samples import sample
 
 NOW = datetime(2024, 3, 1, 9, 30, tzinfo=timezone(timedelta(hours=-6)))
 
 
 def test_aa_echoes_the_sender_and_the_control_id() -> None:
-    header = read_header(corpus_file("08_ms_siu_s12_01.hl7"))
+    header = read_header(sample("epic_v28_s12.hl7"))
     ack = build_ack(header, "AA", now=NOW, control_id="ACK1")
     parsed = hl7.parse(ack)
     msh = parsed.segment("MSH")
     assert ack.endswith("\r")
-    assert str(msh(3)) == "EHRApp^1.Aux^ISO"  # we answer as the receiving application
-    assert str(msh(5)) == "SCHApp"
-    assert str(msh(6)) == "GHHSFacility^2.16.840.1.122848.1.30^ISO"
+    assert (str(msh(3)), str(msh(4))) == ("TEAMSCONNECTOR", "RIVERSIDE")  # we answer as the receiving application
+    assert (str(msh(5)), str(msh(6))) == ("EPIC", "RIVERSIDE")
     assert str(msh(7)) == "20240301153000+0000"
     assert str(msh(9)) == "ACK^S12^ACK"
     assert (str(msh(10)), str(msh(11)), str(msh(12))) == ("ACK1", "P", "2.8")
     assert [str(segment[0]) for segment in parsed] == ["MSH", "MSA"]
-    assert str(parsed.segment("MSA")) == "MSA|AA|MSG00012"
+    assert str(parsed.segment("MSA")) == "MSA|AA|C28S12001"
 
 
-def test_ae_from_v25_uses_err_3_4_8_and_no_msa_3_from_v27() -> None:
-    body = corpus_file("08_ms_siu_s12_01.hl7").replace(b"\rSCH|", b"\rZZZ|")
+def test_from_v25_err_3_4_8_and_from_v27_no_msa_3() -> None:
+    body = sample("epic_v28_s12.hl7").replace(b"\rSCH|", b"\rZZZ|")
     with pytest.raises(Hl7MessageError) as raised:
         parse_siu(body, local_tz=UTC, phone_region="US")
     error = raised.value
-    ack = hl7.parse(build_ack(error.header, error.ack_code, now=NOW, reason=error.message, error_code=error.error_code))
-    assert str(ack.segment("MSA")) == "MSA|AE|MSG00012"
+    ack = hl7.parse(build_ack(error.header, "AR", now=NOW, reason=error.message, error_code=error.error_code))
+    assert str(ack.segment("MSA")) == "MSA|AR|C28S12001"
     err = ack.segment("ERR")
     assert str(err(3)) == "100^Segment sequence error^HL70357"
     assert str(err(4)) == "E"
@@ -45,13 +44,13 @@ def test_ae_from_v25_uses_err_3_4_8_and_no_msa_3_from_v27() -> None:
 
 
 def test_ar_up_to_v24_uses_err_1_and_msa_3() -> None:
-    header = read_header(corpus_file("16_mamori_mesa_op_siu_s12.hl7"))
+    header = read_header(sample("epic_v23_s12.hl7"))
     ack = hl7.parse(
         build_ack(header, "AR", now=NOW, reason="bad | reason ^ here", error_code=Hl7ErrorCode.UNSUPPORTED_EVENT_CODE)
     )
     assert str(ack.segment("MSH")(12)) == "2.3"
     msa = ack.segment("MSA")
-    assert (str(msa(1)), str(msa(2))) == ("AR", "24916560")
+    assert (str(msa(1)), str(msa(2))) == ("AR", "R23S12001")
     assert ack.unescape(str(msa(3))) == "bad | reason ^ here"  # separators in a reason are escaped
     assert ack["ERR.F1.R1.C4.S1"] == "201"
     assert ack["ERR.F1.R1.C4.S3"] == "HL70357"

@@ -31,7 +31,7 @@ def run(*changes: Change) -> list:
     state: Appointment | None = None
     decisions = []
     for item in changes:
-        decision = apply_change(state, item)
+        decision = apply_change(state, item, now=T0)
         state = decision.appointment
         decisions.append(decision)
     return decisions
@@ -53,9 +53,9 @@ def test_redelivery_changes_nothing_and_hands_back_the_pending_notice() -> None:
 
 
 def test_the_same_control_id_from_another_sender_is_not_a_duplicate() -> None:
-    booked = apply_change(None, change("booked", 0, "c1"))
+    booked = apply_change(None, change("booked", 0, "c1"), now=T0)
     other = Change("booked", "OTHER|APP", "c1", T0 + timedelta(minutes=1), START, 20, PHONE)
-    assert apply_change(booked.appointment, other).outcome is Outcome.APPLIED
+    assert apply_change(booked.appointment, other, now=T0).outcome is Outcome.APPLIED
 
 
 def test_a_move_sends_an_update_and_bumps_the_schedule_version() -> None:
@@ -98,10 +98,10 @@ def test_cancel_before_book_is_remembered_and_the_late_booking_is_stale(kind: st
 
 
 def test_a_newer_booking_after_a_cancellation_books_again_with_the_same_link() -> None:
-    booked = apply_change(None, change("booked", 0))
+    booked = apply_change(None, change("booked", 0), now=T0)
     with_token = replace(booked.appointment, join_token="us-token")
-    cancelled = apply_change(with_token, change("cancelled", 5))
-    rebooked = apply_change(cancelled.appointment, change("booked", 10))
+    cancelled = apply_change(with_token, change("cancelled", 5), now=T0)
+    rebooked = apply_change(cancelled.appointment, change("booked", 10), now=T0)
     assert rebooked.appointment.join_token == "us-token"
     assert rebooked.appointment.notice_phone is None
     assert (rebooked.notice, rebooked.appointment.status) == (SmsKind.SCHEDULED, Status.BOOKED)
@@ -128,4 +128,47 @@ def test_a_booking_without_any_phone_gives_a_notice_with_nowhere_to_go() -> None
 
 def test_unknown_kinds_are_refused() -> None:
     with pytest.raises(ValueError, match="unknown change kind"):
-        apply_change(None, change("arrived", 0))
+        apply_change(None, change("arrived", 0), now=T0)
+
+
+def test_discontinuation_stops_everything_and_tells_the_patient_only_when_the_endpoint_says_so() -> None:
+    booked = apply_change(None, change("booked", 0), now=T0).appointment
+    quiet = apply_change(booked, change("discontinued", 5), now=T0)
+    assert (quiet.outcome, quiet.notice, quiet.appointment.status) == (Outcome.APPLIED, None, Status.DISCONTINUED)
+    assert (quiet.appointment.phone, quiet.appointment.notice_phone) == (None, None)
+    told = apply_change(booked, change("discontinued", 5), now=T0, notify_discontinued=True)
+    assert (told.notice, told.notice_phone, told.appointment.phone) == (SmsKind.CANCELLED, PHONE, None)
+
+
+def test_discontinue_before_book_leaves_a_tombstone() -> None:
+    tombstone, late_booking = run(change("discontinued", 5), change("booked", 0))
+    assert tombstone.appointment.status is Status.DISCONTINUED
+    assert late_booking.outcome is Outcome.STALE
+
+
+@pytest.mark.parametrize(
+    ("kinds", "stored"),
+    [
+        (["booked"], Status.BOOKED),
+        (["booked", "rescheduled"], Status.BOOKED),
+        (["booked", "cancelled"], Status.CANCELLED),
+        (["booked", "discontinued"], Status.DISCONTINUED),
+    ],
+)
+def test_a_visit_that_is_over_is_stored_and_nobody_is_texted(kinds: list[str], stored: Status) -> None:
+    after_the_visit = START + timedelta(minutes=20)  # its end: start + 20 minutes
+    state: Appointment | None = None
+    for minutes, kind in enumerate(kinds):
+        moved = {"start": START - timedelta(hours=1)} if kind == "rescheduled" else {}
+        decision = apply_change(state, change(kind, minutes, **moved), now=after_the_visit, notify_discontinued=True)
+        state = decision.appointment
+        assert decision.outcome is Outcome.APPLIED
+        assert decision.notice is None
+        assert state.notice_phone is None
+    assert state is not None
+    assert state.status is stored
+
+
+def test_a_visit_not_yet_over_is_confirmed() -> None:
+    just_before_its_end = START + timedelta(minutes=19)
+    assert apply_change(None, change("booked", 0), now=just_before_its_end).notice is SmsKind.SCHEDULED

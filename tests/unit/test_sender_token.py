@@ -101,3 +101,27 @@ def test_bearer_and_kid_are_read() -> None:
     assert token_key_id(token(headers={"kid": "k1"})) == "k1"
     with pytest.raises(NotAuthorisedError, match="well-formed"):
         token_key_id("garbage")
+
+
+@pytest.mark.parametrize(
+    "claims",
+    [
+        {"exp": 10**20},
+        {"exp": 10**400},
+        {"exp": 1e308},
+        {"exp": float("inf")},
+        {"exp": float("nan")},
+        {"exp": "soon"},
+        {"exp": [1]},
+        {"exp": True},
+        {"iat": -(10**30)},
+        {"iat": float("-inf")},
+        {"nbf": float("inf")},
+    ],
+    ids=["exp-1e20", "exp-1e400", "exp-1e308", "exp-inf", "exp-nan", "exp-text", "exp-list", "exp-true",
+         "iat-huge-negative", "iat-minus-inf", "nbf-inf"],
+)  # fmt: skip
+def test_absurd_times_in_a_validly_signed_token_are_refused_not_crashed(claims: dict) -> None:
+    with pytest.raises(NotAuthorisedError) as refused:
+        verify(token(**claims))
+    assert refused.value.message
