@@ -29,8 +29,8 @@ ISSUER_TEMPLATE = "https://login.microsoftonline.com/{tenantid}/v2.0"
 
 
 class EntraStandIn(StandIn):
-    def __init__(self) -> None:
-        super().__init__(self._serve)
+    def __init__(self, *, port: int = 0) -> None:
+        super().__init__(self._serve, port=port)
         self.keys: dict[str, rsa.RSAPrivateKey] = {}
         self.rotate()
         self.signed_in_upn = "dr.grey@hospital.example"
@@ -68,7 +68,9 @@ class EntraStandIn(StandIn):
         not_before: int = 0,
         kid: str | None = None,
         key: rsa.RSAPrivateKey | None = None,
+        nonce: str | None = None,
     ) -> str:
+        """An access token; with `nonce`, an id_token of the same user (the sign-in page's answer)."""
         now = int(time.time())
         kid = kid or self.current_kid
         claims: dict[str, Any] = {
@@ -83,6 +85,8 @@ class EntraStandIn(StandIn):
             "roles": list(roles),
             "ver": "2.0",
         }
+        if nonce is not None:
+            claims["nonce"] = nonce
         signing_key = key or self.keys.get(kid) or self.keys[self.current_kid]
         return jwt.encode(claims, signing_key, algorithm="RS256", headers={"kid": kid})
 

@@ -39,7 +39,6 @@ _FIELDS = (
 )
 _DEFAULTS = {"require_body_hash": False, "ehr_write_back": False}
 _CHECKS = {
-    "fhir_base_url": normalise_fhir_base_url,
     "environment": check_environment,
     "approver_upn": check_upn,
     "time_zone": check_time_zone,
@@ -49,15 +48,27 @@ _CHECKS = {
 }
 
 
+def _check(name: str, value: Any, loopback_http: bool) -> Any:
+    if name == "fhir_base_url":
+        return normalise_fhir_base_url(value, loopback_http=loopback_http)
+    return _CHECKS[name](value)
+
+
 def create_endpoint(
-    store: ConfigStore, caller: Caller, org_id: str, document: dict[str, Any], now: datetime
+    store: ConfigStore,
+    caller: Caller,
+    org_id: str,
+    document: dict[str, Any],
+    now: datetime,
+    *,
+    loopback_http: bool = False,
 ) -> Versioned[Endpoint]:
-    """Register a FHIR endpoint as a draft. Raises ForbiddenError, NotFoundError (organisation),
-    InvalidRequestError (with the reason), ConflictError (URL registered already)."""
+    """Register a FHIR endpoint as a draft (`loopback_http`: setting LOOPBACK_HTTP). Raises ForbiddenError,
+    NotFoundError (organisation), InvalidRequestError (with the reason), ConflictError (URL registered already)."""
     require_admin(caller)
     refuse_unknown_fields(document, set(_FIELDS))
     org = store.get_organisation(org_id)
-    values = {name: _CHECKS[name](document.get(name, _DEFAULTS.get(name))) for name in _FIELDS}
+    values = {name: _check(name, document.get(name, _DEFAULTS.get(name)), loopback_http) for name in _FIELDS}
     endpoint = Endpoint(id=new_id("ep"), org_id=org.id, geo=org.geo, status=EndpointStatus.DRAFT, version=1, **values)
     created = store.create_endpoint(endpoint)
     record_change(store, caller, org.id, "endpoint.created", endpoint.id, now, **_audit_values(values))
@@ -65,7 +76,14 @@ def create_endpoint(
 
 
 def update_endpoint(
-    store: ConfigStore, caller: Caller, endpoint_id: str, document: dict[str, Any], if_match: str | None, now: datetime
+    store: ConfigStore,
+    caller: Caller,
+    endpoint_id: str,
+    document: dict[str, Any],
+    if_match: str | None,
+    now: datetime,
+    *,
+    loopback_http: bool = False,
 ) -> Versioned[Endpoint]:
     """Change endpoint fields; an approved endpoint goes back to pending, with the reason recorded.
 
@@ -75,7 +93,7 @@ def update_endpoint(
     refuse_unknown_fields(document, {*_FIELDS, "reason"})
     current = store.read_endpoint(endpoint_id)
     check_if_match(if_match, current)
-    changes = {name: _CHECKS[name](document[name]) for name in _FIELDS if name in document}
+    changes = {name: _check(name, document[name], loopback_http) for name in _FIELDS if name in document}
     changes = {name: value for name, value in changes.items() if getattr(current.value, name) != value}
     return _save_admin_change(store, caller, current, changes, document.get("reason"), now)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -111,7 +112,12 @@ def list_endpoints(req: func.HttpRequest) -> func.HttpResponse:
 def create_endpoint(req: func.HttpRequest) -> func.HttpResponse:
     caller, document = caller_of(req), read_json_object(req)
     endpoint = endpoints.create_endpoint(
-        bootstrap.get_config_store(), caller, req.route_params["orgId"], document, now()
+        bootstrap.get_config_store(),
+        caller,
+        req.route_params["orgId"],
+        document,
+        now(),
+        loopback_http=bootstrap.get_settings().loopback_http,
     )
     return versioned_response(endpoint, endpoint_document, 201, f"/api/config/endpoints/{endpoint.value.id}")
 
@@ -126,7 +132,8 @@ def get_endpoint(req: func.HttpRequest) -> func.HttpResponse:
 @bp.route(route="config/endpoints/{endpointId}", methods=["PATCH"], auth_level=ANONYMOUS)
 @api_errors
 def update_endpoint(req: func.HttpRequest) -> func.HttpResponse:
-    return versioned_response(conditional_edit(req, "endpointId", endpoints.update_endpoint), endpoint_document)
+    edit = functools.partial(endpoints.update_endpoint, loopback_http=bootstrap.get_settings().loopback_http)
+    return versioned_response(conditional_edit(req, "endpointId", edit), endpoint_document)
 
 
 @bp.route(route="config/endpoints/{endpointId}/submit", methods=["POST"], auth_level=ANONYMOUS)
