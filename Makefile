@@ -23,7 +23,7 @@ local.settings.json:
 	cp local.settings.sample.json $@
 
 run: setup local.settings.json
-	$(PY) -m shared.devhost --azurite
+	$(PY) -m shared.devhost --azurite --world
 
 test: setup
 	$(PY) -m pytest

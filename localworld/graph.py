@@ -18,14 +18,14 @@ from localworld.server import Request, Response, StandIn
 
 
 class GraphStandIn:
-    def __init__(self, entra: EntraClientCredentials) -> None:
+    def __init__(self, entra: EntraClientCredentials, *, port: int = 0) -> None:
         self.entra = entra
         self.meetings: dict[str, dict] = {}  # externalId -> meeting
         self.subscriptions: dict[str, dict] = {}  # id -> subscription as created (clientState included)
         self.script: list[Response] = []
         self.requests: list[Request] = []  # Graph's only, not Entra's
         self._lock = threading.Lock()
-        self.server = StandIn(self.handle, tls=True)
+        self.server = StandIn(self.handle, tls=True, port=port)
 
     def handle(self, request: Request) -> Response:
         if self.entra.handles(request):

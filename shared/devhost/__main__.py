@@ -2,6 +2,8 @@
 
 Settings come from local.settings.json's Values (environment variables win, as with Core Tools).
 With --azurite, Azurite is started with every account the storage connection strings name.
+With --world, the local world (localworld/world.py) starts first, its settings win, and once the host
+is up the demo organisation is seeded through the configuration API (found again on later runs).
 """
 
 from __future__ import annotations
@@ -14,13 +16,18 @@ import os
 import signal
 import sys
 import threading
+import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from shared.devhost.azurite import REPO_ROOT, Account, Azurite
 from shared.devhost.devkeys import ensure_development_key
 from shared.errors import SettingsError
 from shared.settings import SETTINGS, load_settings
+
+if TYPE_CHECKING:
+    from localworld.world import LocalWorld
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -30,10 +37,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--settings", type=Path, default=REPO_ROOT / "local.settings.json")
     parser.add_argument("--azurite", action="store_true", help="start Azurite for the storage settings")
     parser.add_argument("--azurite-only", action="store_true", help="start Azurite only (for `func start`)")
+    parser.add_argument("--world", action="store_true", help="start the local world and seed the demo organisation")
+    parser.add_argument("--world-port", type=int, default=7072, help="first of the local world's five ports")
     args = parser.parse_args(argv)
+    started = time.monotonic()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
     load_local_settings(args.settings)
+    world = start_world(args.world_port) if args.world and not args.azurite_only else None
     created = ensure_development_key(os.environ)
     if created:
         print(f"Created a development Epic key at {created} (git-ignored).")
@@ -55,6 +66,9 @@ def main(argv: list[str] | None = None) -> int:
         host = DevHost(load_app(args.app), port=args.port)
         host.start()
         print("Serving:\n  " + "\n  ".join(host.describe()), flush=True)
+    if world:
+        seed_world(world, host.base_url if host else world.public_base_url)
+        print(f"Ready in {time.monotonic() - started:.1f} s. Open the local Epic schedule to begin.", flush=True)
 
     stopped = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopped.set())
@@ -62,9 +76,41 @@ def main(argv: list[str] | None = None) -> int:
         stopped.wait()
     if host:
         host.stop()
+    if world:
+        world.__exit__(None, None, None)
     if azurite:
         azurite.stop()
     return 0
+
+
+def start_world(first_port: int) -> LocalWorld:
+    """The local world on stable ports; its settings go into the environment, over local.settings.json's."""
+    from localworld.world import LocalWorld, WorldPorts
+
+    world = LocalWorld(
+        os.environ.get("PUBLIC_BASE_URL", "http://127.0.0.1:7071"),
+        outbox=Path(os.environ.get("SMS_OUTBOX_PATH") or "outbox/sms.jsonl"),
+        key_dir=REPO_ROOT / ".devkeys",
+        ports=WorldPorts.stable(first_port),
+        graph=os.environ.get("MEETING_PROVIDER", "").strip().lower() == "graph",
+        acs=os.environ.get("SMS_PROVIDER", "").strip().lower() == "acs",
+    ).__enter__()
+    os.environ.update(world.settings())
+    return world
+
+
+def seed_world(world: LocalWorld, connector_url: str) -> None:
+    """Seed the demo organisation and print the world's services, one line each."""
+    from localworld.seed import SeedError
+
+    try:
+        seeded = world.seed(connector_url)
+    except SeedError as error:
+        print(f"The demo organisation could not be seeded: {error}", file=sys.stderr, flush=True)
+        return
+    verb = "Created" if seeded.created else "Found"
+    print(f"{verb} the demo organisation {seeded.org_id}, endpoint {seeded.endpoint_id} (approved).", flush=True)
+    print("Local world:\n  " + "\n  ".join(world.describe()), flush=True)
 
 
 def load_local_settings(path: Path) -> None:

@@ -1,0 +1,258 @@
+"""The first run's demo organisation, made through the configuration API exactly as an admin and the Epic
+analyst would: nothing here writes to storage, and the product has no seed code path.
+
+Admin (tokens from the local sign-in page): organisation with both SMS consents, a sandbox phone number,
+a test endpoint at the local Epic, SMS on, the sender certificate of `.devkeys/` (whose private key the
+local Epic's interface engine signs SIU with), submitted. Analyst: validation against the local Epic
+(SMART sign-in, `private_key_jwt`) and approval. A second run finds the organisation and endpoint by
+name and FHIR base URL and does only what is still missing.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import secrets
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import parse_qs, urlencode, urlsplit
+
+import requests
+
+from localworld.entra import CLIENT_ID, EntraStandIn
+from localworld.entra_signin import API_SCOPE, AUTHORIZE_PATH, TOKEN_PATH
+from shared.adapters.smart import new_pkce
+
+DEMO_ORGANISATION = "Local Demo Hospital"
+ADMIN = "admin@hospital.example"
+APPROVER = "analyst@hospital.example"
+ORGANIZER = "dr.grey@hospital.example"
+"""The Teams user who organises the demo visits' meetings, so a patient's link opens before the provider."""
+SEED_REDIRECT_URI = "http://localhost/seed"
+"""The seed signs in as a native (public) client does: a loopback redirect URI, never fetched."""
+SENDER_KEY_FILE = "epic-sender-key.pem"
+TIMEOUT = 30
+
+
+@dataclass(frozen=True)
+class Seeded:
+    org_id: str
+    endpoint_id: str
+    created: bool
+    """False when a previous run had made (and approved) it already."""
+    device_test_url: str
+    """The device-test record's URL with its context token, as Epic's MyChart links it."""
+
+
+class SeedError(RuntimeError):
+    """A step of the seed was refused; the message names the step and the API's answer."""
+
+
+def sign_in(entra_url: str, upn: str, scope: str = f"openid profile {API_SCOPE}") -> str:
+    """An access token for `upn` by the code flow with PKCE through the sign-in page, as a person clicks it."""
+    verifier, challenge = new_pkce()
+    state = secrets.token_urlsafe(12)
+    query = {
+        "client_id": CLIENT_ID,
+        "response_type": "code",
+        "redirect_uri": SEED_REDIRECT_URI,
+        "scope": scope,
+        "state": state,
+        "nonce": secrets.token_urlsafe(12),
+        "code_challenge": challenge,
+        "code_challenge_method": "S256",
+    }
+    page = requests.get(f"{entra_url}{AUTHORIZE_PATH}?{urlencode(query)}", timeout=TIMEOUT)
+    _expect(page, 200, "the sign-in page")
+    picked = requests.post(
+        f"{entra_url}{AUTHORIZE_PATH}", data={**query, "username": upn}, allow_redirects=False, timeout=TIMEOUT
+    )
+    _expect(picked, 302, "picking a user")
+    answer = parse_qs(urlsplit(picked.headers["Location"]).query)
+    if answer.get("state") != [state] or "code" not in answer:
+        raise SeedError("the sign-in did not come back with a code for our state")
+    form = {
+        "client_id": CLIENT_ID,
+        "grant_type": "authorization_code",
+        "code": answer["code"][0],
+        "redirect_uri": SEED_REDIRECT_URI,
+        "code_verifier": verifier,
+        "scope": scope,
+    }
+    tokens = requests.post(f"{entra_url}{TOKEN_PATH}", data=form, timeout=TIMEOUT)
+    _expect(tokens, 200, "redeeming the sign-in code")
+    return tokens.json()["access_token"]
+
+
+def seed(api_url: str, entra_url: str, fhir_base_url: str, key_dir: Path) -> Seeded:
+    """The approved demo endpoint at `fhir_base_url`, made or found. `api_url` is the connector's `/api`.
+    Raises SeedError naming the refused step."""
+    key_file, key_created = sender_key(key_dir)
+    admin = _session(sign_in(entra_url, ADMIN))
+    org = next(
+        (o for o in _get(admin, f"{api_url}/config/organisations")["items"] if o["name"] == DEMO_ORGANISATION), None
+    )
+    created = org is None
+    if org is None:
+        org = _call(
+            admin,
+            "POST",
+            f"{api_url}/config/organisations",
+            201,
+            "creating the organisation",
+            json={"name": DEMO_ORGANISATION, "geo": "US", "display_name": "Local Demo Hospital"},
+        )
+    org_id = org["id"]
+    if not (org["consent_send_on_behalf"] and org["consent_patients_consented"]):
+        current = admin.get(f"{api_url}/config/organisations/{org_id}", timeout=TIMEOUT)
+        _call(
+            admin,
+            "PATCH",
+            f"{api_url}/config/organisations/{org_id}",
+            200,
+            "giving the SMS consents",
+            json={"consent_send_on_behalf": True, "consent_patients_consented": True},
+            headers={"If-Match": current.headers["ETag"]},
+        )
+    endpoints = _get(admin, f"{api_url}/config/organisations/{org_id}/endpoints")["items"]
+    endpoint = next((e for e in endpoints if e["fhir_base_url"] == fhir_base_url), None)
+    if endpoint is None:
+        created = True
+        endpoint = _create_endpoint(admin, api_url, org_id, fhir_base_url)
+    if created or key_created:
+        _call(
+            admin,
+            "PUT",
+            f"{api_url}/config/organisations/{org_id}/sender-keys/test",
+            200,
+            "uploading the sender certificate",
+            json={"certificate": sender_certificate(key_file)},
+        )
+    endpoint = _get(admin, f"{api_url}/config/endpoints/{endpoint['id']}")
+    if endpoint["status"] == "draft":
+        _call(admin, "POST", f"{api_url}/config/endpoints/{endpoint['id']}/submit", 200, "submitting")
+        endpoint["status"] = "pending_approval"
+    if endpoint["status"] == "pending_approval":
+        _approve(api_url, entra_url, endpoint["id"])
+    device_test = _get(admin, f"{api_url}/config/endpoints/{endpoint['id']}/integration-records")["device_test"]
+    device_test_url = f"{device_test['url']}?{urlencode({'ctx': device_test['context_token']})}"
+    return Seeded(org_id, endpoint["id"], created, device_test_url)
+
+
+def _create_endpoint(admin: requests.Session, api_url: str, org_id: str, fhir_base_url: str) -> dict:
+    ordered = _call(
+        admin,
+        "POST",
+        f"{api_url}/config/organisations/{org_id}/phone-numbers",
+        202,
+        "ordering a phone number",
+        json={"country_code": "US"},
+    )
+    operation_url = f"{api_url.removesuffix('/api')}{ordered['location']}"
+    deadline = time.monotonic() + TIMEOUT
+    while (operation := _get(admin, operation_url))["status"] == "running":
+        if time.monotonic() > deadline:
+            raise SeedError("the phone-number order did not finish")
+        time.sleep(0.2)
+    if operation["status"] != "succeeded":
+        raise SeedError(f"the phone-number order ended {operation['status']}")
+    endpoint = _call(
+        admin,
+        "POST",
+        f"{api_url}/config/organisations/{org_id}/endpoints",
+        201,
+        "registering the endpoint",
+        json={
+            "fhir_base_url": fhir_base_url,
+            "environment": "test",
+            "approver_upn": APPROVER,
+            "time_zone": "America/New_York",
+            "organizer_user_id": EntraStandIn.object_id(ORGANIZER),
+        },
+    )
+    sms = {
+        "confirmation_enabled": True,
+        "reminders_enabled": True,
+        "reminder_lead_minutes": [1440, 60],
+        "from_number": operation["result"]["number"],
+    }
+    _call(admin, "PUT", f"{api_url}/config/endpoints/{endpoint['id']}/sms", 200, "turning SMS on", json=sms)
+    return endpoint
+
+
+def _approve(api_url: str, entra_url: str, endpoint_id: str) -> None:
+    """The analyst validates against Epic (a browser's hops, by hand) and approves."""
+    analyst = _session(sign_in(entra_url, APPROVER))
+    started = _call(analyst, "POST", f"{api_url}/config/endpoints/{endpoint_id}/validation", 200, "starting validation")
+    at_epic = requests.get(started["authorize_url"], allow_redirects=False, timeout=TIMEOUT)
+    _expect(at_epic, 302, "signing in to Epic")
+    callback = urlsplit(at_epic.headers["Location"])
+    back = requests.get(f"{api_url.removesuffix('/api')}{callback.path}?{callback.query}", timeout=TIMEOUT)
+    _expect(back, 200, "Epic's sign-in callback")
+    _call(analyst, "POST", f"{api_url}/config/endpoints/{endpoint_id}/approve", 200, "approving")
+
+
+def sender_key(key_dir: Path) -> tuple[Path, bool]:
+    """The interface engine's RSA key in `key_dir` (git-ignored), made on first use; (path, made now)."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    path = key_dir / SENDER_KEY_FILE
+    if path.exists():
+        return path, False
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    key_dir.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    path.chmod(0o600)
+    return path, True
+
+
+def sender_certificate(key_file: Path) -> str:
+    """A Base64 `.cer` (DER) self-signed certificate of the key, as an admin uploads one."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.x509.oid import NameOID
+
+    key = serialization.load_pem_private_key(key_file.read_bytes(), password=None)
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Local Epic interface engine")])
+    now = dt.datetime.now(dt.UTC)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(days=1))
+        .not_valid_after(now + dt.timedelta(days=365))
+        .sign(key, hashes.SHA256())
+    )
+    return base64.b64encode(certificate.public_bytes(serialization.Encoding.DER)).decode()
+
+
+def _session(token: str) -> requests.Session:
+    session = requests.Session()
+    session.headers["Authorization"] = f"Bearer {token}"
+    return session
+
+
+def _get(session: requests.Session, url: str) -> dict:
+    answer = session.get(url, timeout=TIMEOUT)
+    _expect(answer, 200, f"reading {urlsplit(url).path}")
+    return answer.json()
+
+
+def _call(session: requests.Session, method: str, url: str, status: int, step: str, **kwargs: object) -> dict:
+    answer = session.request(method, url, timeout=TIMEOUT, **kwargs)  # type: ignore[arg-type]
+    _expect(answer, status, step)
+    document = answer.json() if answer.content else {}
+    if "Location" in answer.headers:
+        document["location"] = answer.headers["Location"]
+    return document
+
+
+def _expect(answer: requests.Response, status: int, step: str) -> None:
+    if answer.status_code != status:
+        raise SeedError(f"{step}: HTTP {answer.status_code} {answer.text[:300]}")
