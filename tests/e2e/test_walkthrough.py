@@ -1,0 +1,157 @@
+"""The README's "Try it in five minutes", driven through the local world: over HTTP for the seed, and in
+headless Chromium (Playwright, the system Chromium) for the clicks a newcomer makes.
+
+Schedule a visit on the local Epic page (a signed SIU to the ingress) -> the confirmation on the phone page
+-> its link into the sandbox meeting -> the provider's launch (Epic, then the Entra sign-in page) and the
+patient's MyChart launch land in the same meeting -> MyChart's device test opens.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import requests
+
+import function_app
+from localworld.world import LocalWorld
+from shared import bootstrap
+from shared.devhost.azurite import free_port
+from shared.devhost.devkeys import ensure_development_key
+from shared.devhost.host import DevHost
+from shared.hostconfig import get_host_config
+
+CHROMIUM = Path("/usr/bin/chromium")
+BROWSER_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+PATIENT_NUMBER = "+16175550123"
+"""Jane Doe's cell phone in the local Epic's first demo visit."""
+
+
+def _chromium_or_skip() -> None:
+    if CHROMIUM.exists():
+        return
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail("CI=true but Chromium is not installed at /usr/bin/chromium (apt-get install chromium)")
+    pytest.skip("Chromium is not installed at /usr/bin/chromium (apt-get install chromium)")
+
+
+@dataclass
+class Running:
+    world: LocalWorld
+    host: DevHost
+    outbox: Path
+
+
+@pytest.fixture
+def running(config_env: dict[str, str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Running]:
+    """The connector on a port of its own (PUBLIC_BASE_URL names it, as in `make run`) with the local world."""
+    port = free_port()
+    public = f"http://127.0.0.1:{port}"
+    outbox = tmp_path / "outbox" / "sms.jsonl"
+    with LocalWorld(public, outbox=outbox, key_dir=tmp_path / "devkeys") as world:
+        settings = {
+            **world.settings(),
+            "PUBLIC_BASE_URL": public,
+            "SMS_PROVIDER": "outbox",
+            "SMS_OUTBOX_PATH": str(outbox),
+            "MEETING_PROVIDER": "sandbox",
+            "EPIC_PRIVATE_KEY": str(tmp_path / "devkeys" / "epic-private-key.pem"),
+        }
+        for name, value in settings.items():
+            monkeypatch.setenv(name, value)
+        ensure_development_key(settings)
+        bootstrap.reset()
+        semantics = dataclasses.replace(
+            get_host_config().queues, visibility_timeout_seconds=0, max_polling_interval_seconds=0.2
+        )
+        host = DevHost(function_app.app, port=port, env=dict(os.environ), queue_semantics=semantics, timers=False)
+        host.start()
+        try:
+            yield Running(world, host, outbox)
+        finally:
+            host.stop()
+
+
+def test_the_seed_goes_through_the_api_and_a_second_run_finds_it(running: Running) -> None:
+    first = running.world.seed()
+    second = running.world.seed()
+
+    assert first.created
+    assert not second.created
+    assert (second.org_id, second.endpoint_id) == (first.org_id, first.endpoint_id)
+    admin = running.world.entra.admin_token()
+    api = f"{running.host.base_url}/api/config"
+    organisations = requests.get(f"{api}/organisations", headers={"Authorization": f"Bearer {admin}"}, timeout=10)
+    assert [o["name"] for o in organisations.json()["items"]].count("Local Demo Hospital") == 1
+    endpoint = requests.get(
+        f"{api}/endpoints/{first.endpoint_id}", headers={"Authorization": f"Bearer {admin}"}, timeout=10
+    ).json()
+    assert endpoint["status"] == "approved"
+    assert endpoint["fhir_base_url"] == running.world.epic.fhir_base_url
+    assert endpoint["sms"]["confirmation_enabled"] is True
+    # The approval went through Epic: our client assertion was checked there and accepted.
+    assert running.world.epic.token_refusals == []
+
+
+def test_the_five_minute_walkthrough_in_a_browser(running: Running) -> None:
+    _chromium_or_skip()
+    from playwright.sync_api import expect, sync_playwright
+
+    running.world.seed()
+    epic, phone = running.world.epic.url, running.world.phone.url
+    meeting = re.compile(rf"^{re.escape(running.host.base_url)}/api/sandbox/meetings/[0-9a-f]{{64}}$")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=BROWSER_ARGS)
+        try:
+            page = browser.new_context().new_page()
+
+            # 1. Schedule Jane Doe's visit: Epic sends the signed SIU and shows the ACK.
+            page.goto(f"{epic}/")
+            visit = page.locator("tr", has_text="Jane Doe")
+            visit.get_by_role("button", name="Schedule", exact=True).click()
+            expect(page.locator("tr", has_text="Jane Doe").locator("td.ack")).to_have_text("S12: AA")
+
+            # 2. The confirmation SMS on the phone page, its link clickable: into the sandbox meeting.
+            page.goto(f"{phone}/")
+            sms = page.locator("li.sms")
+            for _ in range(50):
+                if sms.count():
+                    break
+                page.wait_for_timeout(200)
+                page.reload()
+            expect(sms.first).to_contain_text("booked")
+            assert PATIENT_NUMBER not in page.content()  # the phone page shows numbers masked
+            sms.first.get_by_role("link").click()
+            page.wait_for_url(meeting)
+            patient_meeting = page.url
+
+            # 3. The provider: Begin virtual visit -> Epic launch -> Microsoft 365 sign-in (pick a user) -> meeting.
+            page.goto(f"{epic}/")
+            page.locator("tr", has_text="Jane Doe").get_by_role("link", name="Begin virtual visit").click()
+            expect(page.get_by_role("heading", name="Sign in to your account")).to_be_visible()
+            page.get_by_role("button", name="Dr Meredith Grey").click()
+            page.wait_for_url(meeting)
+            assert page.url == patient_meeting
+
+            # 4. The patient from MyChart: the same meeting; then MyChart's device test opens.
+            page.goto(f"{epic}/mychart")
+            page.locator("li", has_text="Jane Doe").get_by_role("link", name="Begin video visit").click()
+            page.wait_for_url(meeting)
+            assert page.url == patient_meeting
+            page.goto(f"{epic}/mychart")
+            page.get_by_role("link", name="Test your device").click()
+            expect(page.get_by_role("heading", name="Test your device")).to_be_visible()
+        finally:
+            browser.close()
