@@ -19,6 +19,7 @@ import pytest
 import requests
 
 import function_app
+from localworld.seed import sign_in
 from localworld.world import LocalWorld
 from shared import bootstrap
 from shared.devhost.azurite import free_port
@@ -103,6 +104,21 @@ def test_the_seed_goes_through_the_api_and_a_second_run_finds_it(running: Runnin
     assert endpoint["sms"]["confirmation_enabled"] is True
     # The approval went through Epic: our client assertion was checked there and accepted.
     assert running.world.epic.token_refusals == []
+
+
+def test_the_sign_in_page_serves_the_configuration_api_for_its_tenant_only(running: Running) -> None:
+    running.world.seed()
+    entra, api = running.world.entra.url, f"{running.host.base_url}/api/config/organisations"
+
+    mine = requests.get(
+        api, headers={"Authorization": f"Bearer {sign_in(entra, 'admin@hospital.example')}"}, timeout=10
+    )
+    other = sign_in(entra, "admin@other-clinic.example")
+    theirs = requests.get(api, headers={"Authorization": f"Bearer {other}"}, timeout=10)
+
+    assert mine.status_code == 200
+    assert theirs.status_code in (401, 403)
+    assert theirs.json()["code"] in ("not_authorised", "forbidden")
 
 
 def test_the_five_minute_walkthrough_in_a_browser(running: Running) -> None:
