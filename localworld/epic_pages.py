@@ -7,7 +7,9 @@
   connector's launch URL with `iss`, `launch` and `sessionId` = CSN, as Epic's launch record configures it)
   and *Schedule*, *Reschedule*, *Cancel*, which send the signed SIU message (localworld/epic_siu.py) to
   the connector's HL7 ingress as an interface engine does, and show the ACK's MSA-1;
-* `GET /mychart` the patient's page, with *Begin video visit* per visit (the patient launch).
+* `GET /mychart` the patient's page, with *Begin video visit* per visit (the patient launch);
+* Epic's authorize endpoint asks which visit (a page) when the launch's context names no appointment, or
+  a standalone launch asks for `launch/patient`, then carries on as `EpicStandIn` with that context.
 
 Each visit's FHIR Appointment carries its CSN as an identifier (Epic's CSN OID system); SIU SCH-1/SCH-2 and
 the launch's `sessionId` carry the same CSN.
@@ -108,7 +110,45 @@ class LocalEpic(EpicStandIn):
             return self._mychart_page()
         if request.method == "GET" and request.path in ("/begin/provider", "/begin/patient"):
             return self._begin(request.path.rsplit("/", 1)[1], request.query.get("csn", ""))
+        if request.path == "/oauth2/authorize" and request.method in ("GET", "POST"):
+            form = dict(parse_qsl(request.body.decode(errors="replace"))) if request.method == "POST" else {}
+            query = {**request.query, **form}
+            if self._lacks_visit(query):
+                if "csn" not in query:
+                    return self._pick_visit_page(query)
+                query = self._with_visit(query, query.pop("csn"))
+            return super()._serve(replace(request, method="GET", query=query, body=b""))
         return super()._serve(request)
+
+    def _lacks_visit(self, query: dict[str, str]) -> bool:
+        """A launch whose context names no appointment, or a standalone launch asking for a patient."""
+        if "launch" in query:
+            context = self.launches.get(query["launch"])
+            return context is not None and "appointment" not in context
+        return "launch/patient" in query.get("scope", "").split()
+
+    def _pick_visit_page(self, query: dict[str, str]) -> Response:
+        buttons = "".join(
+            f'<p><button name="csn" value="{escape(v.csn)}">{v.siu.start:%H:%M} UTC, {escape(v.patient_name)}'
+            "</button></p>"
+            for v in self.visits.values()
+        )
+        body = (
+            "<p>The launch did not say which visit. Pick the patient and appointment to open.</p>"
+            f'<form method="post" action="/oauth2/authorize">{hidden_fields(query)}{buttons}</form>'
+        )
+        return page("Choose a visit", body, who=WHO)
+
+    def _with_visit(self, query: dict[str, str], csn: str) -> dict[str, str]:
+        """The authorize request with the picked visit in its launch context (a new launch when standalone)."""
+        visit = self.visits.get(csn)
+        if visit is None:
+            return query  # Epic's own authorize check then refuses the request
+        context = {"appointment": visit.appointment_id, "patient": visit.patient_id}
+        if "launch" in query:
+            self.launches[query["launch"]].update(context)
+            return query
+        return {**query, "launch": self.new_launch(**context, fhirUser=f"Patient/{visit.patient_id}")}
 
     def _schedule_page(self) -> Response:
         rows = []
@@ -126,6 +166,8 @@ class LocalEpic(EpicStandIn):
             f"<p>Dr Meredith Grey's video visits. SIU feed to the connector: {feed}.</p>"
             "<table><tr><th>Start</th><th>Patient</th><th>CSN</th><th></th><th>Scheduling (sends SIU)</th>"
             f"<th>Last ACK</th></tr>{''.join(rows)}</table>"
+            '<p><a class="button" href="/begin/provider">Open the connector without a visit</a> '
+            "(Epic's authorize page then asks which visit)</p>"
             '<p><a href="/mychart">MyChart (the patient side)</a></p>'
         )
         return page("Schedule: Virtual Care Clinic", body, who=WHO)
@@ -146,6 +188,11 @@ class LocalEpic(EpicStandIn):
     def _begin(self, role: str, csn: str) -> Response:
         """An EHR launch: a launch id carrying the visit's context, then off to the connector."""
         visit = self.visits.get(csn)
+        if role == "provider" and not csn:
+            # From the In Basket rather than a visit: Epic's authorize page will ask which visit.
+            launch = self.new_launch(fhirUser=f"Practitioner/{PROVIDER[0]}")
+            query = urlencode({"iss": self.fhir_base_url, "launch": launch})
+            return Response(302, headers={"Location": f"{self.connector_url}/api/launch/provider?{query}"})
         if visit is None:
             return page("Unknown visit", "<p>No visit has that CSN.</p>", status=404, who=WHO)
         if role == "provider":

@@ -15,6 +15,7 @@ import requests
 
 from localworld.entra import CLIENT_ID, OTHER_TENANT, TENANT
 from localworld.entra_signin import API_SCOPE, AUTHORIZE_PATH, TOKEN_PATH, EntraSignIn
+from localworld.epic import CLIENT_ID as EPIC_CLIENT_ID
 from localworld.epic_pages import LocalEpic
 from localworld.phone import PhoneStandIn
 from shared.adapters.smart import new_pkce
@@ -195,3 +196,30 @@ def test_the_phone_page_masks_numbers_links_urls_and_escapes_text(tmp_path: Path
     assert "+1********23" in answer.text
     assert "+1********45" not in answer.text  # a line without text is skipped, not shown half
     assert elsewhere.status_code == 404
+
+
+def test_epic_asks_which_visit_when_the_launch_names_none_then_gives_its_context(local_epic: LocalEpic) -> None:
+    visit = next(iter(local_epic.visits.values()))
+    started = requests.get(f"{local_epic.url}/begin/provider", allow_redirects=False, timeout=5)
+    launch = parse_qs(urlsplit(started.headers["Location"]).query)["launch"][0]
+    query = {
+        "response_type": "code",
+        "client_id": EPIC_CLIENT_ID,
+        "redirect_uri": "http://127.0.0.1:7071/api/launch/callback",
+        "scope": "launch openid fhirUser",
+        "state": "s1",
+        "aud": local_epic.fhir_base_url,
+        "launch": launch,
+        "code_challenge": new_pkce()[1],
+        "code_challenge_method": "S256",
+    }
+    picker = requests.get(f"{local_epic.url}/oauth2/authorize?{urlencode(query)}", allow_redirects=False, timeout=5)
+    assert picker.status_code == 200
+    assert "Choose a visit" in picker.text
+
+    picked = requests.post(
+        f"{local_epic.url}/oauth2/authorize", data={**query, "csn": visit.csn}, allow_redirects=False, timeout=5
+    )
+    assert picked.status_code == 302
+    assert parse_qs(urlsplit(picked.headers["Location"]).query)["state"] == ["s1"]
+    assert local_epic.launches[launch]["appointment"] == visit.appointment_id
