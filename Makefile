@@ -1,5 +1,5 @@
 # Two commands on a fresh machine (Python 3.11 and Node.js 20+):
-#   make run    start Azurite and the connector on http://127.0.0.1:7071
+#   make run    start Azurite, the connector on http://127.0.0.1:7071 and the local world (7072-7076)
 #   make test   run the whole test suite (Azurite is started by the tests)
 PYTHON ?= python3
 VENV := .venv
