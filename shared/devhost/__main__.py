@@ -38,7 +38,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--azurite", action="store_true", help="start Azurite for the storage settings")
     parser.add_argument("--azurite-only", action="store_true", help="start Azurite only (for `func start`)")
     parser.add_argument("--world", action="store_true", help="start the local world and seed the demo organisation")
-    parser.add_argument("--world-port", type=int, default=7072, help="first of the local world's five ports")
+    parser.add_argument(
+        "--world-port", type=int, default=7072, help="first of the local world's five ports (0: free ports)"
+    )
     args = parser.parse_args(argv)
     started = time.monotonic()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -84,14 +86,17 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def start_world(first_port: int) -> LocalWorld:
-    """The local world on stable ports; its settings go into the environment, over local.settings.json's."""
+    """The local world on stable ports from `first_port` (0: free ones); its settings go into the environment,
+    over local.settings.json's."""
     from localworld.world import LocalWorld, WorldPorts
 
+    epic_key = os.environ.get("EPIC_PRIVATE_KEY", "").strip()
     world = LocalWorld(
         os.environ.get("PUBLIC_BASE_URL", "http://127.0.0.1:7071"),
         outbox=Path(os.environ.get("SMS_OUTBOX_PATH") or "outbox/sms.jsonl"),
-        key_dir=REPO_ROOT / ".devkeys",
-        ports=WorldPorts.stable(first_port),
+        # Beside the development Epic key (`.devkeys/`): the interface engine's key and the stand-ins' CA file.
+        key_dir=Path(epic_key).parent if epic_key.endswith(".pem") else REPO_ROOT / ".devkeys",
+        ports=WorldPorts.stable(first_port) if first_port else WorldPorts(),
         graph=os.environ.get("MEETING_PROVIDER", "").strip().lower() == "graph",
         acs=os.environ.get("SMS_PROVIDER", "").strip().lower() == "acs",
     ).__enter__()
