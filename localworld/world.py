@@ -17,16 +17,19 @@ from pathlib import Path
 
 import requests
 
-from localworld.acs_sms import AcsSmsStandIn
 from localworld.entra import TENANT
 from localworld.entra_client_credentials import EntraClientCredentials
 from localworld.entra_signin import AUTHORIZE_PATH, EntraSignIn
 from localworld.epic import CLIENT_ID as EPIC_CLIENT_ID
 from localworld.epic_pages import Interface, LocalEpic
+from localworld.event_grid import EventGridDelivery, ReportingAcsSms
 from localworld.graph import GraphStandIn
 from localworld.phone import PhoneStandIn
 from localworld.seed import SEED_REDIRECT_URI, Seeded, seed, sender_key
+from shared.devhost.event_grid import WEBHOOK_PATH
 
+DELIVERY_REPORT_FUNCTION = "receive_sms_delivery_report"
+"""The connector's Event Grid trigger that ACS's SMS events are subscribed to (the Bicep's event subscription)."""
 FIRST_PORT = 7072
 """`make run`'s stand-ins take ports from here on, in the order of `WorldPorts` (tests take free ports)."""
 GRAPH_CLIENT_ID = "44444444-4444-4444-4444-444444444444"
@@ -70,7 +73,11 @@ class LocalWorld:
             if graph
             else None
         )
-        self.acs = AcsSmsStandIn(port=ports.acs) if acs else None
+        self.acs = ReportingAcsSms(port=ports.acs) if acs else None
+        if self.acs:
+            self.acs.reports = EventGridDelivery(
+                f"{self.public_base_url}{WEBHOOK_PATH}?functionName={DELIVERY_REPORT_FUNCTION}"
+            )
         self.phone = PhoneStandIn(outbox=None if acs else outbox, acs=self.acs, port=ports.phone)
         self._stack = contextlib.ExitStack()
 
@@ -135,5 +142,8 @@ class LocalWorld:
         if self.graph:
             lines.append(f"graph    {self.graph.server.url}/v1.0  Microsoft Graph stand-in (MEETING_PROVIDER=graph)")
         if self.acs:
-            lines.append(f"acs      {self.acs.url}  Azure Communication Services SMS stand-in (SMS_PROVIDER=acs)")
+            lines.append(
+                f"acs      {self.acs.url}  Azure Communication Services SMS stand-in (SMS_PROVIDER=acs), delivery "
+                f"reports through Event Grid to {self.acs.reports.webhook_url if self.acs.reports else '-'}"
+            )
         return lines

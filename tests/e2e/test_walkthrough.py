@@ -8,9 +8,11 @@ patient's MyChart launch land in the same meeting -> MyChart's device test opens
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import re
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +21,8 @@ import pytest
 import requests
 
 import function_app
+from localworld.epic_pages import send_siu
+from localworld.epic_siu import siu_message
 from localworld.seed import sign_in
 from localworld.world import LocalWorld
 from shared import bootstrap
@@ -55,20 +59,21 @@ class Running:
     outbox: Path
 
 
-@pytest.fixture
-def running(config_env: dict[str, str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Running]:
-    """The connector on a port of its own (PUBLIC_BASE_URL names it, as in `make run`) with the local world."""
+@contextlib.contextmanager
+def run_world(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, **providers: bool) -> Iterator[Running]:
+    """The connector on a port of its own (PUBLIC_BASE_URL names it, as in `make run`) with the local world;
+    `providers`: LocalWorld's graph/acs switches."""
     port = free_port()
     public = f"http://127.0.0.1:{port}"
     outbox = tmp_path / "outbox" / "sms.jsonl"
-    with LocalWorld(public, outbox=outbox, key_dir=tmp_path / "devkeys") as world:
+    with LocalWorld(public, outbox=outbox, key_dir=tmp_path / "devkeys", **providers) as world:
         settings = {
-            **world.settings(),
             "PUBLIC_BASE_URL": public,
             "SMS_PROVIDER": "outbox",
             "SMS_OUTBOX_PATH": str(outbox),
             "MEETING_PROVIDER": "sandbox",
             "EPIC_PRIVATE_KEY": str(tmp_path / "devkeys" / "epic-private-key.pem"),
+            **world.settings(),
         }
         for name, value in settings.items():
             monkeypatch.setenv(name, value)
@@ -83,6 +88,12 @@ def running(config_env: dict[str, str], monkeypatch: pytest.MonkeyPatch, tmp_pat
             yield Running(world, host, outbox)
         finally:
             host.stop()
+
+
+@pytest.fixture
+def running(config_env: dict[str, str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Running]:
+    with run_world(monkeypatch, tmp_path) as running:
+        yield running
 
 
 def test_the_seed_goes_through_the_api_and_a_second_run_finds_it(running: Running) -> None:
@@ -171,3 +182,29 @@ def test_the_five_minute_walkthrough_in_a_browser(running: Running) -> None:
             expect(page.get_by_role("heading", name="Test your device")).to_be_visible()
         finally:
             browser.close()
+
+
+def test_with_graph_and_acs_chosen_the_sdks_meet_their_stand_ins_and_delivery_reports_come_back(
+    config_env: dict[str, str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    with run_world(monkeypatch, tmp_path, graph=True, acs=True) as running:
+        world = running.world
+        world.seed()
+        visit = next(iter(world.epic.visits.values()))
+        assert world.epic.interface is not None
+        assert send_siu(world.epic.interface, siu_message(visit.siu, "schedule")) == "AA"
+
+        deadline = time.monotonic() + 30
+        while not (world.acs and world.acs.reports and world.acs.reports.delivered):
+            assert time.monotonic() < deadline, "no delivery report reached the connector"
+            time.sleep(0.2)
+        phone = requests.get(f"{world.phone.url}/", timeout=10).text
+        join = re.search(r'href="([^"]+/api/join/[^"]+)"', phone)
+        assert join, "the SMS sent through ACS is on the phone page"
+        answer = requests.get(join.group(1), allow_redirects=False, timeout=10)
+
+    assert world.acs.reports.failed == 0
+    assert answer.status_code == 302
+    assert answer.headers["Location"].startswith("https://teams.microsoft.com/")  # Graph's createOrGet answer
+    assert world.graph is not None
+    assert len(world.graph.meetings) == 1
