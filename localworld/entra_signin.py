@@ -75,7 +75,7 @@ class EntraSignIn(EntraStandIn):
 
     def _serve(self, request: Request) -> Response:
         if request.path == AUTHORIZE_PATH and request.method in ("GET", "POST"):
-            form = dict(parse_qsl(request.body.decode())) if request.method == "POST" else {}
+            form = dict(parse_qsl(request.body.decode(errors="replace"))) if request.method == "POST" else {}
             return self._authorize_page({**request.query, **form})
         if request.path == TOKEN_PATH and request.method == "POST":
             return self._redeem(dict(parse_qsl(request.body.decode(errors="replace"))))

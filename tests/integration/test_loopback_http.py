@@ -10,7 +10,9 @@ import requests
 
 from localworld.entra import EntraStandIn
 from localworld.epic import CLIENT_ID, EpicStandIn
+from localworld.server import Response, StandIn
 from shared import bootstrap
+from shared.errors import UpstreamError
 from tests.configapi import ConfigApi
 
 APPROVER = "analyst@hospital.example"
@@ -62,3 +64,22 @@ def test_with_the_setting_an_http_epic_on_loopback_is_registered_and_validated(
     validated = api.get(f"{callback.path}?{callback.query}", token="")
     assert validated.status == 200, validated.body
     assert plain_epic.token_refusals == []
+
+
+def test_even_with_the_setting_smart_endpoints_elsewhere_must_be_https(
+    config_env: dict[str, str], monkeypatch: pytest.MonkeyPatch, tmp_path
+) -> None:
+    """A loopback FHIR server whose discovery names plain-http endpoints on another host is refused."""
+    monkeypatch.setenv("LOOPBACK_HTTP", "true")
+    monkeypatch.setenv("EPIC_CLIENT_ID", CLIENT_ID)
+    monkeypatch.setenv("EPIC_PRIVATE_KEY", str(tmp_path / "key.pem"))
+    from shared.devhost.devkeys import ensure_development_key
+
+    ensure_development_key({"EPIC_PRIVATE_KEY": str(tmp_path / "key.pem")})
+    bootstrap.reset()
+    discovery = {"authorization_endpoint": "http://epic.example/authorize", "token_endpoint": "http://epic.example/t"}
+    with (
+        StandIn(lambda request: Response.json(discovery)) as server,
+        pytest.raises(UpstreamError, match="no https authorization"),
+    ):
+        bootstrap.get_smart_client().discover(f"{server.url}/api/FHIR/R4")
