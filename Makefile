@@ -3,6 +3,7 @@
 #   make test   run the whole test suite (Azurite is started by the tests)
 PYTHON ?= python3
 VENV := .venv
+WORLD_PORT ?= 7072
 PY := $(VENV)/bin/python
 
 .PHONY: run test lint bench setup
@@ -23,7 +24,7 @@ local.settings.json:
 	cp local.settings.sample.json $@
 
 run: setup local.settings.json
-	$(PY) -m shared.devhost --azurite --world
+	$(PY) -m shared.devhost --azurite --world --world-port $(WORLD_PORT)
 
 test: setup
 	$(PY) -m pytest
