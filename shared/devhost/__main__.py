@@ -46,48 +46,48 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
     load_local_settings(args.settings)
-    world = start_world(args.world_port) if args.world and not args.azurite_only else None
-    created = ensure_development_key(os.environ)
-    if created:
-        print(f"Created a development Epic key at {created} (git-ignored).")
-    try:
-        load_settings(os.environ)
-    except SettingsError as error:
-        print(f"Cannot start: {error.message}", file=sys.stderr)
-        return 2
+    with contextlib.ExitStack() as running:
+        world = running.enter_context(start_world(args.world_port)) if args.world and not args.azurite_only else None
+        created = ensure_development_key(os.environ)
+        if created:
+            print(f"Created a development Epic key at {created} (git-ignored).")
+        try:
+            load_settings(os.environ)
+        except SettingsError as error:
+            print(f"Cannot start: {error.message}", file=sys.stderr)
+            return 2
 
-    azurite = azurite_for_settings(os.environ) if args.azurite or args.azurite_only else None
-    if azurite:
-        azurite.start()
-        print(f"Azurite: accounts {', '.join(a.name for a in azurite.accounts)} on ports {azurite.ports}", flush=True)
+        if args.azurite or args.azurite_only:
+            azurite = azurite_for_settings(os.environ)
+            azurite.start()
+            running.callback(azurite.stop)
+            print(
+                f"Azurite: accounts {', '.join(a.name for a in azurite.accounts)} on ports {azurite.ports}", flush=True
+            )
 
-    host = None
-    if not args.azurite_only:
-        from shared.devhost.host import DevHost, load_app
+        if not args.azurite_only:
+            from shared.devhost.host import DevHost, load_app
 
-        host = DevHost(load_app(args.app), port=args.port)
-        host.start()
-        print("Serving:\n  " + "\n  ".join(host.describe()), flush=True)
-    if world:
-        seed_world(world, host.base_url if host else world.public_base_url)
-        print(f"Ready in {time.monotonic() - started:.1f} s. Open the local Epic schedule to begin.", flush=True)
+            host = DevHost(load_app(args.app), port=args.port)
+            host.start()
+            running.callback(host.stop)
+            print("Serving:\n  " + "\n  ".join(host.describe()), flush=True)
+            if world:
+                seed_world(world, host.base_url)
+                print(
+                    f"Ready in {time.monotonic() - started:.1f} s. Open the local Epic schedule to begin.", flush=True
+                )
 
-    stopped = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stopped.set())
-    with contextlib.suppress(KeyboardInterrupt):
-        stopped.wait()
-    if host:
-        host.stop()
-    if world:
-        world.__exit__(None, None, None)
-    if azurite:
-        azurite.stop()
+        stopped = threading.Event()
+        signal.signal(signal.SIGTERM, lambda *_: stopped.set())
+        with contextlib.suppress(KeyboardInterrupt):
+            stopped.wait()
     return 0
 
 
 def start_world(first_port: int) -> LocalWorld:
-    """The local world on stable ports from `first_port` (0: free ones); its settings go into the environment,
-    over local.settings.json's."""
+    """The local world on stable ports from `first_port` (0: free ones), not yet serving; its settings go into
+    the environment, over local.settings.json's."""
     from localworld.world import LocalWorld, WorldPorts
 
     epic_key = os.environ.get("EPIC_PRIVATE_KEY", "").strip()
@@ -99,7 +99,7 @@ def start_world(first_port: int) -> LocalWorld:
         ports=WorldPorts.stable(first_port) if first_port else WorldPorts(),
         graph=os.environ.get("MEETING_PROVIDER", "").strip().lower() == "graph",
         acs=os.environ.get("SMS_PROVIDER", "").strip().lower() == "acs",
-    ).__enter__()
+    )
     os.environ.update(world.settings())
     return world
 
