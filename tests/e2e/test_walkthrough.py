@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 import requests
+from azure.data.tables import TableClient
 
 import function_app
 from localworld.epic_pages import send_siu
@@ -26,6 +27,7 @@ from localworld.epic_siu import siu_message
 from localworld.seed import sign_in
 from localworld.world import LocalWorld
 from shared import bootstrap
+from shared.adapters.sms_jobs import SMS_JOBS
 from shared.devhost.azurite import free_port
 from shared.devhost.devkeys import ensure_development_key
 from shared.devhost.host import DevHost
@@ -189,7 +191,7 @@ def test_with_graph_and_acs_chosen_the_sdks_meet_their_stand_ins_and_delivery_re
 ) -> None:
     with run_world(monkeypatch, tmp_path, graph=True, acs=True) as running:
         world = running.world
-        world.seed()
+        seeded = world.seed().endpoint_id
         visit = next(iter(world.epic.visits.values()))
         assert world.epic.interface is not None
         assert send_siu(world.epic.interface, siu_message(visit.siu, "schedule")) == "AA"
@@ -202,7 +204,10 @@ def test_with_graph_and_acs_chosen_the_sdks_meet_their_stand_ins_and_delivery_re
         join = re.search(r'href="([^"]+/api/join/[^"]+)"', phone)
         assert join, "the SMS sent through ACS is on the phone page"
         answer = requests.get(join.group(1), allow_redirects=False, timeout=10)
+        jobs = TableClient.from_connection_string(os.environ["GEO_US_STORAGE"], SMS_JOBS)
+        recorded = [job["Delivery"] for job in jobs.query_entities("PartitionKey eq @p", parameters={"p": seeded})]
 
+    assert recorded == ["delivered"]  # the report, in Event Grid's shape, reached and updated the job
     assert world.acs.reports.failed == 0
     assert answer.status_code == 302
     assert answer.headers["Location"].startswith("https://teams.microsoft.com/")  # Graph's createOrGet answer
