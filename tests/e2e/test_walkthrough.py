@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import logging
 import os
 import re
 import time
@@ -134,8 +135,9 @@ def test_the_sign_in_page_serves_the_configuration_api_for_its_tenant_only(runni
     assert theirs.json()["code"] in ("not_authorised", "forbidden")
 
 
-def test_the_five_minute_walkthrough_in_a_browser(running: Running) -> None:
+def test_the_five_minute_walkthrough_in_a_browser(running: Running, caplog: pytest.LogCaptureFixture) -> None:
     _chromium_or_skip()
+    caplog.set_level(logging.DEBUG)
     from playwright.sync_api import expect, sync_playwright
 
     running.world.seed()
@@ -184,6 +186,9 @@ def test_the_five_minute_walkthrough_in_a_browser(running: Running) -> None:
             expect(page.get_by_role("heading", name="Test your device")).to_be_visible()
         finally:
             browser.close()
+    assert "POST /api/hl7/{endpointId} -> 200" in caplog.text  # the connector's log was captured...
+    for patient_data in ("5550123", "617555", "Jane", "JANE", "E1001"):  # ...and holds no patient data
+        assert patient_data not in caplog.text
 
 
 def test_with_graph_and_acs_chosen_the_sdks_meet_their_stand_ins_and_delivery_reports_come_back(
