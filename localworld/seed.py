@@ -16,6 +16,7 @@ import secrets
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import requests
@@ -23,6 +24,7 @@ import requests
 from localworld.entra import CLIENT_ID, EntraStandIn
 from localworld.entra_signin import API_SCOPE, AUTHORIZE_PATH, TOKEN_PATH
 from shared.adapters.smart import new_pkce
+from shared.devhost.devkeys import ensure_private_key
 
 DEMO_ORGANISATION = "Local Demo Hospital"
 ADMIN = "admin@hospital.example"
@@ -89,87 +91,87 @@ def seed(api_url: str, entra_url: str, fhir_base_url: str, key_dir: Path) -> See
     """The approved demo endpoint at `fhir_base_url`, made or found. `api_url` is the connector's `/api`.
     Raises SeedError naming the refused step."""
     key_file, key_created = sender_key(key_dir)
-    admin = _session(sign_in(entra_url, ADMIN))
-    org = next(
-        (o for o in _get(admin, f"{api_url}/config/organisations")["items"] if o["name"] == DEMO_ORGANISATION), None
+    admin = _Api(api_url, sign_in(entra_url, ADMIN))
+    org, created = _organisation(admin)
+    endpoint = next(
+        (
+            e
+            for e in admin.get(f"/config/organisations/{org}/endpoints")["items"]
+            if e["fhir_base_url"] == fhir_base_url
+        ),
+        None,
     )
-    created = org is None
-    if org is None:
-        org = _call(
-            admin,
-            "POST",
-            f"{api_url}/config/organisations",
-            201,
-            "creating the organisation",
-            json={"name": DEMO_ORGANISATION, "geo": "US", "display_name": "Local Demo Hospital"},
-        )
-    org_id = org["id"]
-    if not (org["consent_send_on_behalf"] and org["consent_patients_consented"]):
-        current = admin.get(f"{api_url}/config/organisations/{org_id}", timeout=TIMEOUT)
-        _call(
-            admin,
-            "PATCH",
-            f"{api_url}/config/organisations/{org_id}",
-            200,
-            "giving the SMS consents",
-            json={"consent_send_on_behalf": True, "consent_patients_consented": True},
-            headers={"If-Match": current.headers["ETag"]},
-        )
-    endpoints = _get(admin, f"{api_url}/config/organisations/{org_id}/endpoints")["items"]
-    endpoint = next((e for e in endpoints if e["fhir_base_url"] == fhir_base_url), None)
     if endpoint is None:
         created = True
-        endpoint = _create_endpoint(admin, api_url, org_id, fhir_base_url)
+        endpoint = _create_endpoint(admin, org, fhir_base_url)
     if created or key_created:
-        _call(
-            admin,
+        certificate = {"certificate": sender_certificate(key_file)}
+        admin.call(
             "PUT",
-            f"{api_url}/config/organisations/{org_id}/sender-keys/test",
+            f"/config/organisations/{org}/sender-keys/test",
             200,
             "uploading the sender certificate",
-            json={"certificate": sender_certificate(key_file)},
+            json=certificate,
         )
-    endpoint = _get(admin, f"{api_url}/config/endpoints/{endpoint['id']}")
-    if endpoint["status"] == "draft":
-        _call(admin, "POST", f"{api_url}/config/endpoints/{endpoint['id']}/submit", 200, "submitting")
-        endpoint["status"] = "pending_approval"
-    if endpoint["status"] == "pending_approval":
-        _approve(api_url, entra_url, endpoint["id"])
-    device_test = _get(admin, f"{api_url}/config/endpoints/{endpoint['id']}/integration-records")["device_test"]
-    device_test_url = f"{device_test['url']}?{urlencode({'ctx': device_test['context_token']})}"
-    return Seeded(org_id, endpoint["id"], created, device_test_url)
+    endpoint_id = endpoint["id"]
+    status = admin.get(f"/config/endpoints/{endpoint_id}")["status"]
+    if status == "draft":
+        admin.call("POST", f"/config/endpoints/{endpoint_id}/submit", 200, "submitting")
+    if status in ("draft", "pending_approval"):
+        _approve(_Api(api_url, sign_in(entra_url, APPROVER)), endpoint_id)
+    device_test = admin.get(f"/config/endpoints/{endpoint_id}/integration-records")["device_test"]
+    return Seeded(org, endpoint_id, created, f"{device_test['url']}?{urlencode({'ctx': device_test['context_token']})}")
 
 
-def _create_endpoint(admin: requests.Session, api_url: str, org_id: str, fhir_base_url: str) -> dict:
-    ordered = _call(
-        admin,
+def _organisation(admin: _Api) -> tuple[str, bool]:
+    """The demo organisation's id, with both SMS consents given; (id, made now)."""
+    found = next((o for o in admin.get("/config/organisations")["items"] if o["name"] == DEMO_ORGANISATION), None)
+    org = found or admin.call(
         "POST",
-        f"{api_url}/config/organisations/{org_id}/phone-numbers",
+        "/config/organisations",
+        201,
+        "creating the organisation",
+        json={"name": DEMO_ORGANISATION, "geo": "US", "display_name": DEMO_ORGANISATION},
+    )
+    if not (org["consent_send_on_behalf"] and org["consent_patients_consented"]):
+        etag = admin.get_etag(f"/config/organisations/{org['id']}")
+        consents = {"consent_send_on_behalf": True, "consent_patients_consented": True}
+        admin.call(
+            "PATCH",
+            f"/config/organisations/{org['id']}",
+            200,
+            "giving the SMS consents",
+            json=consents,
+            headers={"If-Match": etag},
+        )
+    return org["id"], found is None
+
+
+def _create_endpoint(admin: _Api, org: str, fhir_base_url: str) -> dict:
+    """A sandbox number bought (the order's operation polled), the test endpoint registered, SMS on."""
+    ordered = admin.call(
+        "POST",
+        f"/config/organisations/{org}/phone-numbers",
         202,
         "ordering a phone number",
         json={"country_code": "US"},
     )
-    operation_url = f"{api_url.removesuffix('/api')}{ordered['location']}"
     deadline = time.monotonic() + TIMEOUT
-    while (operation := _get(admin, operation_url))["status"] == "running":
+    while (operation := admin.get(ordered["location"].removeprefix("/api")))["status"] == "running":
         if time.monotonic() > deadline:
             raise SeedError("the phone-number order did not finish")
         time.sleep(0.2)
     if operation["status"] != "succeeded":
         raise SeedError(f"the phone-number order ended {operation['status']}")
-    endpoint = _call(
-        admin,
-        "POST",
-        f"{api_url}/config/organisations/{org_id}/endpoints",
-        201,
-        "registering the endpoint",
-        json={
-            "fhir_base_url": fhir_base_url,
-            "environment": "test",
-            "approver_upn": APPROVER,
-            "time_zone": "America/New_York",
-            "organizer_user_id": EntraStandIn.object_id(ORGANIZER),
-        },
+    registration = {
+        "fhir_base_url": fhir_base_url,
+        "environment": "test",
+        "approver_upn": APPROVER,
+        "time_zone": "America/New_York",
+        "organizer_user_id": EntraStandIn.object_id(ORGANIZER),
+    }
+    endpoint = admin.call(
+        "POST", f"/config/organisations/{org}/endpoints", 201, "registering the endpoint", json=registration
     )
     sms = {
         "confirmation_enabled": True,
@@ -177,37 +179,25 @@ def _create_endpoint(admin: requests.Session, api_url: str, org_id: str, fhir_ba
         "reminder_lead_minutes": [1440, 60],
         "from_number": operation["result"]["number"],
     }
-    _call(admin, "PUT", f"{api_url}/config/endpoints/{endpoint['id']}/sms", 200, "turning SMS on", json=sms)
+    admin.call("PUT", f"/config/endpoints/{endpoint['id']}/sms", 200, "turning SMS on", json=sms)
     return endpoint
 
 
-def _approve(api_url: str, entra_url: str, endpoint_id: str) -> None:
+def _approve(analyst: _Api, endpoint_id: str) -> None:
     """The analyst validates against Epic (a browser's hops, by hand) and approves."""
-    analyst = _session(sign_in(entra_url, APPROVER))
-    started = _call(analyst, "POST", f"{api_url}/config/endpoints/{endpoint_id}/validation", 200, "starting validation")
+    started = analyst.call("POST", f"/config/endpoints/{endpoint_id}/validation", 200, "starting validation")
     at_epic = requests.get(started["authorize_url"], allow_redirects=False, timeout=TIMEOUT)
     _expect(at_epic, 302, "signing in to Epic")
     callback = urlsplit(at_epic.headers["Location"])
-    back = requests.get(f"{api_url.removesuffix('/api')}{callback.path}?{callback.query}", timeout=TIMEOUT)
+    back = requests.get(f"{analyst.host}{callback.path}?{callback.query}", timeout=TIMEOUT)
     _expect(back, 200, "Epic's sign-in callback")
-    _call(analyst, "POST", f"{api_url}/config/endpoints/{endpoint_id}/approve", 200, "approving")
+    analyst.call("POST", f"/config/endpoints/{endpoint_id}/approve", 200, "approving")
 
 
 def sender_key(key_dir: Path) -> tuple[Path, bool]:
     """The interface engine's RSA key in `key_dir` (git-ignored), made on first use; (path, made now)."""
-    from cryptography.hazmat.primitives import serialization
-    from cryptography.hazmat.primitives.asymmetric import rsa
-
     path = key_dir / SENDER_KEY_FILE
-    if path.exists():
-        return path, False
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    key_dir.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(
-        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
-    )
-    path.chmod(0o600)
-    return path, True
+    return path, ensure_private_key(path)
 
 
 def sender_certificate(key_file: Path) -> str:
@@ -232,25 +222,31 @@ def sender_certificate(key_file: Path) -> str:
     return base64.b64encode(certificate.public_bytes(serialization.Encoding.DER)).decode()
 
 
-def _session(token: str) -> requests.Session:
-    session = requests.Session()
-    session.headers["Authorization"] = f"Bearer {token}"
-    return session
+class _Api:
+    """The configuration API as one signed-in user calls it; every refusal is a SeedError naming the step."""
 
+    def __init__(self, api_url: str, token: str) -> None:
+        self.api_url = api_url
+        self.host = api_url.removesuffix("/api")
+        self.session = requests.Session()
+        self.session.headers["Authorization"] = f"Bearer {token}"
 
-def _get(session: requests.Session, url: str) -> dict:
-    answer = session.get(url, timeout=TIMEOUT)
-    _expect(answer, 200, f"reading {urlsplit(url).path}")
-    return answer.json()
+    def get(self, path: str) -> dict:
+        return self.call("GET", path, 200, f"reading {path}")
 
+    def get_etag(self, path: str) -> str:
+        answer = self.session.get(f"{self.api_url}{path}", timeout=TIMEOUT)
+        _expect(answer, 200, f"reading {path}")
+        return answer.headers["ETag"]
 
-def _call(session: requests.Session, method: str, url: str, status: int, step: str, **kwargs: object) -> dict:
-    answer = session.request(method, url, timeout=TIMEOUT, **kwargs)  # type: ignore[arg-type]
-    _expect(answer, status, step)
-    document = answer.json() if answer.content else {}
-    if "Location" in answer.headers:
-        document["location"] = answer.headers["Location"]
-    return document
+    def call(self, method: str, path: str, status: int, step: str, **kwargs: Any) -> dict:
+        """The answer's JSON object (with the `Location` header as `location`)."""
+        answer = self.session.request(method, f"{self.api_url}{path}", timeout=TIMEOUT, **kwargs)
+        _expect(answer, status, step)
+        document = answer.json() if answer.content else {}
+        if "Location" in answer.headers:
+            document["location"] = answer.headers["Location"]
+        return document
 
 
 def _expect(answer: requests.Response, status: int, step: str) -> None:

@@ -12,8 +12,13 @@ def ensure_development_key(env: os._Environ[str] | dict[str, str]) -> Path | Non
     if not value or value.startswith("-----BEGIN"):
         return None
     path = Path(value)
+    return path if ensure_private_key(path) else None
+
+
+def ensure_private_key(path: Path) -> bool:
+    """Write a new RSA private key (PKCS#8 PEM, owner-only) to `path` unless it exists; True when written."""
     if path.exists():
-        return None
+        return False
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric import rsa
 
@@ -23,4 +28,4 @@ def ensure_development_key(env: os._Environ[str] | dict[str, str]) -> Path | Non
         key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
     )
     path.chmod(0o600)
-    return path
+    return True
