@@ -26,6 +26,7 @@ from localworld.event_grid import EventGridDelivery, ReportingAcsSms
 from localworld.graph import GraphStandIn
 from localworld.phone import PhoneStandIn
 from localworld.seed import SEED_REDIRECT_URI, Seeded, seed, sender_key
+from localworld.tls import write_ca_bundle
 from shared.devhost.event_grid import WEBHOOK_PATH
 
 DELIVERY_REPORT_FUNCTION = "receive_sms_delivery_report"
@@ -110,12 +111,10 @@ class LocalWorld:
             }
         if self.acs:
             settings |= {"SMS_PROVIDER": "acs", "ACS_CONNECTION_STRING": self.acs.connection_string()}
-        certificates = [s.ca_file for s in (self.graph and self.graph.server, self.acs) if s and s.ca_file]
+        certificates = [server.ca_file for server in (self.graph and self.graph.server, self.acs) if server]
         if certificates:
-            bundle = self.key_dir / "localworld-ca.pem"
-            self.key_dir.mkdir(parents=True, exist_ok=True)
-            bundle.write_text("".join(Path(c).read_text() for c in certificates))
-            settings |= {"REQUESTS_CA_BUNDLE": str(bundle), "SSL_CERT_FILE": str(bundle)}
+            bundle = str(write_ca_bundle(self.key_dir / "localworld-ca.pem", *certificates))
+            settings |= {"REQUESTS_CA_BUNDLE": bundle, "SSL_CERT_FILE": bundle}
         return settings
 
     def seed(self, connector_url: str | None = None) -> Seeded:
