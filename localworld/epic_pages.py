@@ -111,14 +111,18 @@ class LocalEpic(EpicStandIn):
         if request.method == "GET" and request.path in ("/begin/provider", "/begin/patient"):
             return self._begin(request.path.rsplit("/", 1)[1], request.query.get("csn", ""))
         if request.path == "/oauth2/authorize" and request.method in ("GET", "POST"):
-            form = dict(parse_qsl(request.body.decode(errors="replace"))) if request.method == "POST" else {}
-            query = {**request.query, **form}
-            if self._lacks_visit(query):
-                if "csn" not in query:
-                    return self._pick_visit_page(query)
-                query = self._with_visit(query, query.pop("csn"))
-            return super()._serve(replace(request, method="GET", query=query, body=b""))
+            return self._authorize_a_visit(request)
         return super()._serve(request)
+
+    def _authorize_a_visit(self, request: Request) -> Response:
+        """Epic's authorize, with a page to pick the visit first when the launch did not fix one."""
+        form = dict(parse_qsl(request.body.decode(errors="replace"))) if request.method == "POST" else {}
+        query = {**request.query, **form}
+        if self._lacks_visit(query):
+            if "csn" not in query:
+                return self._pick_visit_page(query)
+            query = self._with_visit(query, query.pop("csn"))
+        return super()._serve(replace(request, method="GET", query=query, body=b""))
 
     def _lacks_visit(self, query: dict[str, str]) -> bool:
         """A launch whose context names no appointment, or a standalone launch asking for a patient."""
