@@ -1,8 +1,9 @@
 # Two commands on a fresh machine (Python 3.11 and Node.js 20+):
-#   make run    start Azurite and the connector on http://127.0.0.1:7071
+#   make run    start Azurite, the connector on http://127.0.0.1:7071 and the local world (7072-7076)
 #   make test   run the whole test suite (Azurite is started by the tests)
 PYTHON ?= python3
 VENV := .venv
+WORLD_PORT ?= 7072
 PY := $(VENV)/bin/python
 
 .PHONY: run test lint bench setup
@@ -23,7 +24,7 @@ local.settings.json:
 	cp local.settings.sample.json $@
 
 run: setup local.settings.json
-	$(PY) -m shared.devhost --azurite
+	$(PY) -m shared.devhost --azurite --world --world-port $(WORLD_PORT)
 
 test: setup
 	$(PY) -m pytest

@@ -204,6 +204,8 @@ var connectorSettings = [
   { name: 'SMS_PROVIDER', value: 'acs' }
   { name: 'DEFAULT_PHONE_REGION', value: defaultPhoneRegion }
   { name: 'MEETING_PROVIDER', value: 'graph' }
+  // Plain http to loopback FHIR servers is for local runs only.
+  { name: 'LOOPBACK_HTTP', value: 'false' }
   // Only endpoints whose admin turns ehr_write_back on are written to.
   { name: 'EHR_WRITE_BACK_PROVIDER', value: 'epic' }
   // Graph is called as the app's user-assigned managed identity: no secret to rotate.

@@ -30,11 +30,11 @@ def recipient_failed(status: int, error: str) -> Response:
 
 
 class AcsSmsStandIn(StandIn):
-    def __init__(self, answers: Iterable[Response] = (), *, delay_seconds: float = 0.0) -> None:
+    def __init__(self, answers: Iterable[Response] = (), *, delay_seconds: float = 0.0, port: int = 0) -> None:
         self.access_key = base64.b64encode(secrets.token_bytes(32)).decode()
         self.answers = list(answers) or [accepted()]
         self.delay_seconds = delay_seconds
-        super().__init__(self._answer, tls=True)
+        super().__init__(self._answer, tls=True, port=port)
 
     def connection_string(self, access_key: str | None = None) -> str:
         return f"endpoint={self.url}/;accesskey={access_key or self.access_key}"

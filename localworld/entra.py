@@ -49,8 +49,8 @@ REPORT_READER_ROLE = "Connector.ReportReader"
 
 
 class EntraStandIn(StandIn):
-    def __init__(self, tenants: tuple[str, ...] = (TENANT, OTHER_TENANT)) -> None:
-        super().__init__(self._serve)
+    def __init__(self, tenants: tuple[str, ...] = (TENANT, OTHER_TENANT), *, port: int = 0) -> None:
+        super().__init__(self._serve, port=port)
         self.tenants = set(tenants)
         self.keys: dict[str, rsa.RSAPrivateKey] = {}
         self.rotate()

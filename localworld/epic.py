@@ -25,8 +25,9 @@ CLIENT_ID = "epic-client-1234"
 
 
 class EpicStandIn(StandIn):
-    def __init__(self) -> None:
-        super().__init__(self._serve, tls=True)
+    def __init__(self, *, port: int = 0, tls: bool = True) -> None:
+        """`tls=False` only for a local run with LOOPBACK_HTTP on (a browser opens Epic's pages)."""
+        super().__init__(self._serve, tls=tls, port=port)
         self.trusted_jwks: dict = {"keys": []}
         self.codes: dict[str, dict[str, str]] = {}
         self.seen_jti: set[str] = set()

@@ -75,7 +75,7 @@ Deliver = Callable[[str, dict[str, str], bytes], tuple[int, bytes]]
 
 
 class GraphStandIn:
-    def __init__(self, entra: EntraClientCredentials, deliver: Deliver | None = None) -> None:
+    def __init__(self, entra: EntraClientCredentials, deliver: Deliver | None = None, *, port: int = 0) -> None:
         self.entra = entra
         self.deliver = deliver
         self.meetings: dict[str, dict] = {}  # externalId -> meeting
@@ -88,7 +88,7 @@ class GraphStandIn:
         self._lock = threading.Lock()
         self._signing_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
         self._kid = secrets.token_hex(8)
-        self.server = StandIn(self.handle, tls=True)
+        self.server = StandIn(self.handle, tls=True, port=port)
 
     def handle(self, request: Request) -> Response:
         if request.method == "GET" and request.path == KEYS_PATH:

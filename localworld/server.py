@@ -47,14 +47,15 @@ Handler = Callable[[Request], Response]
 class StandIn:
     """Serve `handler` until stopped; `requests` holds what was received, in order."""
 
-    def __init__(self, handler: Handler, *, tls: bool = False, cert_dir: Path | None = None) -> None:
+    def __init__(self, handler: Handler, *, tls: bool = False, cert_dir: Path | None = None, port: int = 0) -> None:
+        """`port` 0 takes a free port (tests); `make run` gives stable ones."""
         self.handler = handler
         self.requests: list[Request] = []
         self.busy_seconds = 0.0
         """Time spent answering (handler and writing the answer), for benchmarks that subtract it."""
         self._busy_lock = threading.Lock()
         self.ca_file: str | None = None
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._request_handler())
+        self._server = ThreadingHTTPServer(("127.0.0.1", port), self._request_handler())
         self._server.daemon_threads = True
         if tls:
             import ssl

@@ -43,3 +43,10 @@ def self_signed_certificate(directory: Path) -> tuple[Path, Path]:
         key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
     )
     return cert_file, key_file
+
+
+def write_ca_bundle(path: Path, *cert_files: str | None) -> Path:
+    """One CA file trusting each stand-in's certificate (requests and httpx read a single bundle file)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(Path(f).read_text() for f in cert_files if f))
+    return path

@@ -204,7 +204,8 @@ def get_signing_keys() -> tuple[SigningKey, ...]:
 def get_smart_client() -> SmartClient:
     from shared.adapters.smart import SmartClient
 
-    return SmartClient(get_settings().require_epic().client_id, get_signing_keys()[0])
+    settings = get_settings()
+    return SmartClient(settings.require_epic().client_id, get_signing_keys()[0], loopback_http=settings.loopback_http)
 
 
 @functools.cache

@@ -43,6 +43,11 @@ SETTINGS: tuple[SettingSpec, ...] = (
         "variable). Storage connections may name it in <NAME>__clientId instead.",
     ),
     SettingSpec(
+        "LOOPBACK_HTTP",
+        "true lets FHIR base URLs and their SMART endpoints on 127.0.0.1/localhost use http:// (local runs); "
+        "refused unless PUBLIC_BASE_URL is localhost. Default false.",
+    ),
+    SettingSpec(
         "ACS_ENDPOINT",
         "Azure Communication Services endpoint (https), reached with the app's managed identity.",
     ),
@@ -188,6 +193,7 @@ DEFAULT_GRAPH_BASE_URL = "https://graph.microsoft.com/v1.0"
 DEFAULT_AUTHORITY_HOST = "https://login.microsoftonline.com"
 _GUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 MIN_KEY_BYTES = 32
+LOOPBACK_HOSTS: tuple[str, ...] = ("127.0.0.1", "localhost")
 
 
 @dataclass(frozen=True)
@@ -256,6 +262,8 @@ class Settings:
     phone_number_provider: str = "sandbox"
     purge_grace_minutes: int = 60
     timer_schedule: str = DEFAULT_TIMER_SCHEDULE
+    loopback_http: bool = False
+    """FHIR base URLs and SMART endpoints on loopback may use http:// (local runs only)."""
 
     def require_entra(self) -> EntraSettings:
         """The Entra settings. Raises SettingsError naming them when they are not set."""
@@ -298,9 +306,10 @@ def load_settings(env: Mapping[str, str]) -> Settings:
     _refuse_unresolved_key_vault_references(env)
     geos = _read_geos(env)
     acs = _read_acs(env)
+    public_base_url = _read_public_base_url(env)
     return Settings(
         geos=geos,
-        public_base_url=_read_public_base_url(env),
+        public_base_url=public_base_url,
         control_storage=read_connection(env, "CONTROL_STORAGE"),
         geo_storage={geo: read_connection(env, geo_storage_setting(geo)) for geo in geos},
         acs=acs,
@@ -317,6 +326,7 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         opt_out_hash_key=_read_key(env, "OPT_OUT_HASH_KEY"),
         purge_grace_minutes=_read_minutes(env, "PURGE_GRACE_MINUTES", default=60, maximum=7 * 24 * 60),
         timer_schedule=_read_timer_schedule(env),
+        loopback_http=_read_loopback_http(env, public_base_url),
     )
 
 
@@ -368,6 +378,18 @@ def _read_public_base_url(env: Mapping[str, str]) -> str:
             f"Setting PUBLIC_BASE_URL must be an https:// URL without query (http only for localhost); got {url!r}."
         )
     return url
+
+
+def _read_loopback_http(env: Mapping[str, str], public_base_url: str) -> bool:
+    """Off unless asked; only an app reachable on localhost alone may talk plain http to loopback servers."""
+    raw = env.get("LOOPBACK_HTTP", "").strip().lower()
+    if raw not in ("", "true", "false"):
+        raise SettingsError(f"Setting LOOPBACK_HTTP must be true or false; got {raw!r}.")
+    if raw != "true":
+        return False
+    if urlsplit(public_base_url).hostname not in LOOPBACK_HOSTS:
+        raise SettingsError("Setting LOOPBACK_HTTP=true is for local runs: PUBLIC_BASE_URL must be localhost.")
+    return True
 
 
 def _read_acs(env: Mapping[str, str]) -> AcsConnection | None:

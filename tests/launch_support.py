@@ -12,6 +12,7 @@ from urllib.parse import urlencode, urlsplit
 import requests
 
 from localworld.epic import EpicStandIn
+from localworld.tls import write_ca_bundle
 from shared import bootstrap
 from shared.devhost.host import DevHost
 from shared.domain.config import Endpoint, EndpointStatus, Environment, Organisation
@@ -56,9 +57,7 @@ def set_status(endpoint: Endpoint, status: EndpointStatus) -> None:
 
 def ca_bundle(*files: str | None) -> str:
     """One CA file trusting every stand-in (requests reads one REQUESTS_CA_BUNDLE)."""
-    path = Path(tempfile.mkdtemp(prefix="launch-ca-")) / "bundle.pem"
-    path.write_text("".join(Path(f).read_text() for f in files if f))
-    return str(path)
+    return str(write_ca_bundle(Path(tempfile.mkdtemp(prefix="launch-ca-")) / "bundle.pem", *files))
 
 
 @dataclass

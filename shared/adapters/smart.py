@@ -17,11 +17,11 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, urlencode
+from urllib.parse import quote, urlencode, urlsplit
 
 from shared.adapters.http_client import get_json, post_form, post_json
 from shared.errors import InvalidRequestError, SettingsError, UpstreamError
-from shared.settings import EpicSettings
+from shared.settings import LOOPBACK_HOSTS, EpicSettings
 
 DISCOVERY_TTL_SECONDS = 300
 ASSERTION_LIFETIME_SECONDS = 240
@@ -97,9 +97,11 @@ def new_pkce() -> tuple[str, str]:
 class SmartClient:
     """Talks SMART to FHIR servers on behalf of one Epic app registration."""
 
-    def __init__(self, client_id: str, key: SigningKey) -> None:
+    def __init__(self, client_id: str, key: SigningKey, *, loopback_http: bool = False) -> None:
+        """`loopback_http` (setting LOOPBACK_HTTP): SMART endpoints on 127.0.0.1/localhost may use http."""
         self.client_id = client_id
         self._key = key
+        self._loopback_http = loopback_http
         self._lock = threading.Lock()
         self._discovered: dict[str, tuple[float, SmartConfiguration]] = {}
 
@@ -111,14 +113,19 @@ class SmartClient:
                 return cached[1]
         document = get_json(f"{fhir_base_url}/.well-known/smart-configuration", what="SMART discovery")
         authorize, token = document.get("authorization_endpoint"), document.get("token_endpoint")
-        if not (isinstance(authorize, str) and authorize.startswith("https://")) or not (
-            isinstance(token, str) and token.startswith("https://")
-        ):
+        if not (self._allowed(authorize) and self._allowed(token)):
             raise UpstreamError("SMART discovery names no https authorization and token endpoints.", retryable=False)
         found = SmartConfiguration(authorize, token)
         with self._lock:
             self._discovered[fhir_base_url] = (time.monotonic(), found)
         return found
+
+    def _allowed(self, url: object) -> bool:
+        if not isinstance(url, str):
+            return False
+        parts = urlsplit(url)
+        local = self._loopback_http and parts.scheme == "http" and parts.hostname in LOOPBACK_HOSTS
+        return parts.scheme == "https" or local
 
     def authorize_url(
         self,

@@ -18,8 +18,20 @@ def ensure_development_key(
     if not value or value.startswith("-----BEGIN"):
         return None
     path = Path(value)
+    return path if ensure_private_key(path, with_certificate=with_certificate) else None
+
+
+def ensure_development_keys(env: os._Environ[str] | dict[str, str]) -> list[Path]:
+    """Every development key the settings name as a missing file, created; returns the paths created."""
+    created = (ensure_development_key(env, name, with_certificate=cert) for name, cert in DEVELOPMENT_KEYS.items())
+    return [path for path in created if path is not None]
+
+
+def ensure_private_key(path: Path, *, with_certificate: bool = False) -> bool:
+    """Write a new RSA private key (PKCS#8 PEM, owner-only; with `with_certificate` followed by a self-signed
+    certificate of it) to `path` unless it exists; True when written."""
     if path.exists():
-        return None
+        return False
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric import rsa
 
@@ -32,10 +44,4 @@ def ensure_development_key(
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(pem)
     path.chmod(0o600)
-    return path
-
-
-def ensure_development_keys(env: os._Environ[str] | dict[str, str]) -> list[Path]:
-    """Every development key the settings name as a missing file, created; returns the paths created."""
-    created = (ensure_development_key(env, name, with_certificate=cert) for name, cert in DEVELOPMENT_KEYS.items())
-    return [path for path in created if path is not None]
+    return True

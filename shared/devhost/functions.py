@@ -37,6 +37,7 @@ class Catalogue:
     http: list[Function] = field(default_factory=list)
     queue: list[Function] = field(default_factory=list)
     timer: list[Function] = field(default_factory=list)
+    event_grid: list[Function] = field(default_factory=list)
     disabled: list[str] = field(default_factory=list)
     unsupported: list[str] = field(default_factory=list)
 
@@ -66,6 +67,8 @@ def read_functions(app: func.FunctionApp, env: Mapping[str, str] = os.environ) -
             catalogue.queue.append(function)
         elif trigger["type"] == "timerTrigger":
             catalogue.timer.append(function)
+        elif trigger["type"] == "eventGridTrigger":
+            catalogue.event_grid.append(function)
         else:
             catalogue.unsupported.append(f"{name} ({trigger['type']})")
     return catalogue

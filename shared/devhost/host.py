@@ -8,6 +8,7 @@ import os
 import azure.functions as func
 
 from shared.adapters.metering import StorageMeter
+from shared.devhost.event_grid import WEBHOOK_PATH, EventGridWebhook
 from shared.devhost.functions import Catalogue, read_functions
 from shared.devhost.http_server import HttpHost
 from shared.devhost.queues import QueuePump
@@ -38,7 +39,12 @@ class DevHost:
         env = dict(os.environ if env is None else env)
         config = get_host_config()
         self.catalogue: Catalogue = read_functions(app, env)
-        self.http = HttpHost(self.catalogue.http, route_prefix=config.route_prefix, port=port)
+        self.http = HttpHost(
+            self.catalogue.http,
+            route_prefix=config.route_prefix,
+            port=port,
+            event_grid=EventGridWebhook(self.catalogue.event_grid),
+        )
         semantics = queue_semantics or config.queues
         self.pumps = [QueuePump(f, semantics, env, meter=meter) for f in self.catalogue.queue]
         self.timers = [TimerRunner(f, env) for f in self.catalogue.timer] if timers else []
@@ -66,6 +72,8 @@ class DevHost:
             lines.append(f"http   {methods:<10} {url}  [{route.function.name}]")
         for pump in self.pumps:
             lines.append(f"queue  {pump.queue_name} on {pump.connection}  [{pump.function.name}]")
+        for name in self.http.event_grid.functions:
+            lines.append(f"event  POST       {self.base_url}{WEBHOOK_PATH}?functionName={name}  [{name}]")
         for timer in self.timers:
             lines.append(f"timer  {timer.schedule}  [{timer.function.name}]")
         lines += [f"off    {name} (AzureWebJobs.{name}.Disabled)" for name in self.catalogue.disabled]

@@ -12,6 +12,7 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 
 import azure.functions as func
 
+from shared.devhost.event_grid import WEBHOOK_PATH, EventGridWebhook
 from shared.devhost.functions import Function
 
 logger = logging.getLogger(__name__)
@@ -75,8 +76,12 @@ class Router:
 class HttpHost:
     """A threading HTTP server on 127.0.0.1 that turns requests into func.HttpRequest calls."""
 
-    def __init__(self, functions: list[Function], *, route_prefix: str, port: int) -> None:
+    def __init__(
+        self, functions: list[Function], *, route_prefix: str, port: int, event_grid: EventGridWebhook | None = None
+    ) -> None:
+        """`event_grid`: the Event Grid triggers, served at the host's webhook (`/runtime/webhooks/eventgrid`)."""
         self.router = Router(functions)
+        self.event_grid = event_grid or EventGridWebhook([])
         self.prefix = "/" + route_prefix.strip("/") if route_prefix else ""
         self.server = ThreadingHTTPServer(("127.0.0.1", port), _handler_for(self))
         self.server.daemon_threads = True
@@ -101,11 +106,16 @@ class HttpHost:
 
     def loggable(self, method: str, target: str) -> str:
         """The route template a request matched (`/api/join/{token}`): paths, like queries, may carry tokens."""
-        matched = self._match(method, urlsplit(target).path)
+        path = urlsplit(target).path
+        if path.lower() == WEBHOOK_PATH:
+            return WEBHOOK_PATH
+        matched = self._match(method, path)
         return f"{self.prefix}/{matched[0].template}" if matched else "(no route)"
 
     def handle(self, method: str, target: str, headers: dict[str, str], body: bytes) -> func.HttpResponse:
         url = urlsplit(target)
+        if method == "POST" and url.path.lower() == WEBHOOK_PATH:
+            return self.event_grid.handle(dict(parse_qsl(url.query)), headers, body)
         matched = self._match(method, url.path)
         if matched is None:
             return func.HttpResponse(status_code=404)

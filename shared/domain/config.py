@@ -14,6 +14,7 @@ from enum import StrEnum
 from urllib.parse import urlsplit, urlunsplit
 
 from shared.errors import InvalidRequestError
+from shared.settings import LOOPBACK_HOSTS
 
 
 class Environment(StrEnum):
@@ -132,10 +133,11 @@ def is_endpoint_id(value: str) -> bool:
     return bool(_ENDPOINT_ID.fullmatch(value))
 
 
-def normalise_fhir_base_url(url: str) -> str:
+def normalise_fhir_base_url(url: str, *, loopback_http: bool = False) -> str:
     """The canonical form of a FHIR base URL: https, lower-case host, no default port, no trailing slash.
 
     Two spellings of one server compare equal after this (the SMART launch matches `iss` with it).
+    With `loopback_http` (setting LOOPBACK_HTTP, local runs) a server on 127.0.0.1/localhost may use http.
     Raises InvalidRequestError saying why the URL is not acceptable.
     """
     if not isinstance(url, str) or not url.strip():
@@ -145,10 +147,12 @@ def normalise_fhir_base_url(url: str) -> str:
         port = parts.port
     except ValueError as exc:
         raise InvalidRequestError("fhir_base_url is not a valid URL.") from exc
-    if parts.scheme.lower() != "https":
-        raise InvalidRequestError("fhir_base_url must use https://.")
+    scheme = parts.scheme.lower()
     if not parts.hostname:
         raise InvalidRequestError("fhir_base_url has no host.")
+    local_http = scheme == "http" and loopback_http and parts.hostname.lower() in LOOPBACK_HOSTS
+    if scheme != "https" and not local_http:
+        raise InvalidRequestError("fhir_base_url must use https://.")
     if parts.username or parts.password:
         raise InvalidRequestError("fhir_base_url must not contain credentials.")
     if parts.query or parts.fragment:
@@ -157,8 +161,8 @@ def normalise_fhir_base_url(url: str) -> str:
     if not _FHIR_PATH.fullmatch(path):
         raise InvalidRequestError("fhir_base_url must end in a FHIR API path such as /api/FHIR/R4 (Epic) or /fhir/r4.")
     host = parts.hostname.lower()
-    netloc = host if port in (None, 443) else f"{host}:{port}"
-    return urlunsplit(("https", netloc, path, "", ""))
+    netloc = host if port in (None, 443 if scheme == "https" else 80) else f"{host}:{port}"
+    return urlunsplit((scheme, netloc, path, "", ""))
 
 
 def normalise_https_url(url: object, field_name: str) -> str:

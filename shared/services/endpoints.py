@@ -42,7 +42,6 @@ _FIELDS = (
 )
 _DEFAULTS = {"require_body_hash": False, "ehr_write_back": False, "announce_entry_exit": False}
 _CHECKS = {
-    "fhir_base_url": normalise_fhir_base_url,
     "environment": check_environment,
     "approver_upn": check_upn,
     "time_zone": check_time_zone,
@@ -53,16 +52,28 @@ _CHECKS = {
 }
 
 
+def _check(name: str, value: Any, loopback_http: bool) -> Any:
+    if name == "fhir_base_url":
+        return normalise_fhir_base_url(value, loopback_http=loopback_http)
+    return _CHECKS[name](value)
+
+
 def create_endpoint(
-    store: ConfigStore, caller: Caller, org_id: str, read_body: ReadBody, now: datetime
+    store: ConfigStore,
+    caller: Caller,
+    org_id: str,
+    read_body: ReadBody,
+    now: datetime,
+    *,
+    loopback_http: bool = False,
 ) -> Versioned[Endpoint]:
-    """Register a FHIR endpoint as a draft. Raises ForbiddenError, NotFoundError (organisation),
-    InvalidRequestError (with the reason), ConflictError (URL registered already)."""
+    """Register a FHIR endpoint as a draft (`loopback_http`: setting LOOPBACK_HTTP). Raises ForbiddenError,
+    NotFoundError (organisation), InvalidRequestError (with the reason), ConflictError (URL registered already)."""
     require_admin(caller)
     org = read_own_organisation(store, caller, org_id).value
     document = read_body()
     refuse_unknown_fields(document, set(_FIELDS))
-    values = {name: _CHECKS[name](document.get(name, _DEFAULTS.get(name))) for name in _FIELDS}
+    values = {name: _check(name, document.get(name, _DEFAULTS.get(name)), loopback_http) for name in _FIELDS}
     endpoint = Endpoint(
         id=new_id("ep"),
         org_id=org.id,
@@ -78,7 +89,14 @@ def create_endpoint(
 
 
 def update_endpoint(
-    store: ConfigStore, caller: Caller, endpoint_id: str, read_body: ReadBody, if_match: str | None, now: datetime
+    store: ConfigStore,
+    caller: Caller,
+    endpoint_id: str,
+    read_body: ReadBody,
+    if_match: str | None,
+    now: datetime,
+    *,
+    loopback_http: bool = False,
 ) -> Versioned[Endpoint]:
     """Change endpoint fields; an approved endpoint goes back to pending, with the reason recorded. Naming
     another approver unpins the previous one's object id.
@@ -90,7 +108,7 @@ def update_endpoint(
     document = read_body()
     refuse_unknown_fields(document, {*_FIELDS, "reason"})
     check_if_match(if_match, current)
-    changes = {name: _CHECKS[name](document[name]) for name in _FIELDS if name in document}
+    changes = {name: _check(name, document[name], loopback_http) for name in _FIELDS if name in document}
     changes = {name: value for name, value in changes.items() if getattr(current.value, name) != value}
     if "approver_upn" in changes:
         changes["approver_object_id"] = None

@@ -103,6 +103,8 @@ class LaunchUrls:
 
     callback: str
     sign_in: str
+    loopback_http: bool = False
+    """Setting LOOPBACK_HTTP: Epic's `iss` may be http on loopback (local runs)."""
 
 
 def start_launch(ports: LaunchPorts, urls: LaunchUrls, role: Role, params: Mapping[str, str], now: datetime) -> str:
@@ -110,7 +112,8 @@ def start_launch(ports: LaunchPorts, urls: LaunchUrls, role: Role, params: Mappi
     LaunchNotAllowedError (iss is no approved endpoint), UpstreamError (SMART discovery failed)."""
     request = parse_launch_request(dict(params))
     try:
-        endpoint = ports.directory.find_endpoint_by_url(normalise_fhir_base_url(request.iss))
+        iss = normalise_fhir_base_url(request.iss, loopback_http=urls.loopback_http)
+        endpoint = ports.directory.find_endpoint_by_url(iss)
     except (InvalidRequestError, NotFoundError):
         raise LaunchNotAllowedError("The launch's iss is not a registered FHIR endpoint.") from None
     _require_approved(endpoint)

@@ -116,7 +116,12 @@ def list_endpoints(req: func.HttpRequest) -> func.HttpResponse:
 @api_errors
 def create_endpoint(req: func.HttpRequest) -> func.HttpResponse:
     endpoint = endpoints.create_endpoint(
-        bootstrap.get_config_store(), caller_of(req), req.route_params["orgId"], body_of(req), now()
+        bootstrap.get_config_store(),
+        caller_of(req),
+        req.route_params["orgId"],
+        body_of(req),
+        now(),
+        loopback_http=bootstrap.get_settings().loopback_http,
     )
     return versioned_response(endpoint, endpoint_document, 201, f"/api/config/endpoints/{endpoint.value.id}")
 
@@ -131,7 +136,8 @@ def get_endpoint(req: func.HttpRequest) -> func.HttpResponse:
 @bp.route(route="config/endpoints/{endpointId}", methods=["PATCH"], auth_level=ANONYMOUS)
 @api_errors
 def update_endpoint(req: func.HttpRequest) -> func.HttpResponse:
-    return versioned_response(conditional_edit(req, "endpointId", endpoints.update_endpoint), endpoint_document)
+    edit = functools.partial(endpoints.update_endpoint, loopback_http=bootstrap.get_settings().loopback_http)
+    return versioned_response(conditional_edit(req, "endpointId", edit), endpoint_document)
 
 
 @bp.route(route="config/endpoints/{endpointId}/submit", methods=["POST"], auth_level=ANONYMOUS)

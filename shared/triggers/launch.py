@@ -27,7 +27,11 @@ SIGN_IN_ROUTE = "launch/signin"
 def launch_urls() -> launch.LaunchUrls:
     """Our redirect URIs: register the callback on the Epic app and the sign-in on the Entra app, as written."""
     base = f"{bootstrap.get_settings().public_base_url}/api"
-    return launch.LaunchUrls(callback=f"{base}/{CALLBACK_ROUTE}", sign_in=f"{base}/{SIGN_IN_ROUTE}")
+    return launch.LaunchUrls(
+        callback=f"{base}/{CALLBACK_ROUTE}",
+        sign_in=f"{base}/{SIGN_IN_ROUTE}",
+        loopback_http=bootstrap.get_settings().loopback_http,
+    )
 
 
 @bp.route(route="launch/provider", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)

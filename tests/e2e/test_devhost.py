@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import base64
 import dataclasses
 import json
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -122,3 +124,53 @@ def test_the_cli_serves_the_real_app_and_says_what_it_serves(storage_env: dict[s
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+def free_run_of_ports(count: int) -> int:
+    """The first of `count` consecutive ports that are free now."""
+    for _ in range(50):
+        first = free_port()
+        if first + count < 65536 and all(_free(first + offset) for offset in range(1, count)):
+            return first
+    raise AssertionError(f"no {count} consecutive free ports")
+
+
+def _free(port: int) -> bool:
+    with socket.socket() as sock:
+        return sock.connect_ex(("127.0.0.1", port)) != 0
+
+
+def test_the_cli_with_the_local_world_seeds_once_and_prints_each_service(
+    storage_env: dict[str, str], tmp_path: Path
+) -> None:
+    port = free_port()
+    env = {
+        **os.environ,
+        **storage_env,
+        "PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",
+        "SMS_OUTBOX_PATH": str(tmp_path / "sms.jsonl"),
+        "EPIC_PRIVATE_KEY": str(tmp_path / "devkeys" / "epic-private-key.pem"),
+        "CONTEXT_TOKEN_SECRET": base64.b64encode(os.urandom(32)).decode(),
+        "TIMER_SCHEDULE": "0 0 0 1 1 *",
+    }
+    first_world_port = free_run_of_ports(5)
+    outputs = []
+    for _ in range(2):  # the same ports, as make run's: the second run finds the endpoint by its URL
+        process = run_devhost(env, "--port", str(port), "--world", "--world-port", str(first_world_port))
+        try:
+            lines: list[str] = []
+            while not lines or not lines[-1].startswith(("Ready in", "Cannot start")):
+                line = process.stdout.readline()
+                assert line, "devhost exited: " + "".join(lines)
+                lines.append(line)
+            outputs.append("".join(lines))
+        finally:
+            process.terminate()
+            process.wait(timeout=10)
+
+    first, second = outputs
+    assert "Created the demo organisation" in first
+    assert "Found the demo organisation" in second
+    for service in ("epic ", "mychart ", "phone ", "sign-in ", "fhir "):
+        assert f"\n  {service}" in second
+    assert (tmp_path / "devkeys" / "epic-sender-key.pem").exists()

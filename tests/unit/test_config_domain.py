@@ -47,3 +47,24 @@ def test_only_an_approved_endpoint_goes_back_to_pending() -> None:
     assert status_after_admin_change(EndpointStatus.APPROVED) is EndpointStatus.PENDING_APPROVAL
     assert status_after_admin_change(EndpointStatus.DRAFT) is EndpointStatus.DRAFT
     assert status_after_admin_change(EndpointStatus.PENDING_APPROVAL) is EndpointStatus.PENDING_APPROVAL
+
+
+@pytest.mark.parametrize(
+    ("given", "normalised"),
+    [
+        ("http://127.0.0.1:7073/interconnect/api/FHIR/R4/", "http://127.0.0.1:7073/interconnect/api/FHIR/R4"),
+        ("HTTP://LocalHost:80/api/FHIR/R4", "http://localhost/api/FHIR/R4"),
+    ],
+)
+def test_loopback_http_is_accepted_only_when_allowed(given: str, normalised: str) -> None:
+    assert normalise_fhir_base_url(given, loopback_http=True) == normalised
+    with pytest.raises(InvalidRequestError, match="https"):
+        normalise_fhir_base_url(given)
+
+
+@pytest.mark.parametrize(
+    "given", ["http://fhir.mercy.example/api/FHIR/R4", "http://10.0.0.5/api/FHIR/R4", "http://127.0.0.1.nip.io/fhir"]
+)
+def test_loopback_http_never_opens_http_to_other_hosts(given: str) -> None:
+    with pytest.raises(InvalidRequestError, match="https"):
+        normalise_fhir_base_url(given, loopback_http=True)

@@ -226,3 +226,14 @@ def test_managed_identity_connections_name_the_user_assigned_identity() -> None:
     assert settings.graph.client_id == identity
     env["GEO_EU_STORAGE__clientId"] = "another-identity"
     assert load_settings(env).geo_storage["EU"].client_id == "another-identity"
+
+
+def test_loopback_http_is_off_by_default_and_on_only_for_a_localhost_app() -> None:
+    assert load_settings(valid_env()).loopback_http is False
+    assert load_settings(valid_env(LOOPBACK_HTTP="false")).loopback_http is False
+    local = valid_env(PUBLIC_BASE_URL="http://127.0.0.1:7071", LOOPBACK_HTTP="True")
+    assert load_settings(local).loopback_http is True
+    with pytest.raises(SettingsError, match="LOOPBACK_HTTP=true is for local runs"):
+        load_settings(valid_env(LOOPBACK_HTTP="true"))
+    with pytest.raises(SettingsError, match="LOOPBACK_HTTP must be true or false"):
+        load_settings(valid_env(PUBLIC_BASE_URL="http://127.0.0.1:7071", LOOPBACK_HTTP="yes"))
