@@ -3,7 +3,8 @@
 `appointments`: PartitionKey = endpoint id, RowKey = appointment key; the state of
 `shared.domain.appointment`: the phone number and the join-link token until the purge after the visit,
 and the SMS the last change called for. `schedule`: PartitionKey = the UTC hour an entry falls due,
-RowKey = `ScheduleEntry.row_key`; read by the timer one due bucket at a time. `timerstate`: the timer's
+RowKey = `ScheduleEntry.row_key` (an entry written after its hour is filed in the hour it was written in,
+`shared.domain.schedule.due_now`); read by the timer one due bucket at a time. `timerstate`: the timer's
 cursor (the last bucket it finished). All three live in the organisation's geography account.
 """
 
@@ -15,7 +16,7 @@ from typing import Any
 
 from shared.adapters.storage import StorageAccount, Stored
 from shared.domain.appointment import Appointment, Status
-from shared.domain.schedule import EntryKind, ScheduleEntry, due_row_key_limit
+from shared.domain.schedule import EntryKind, ScheduleEntry, bucket_of, due_row_key_limit
 from shared.domain.sms_text import SmsKind
 from shared.errors import NotFoundError
 
@@ -147,4 +148,5 @@ def _entry(row: Stored) -> ScheduleEntry:
         appointment_key=entity["AppointmentKey"],
         schedule_version=entity["ScheduleVersion"],
         lead_minutes=entity["LeadMinutes"],
+        filed_in=entity["PartitionKey"] if entity["PartitionKey"] != bucket_of(entity["Due"]) else None,
     )
