@@ -102,6 +102,24 @@ class Table:
         with _translated(f"table {self.name}"):
             self._client.delete_entity(partition_key, row_key, **condition)
 
+    def submit(self, operations: Sequence[tuple[Any, ...]]) -> None:
+        """One entity-group transaction (one partition, at most 100 operations): all happen or none.
+
+        Operations are the SDK's (`("create", entity)`, `("delete", entity, {"etag": ...})`, ...). Raises
+        ConflictError when a created entity exists, NotFoundError when a deleted one is gone.
+        """
+        from azure.data.tables import TableTransactionError
+
+        with _translated(f"table {self.name}"):
+            try:
+                self._client.submit_transaction(list(operations))
+            except TableTransactionError as exc:  # carries the status of the operation that failed
+                if exc.status_code == 404:
+                    raise NotFoundError(f"Not found in table {self.name}.") from exc
+                if exc.status_code == 409:
+                    raise ConflictError(f"Already exists in table {self.name}.") from exc
+                raise
+
     def list_partition(self, partition_key: str, select: Sequence[str] | None = None) -> Iterator[Stored]:
         """Every entity of one partition: the only kind of query hot paths make."""
         yield from self.query("PartitionKey eq @pk", {"pk": partition_key}, select)

@@ -7,18 +7,18 @@ message waits in the geography's blob container and the queue carries its name.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
+from shared.adapters.sender_tokens import ReplayGuard
 from shared.adapters.storage import StorageAccount
 from shared.domain.ack import build_ack
 from shared.domain.config import Endpoint, EndpointStatus, SenderKeys
 from shared.domain.hl7_message import Hl7ErrorCode, MessageHeader, read_header, unframe
-from shared.domain.sender_token import bearer_token, token_key_id, verify_sender_token
+from shared.domain.sender_token import bearer_token, replay_window_end, token_key_id, verify_sender_token
 from shared.errors import (
     ConflictError,
     ConnectorError,
@@ -33,7 +33,6 @@ logger = logging.getLogger(__name__)
 
 MAX_BODY_BYTES = 1024 * 1024
 OVERFLOW_CONTAINER = "hl7-overflow"
-SENDER_TOKENS_TABLE = "sendertokens"
 
 
 class Directory(Protocol):
@@ -128,7 +127,7 @@ def _authenticate(
         verified = verify_sender_token(
             token, keys=public_keys, audience=audience, body=body, require_body_hash=endpoint.require_body_hash
         )
-        _use_once(account, endpoint.id, verified.jti, verified.expires)
+        ReplayGuard(account).use_once(endpoint.id, verified.jti, replay_window_end(now))
     except NotAuthorisedError as error:
         raise _Refused(401, error.message, Hl7ErrorCode.APPLICATION_INTERNAL_ERROR) from error
     except NotFoundError:
@@ -141,18 +140,6 @@ def _authenticate(
         raise _Refused(409, error.message, Hl7ErrorCode.APPLICATION_RECORD_LOCKED) from error
     except UpstreamError as error:
         raise _unavailable(error) from error
-
-
-def _use_once(account: StorageAccount, endpoint_id: str, jti: str, expires: datetime) -> None:
-    """Record the token's jti; a second use is refused. Rows are bucketed by the token's expiry hour, which
-    a replay carries too, so old buckets can be dropped whole."""
-    digest = hashlib.sha256(f"{endpoint_id}|{jti}".encode()).hexdigest()
-    try:
-        account.table(SENDER_TOKENS_TABLE).create(
-            {"PartitionKey": f"{expires:%Y%m%d%H}", "RowKey": digest, "ExpiresAt": expires}
-        )
-    except ConflictError:
-        raise NotAuthorisedError("This token was used already (its jti must be unique).") from None
 
 
 def _store(account: StorageAccount, endpoint: Endpoint, body: bytes, header: MessageHeader, now: datetime) -> None:
