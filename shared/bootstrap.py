@@ -245,6 +245,7 @@ def get_notice_policy() -> NoticePolicy:
         public_base_url=settings.public_base_url,
         phone_region=settings.default_phone_region,
         purge_grace=timedelta(minutes=settings.purge_grace_minutes),
+        reporting_period=timedelta(days=settings.reporting_period_days),
     )
 
 

@@ -49,6 +49,10 @@ class AppointmentStore:
         """Raises PreconditionFailedError when another message changed it since `etag` was read."""
         return self._table.replace(appointment_entity(endpoint_id, key, appointment), etag)
 
+    def delete(self, endpoint_id: str, key: str, etag: str) -> None:
+        """Raises PreconditionFailedError when a message changed it since `etag` was read."""
+        self._table.delete(endpoint_id, key, etag)
+
 
 class ScheduleIndex:
     def __init__(self, account: StorageAccount) -> None:

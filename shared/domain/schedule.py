@@ -29,6 +29,8 @@ CLOCK_SKEW = timedelta(hours=1)
 class EntryKind(StrEnum):
     REMINDER = "reminder"
     PURGE = "purge"
+    FORGET = "forget"
+    """The end of the reporting period after the purge: the appointment row itself goes."""
 
 
 @dataclass(frozen=True)
@@ -64,6 +66,17 @@ def due_now(entry: ScheduleEntry, now: datetime) -> ScheduleEntry:
     (its row key still starts with its due instant, so the next tick finds it due)."""
     current = bucket_of(now)
     return entry if entry.bucket >= current else replace(entry, filed_in=current)
+
+
+def forget_entry(purge: ScheduleEntry, reporting_period: timedelta) -> ScheduleEntry:
+    """The entry that deletes the appointment's row once its purge is a reporting period old."""
+    return ScheduleEntry(
+        purge.due + reporting_period,
+        EntryKind.FORGET,
+        purge.endpoint_id,
+        purge.appointment_key,
+        purge.schedule_version,
+    )
 
 
 def purge_time(appointment: Appointment, purge_grace: timedelta) -> datetime | None:

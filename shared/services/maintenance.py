@@ -27,6 +27,7 @@ from shared.domain.schedule import (
     buckets_between,
     due_now,
     entry_after,
+    forget_entry,
     reminder_action,
     without_contact,
 )
@@ -55,6 +56,7 @@ class TickReport:
     buckets: int = 0
     reminders: int = 0
     purged: int = 0
+    forgotten: int = 0
     skipped: dict[str, int] = field(default_factory=dict)
     failed: int = 0
     refiled: int = 0
@@ -140,8 +142,11 @@ def _handle(
             appointment = _remind(entry, account, directory, policy, now, report)
             if appointment is not None and appointment.schedule_version == entry.schedule_version:
                 _index_next(entry, appointment, index, directory, policy, now, report)
+        elif entry.kind is EntryKind.PURGE:
+            if _purge(entry, account, join_tokens, report):
+                index.add([due_now(forget_entry(entry, policy.reporting_period), now)])
         else:
-            _purge(entry, account, join_tokens, report)
+            _forget(entry, account, report)
         index.remove(entry)
     except ConnectorError as error:
         report.failed += 1
@@ -211,17 +216,18 @@ def _remind(
     return appointment
 
 
-def _purge(entry: ScheduleEntry, account: StorageAccount, join_tokens: JoinTokenRemover, report: TickReport) -> None:
-    """Drop the phone number and the join link of a visit that is over; keep what reports need."""
+def _purge(entry: ScheduleEntry, account: StorageAccount, join_tokens: JoinTokenRemover, report: TickReport) -> bool:
+    """Drop the phone number and the join link of a visit that is over; keep what reports need. False when
+    the entry was stale (the appointment is gone, or its newer schedule has a purge of its own)."""
     store = AppointmentStore(account)
     try:
         appointment, etag = store.get(entry.endpoint_id, entry.appointment_key)
     except NotFoundError:
         report.skip("purge: appointment gone")
-        return
+        return False
     if appointment.schedule_version != entry.schedule_version:
         report.skip("purge stale (rescheduled)")
-        return
+        return False
     if appointment.join_token:
         join_tokens.delete(appointment.join_token)
     if appointment.phone or appointment.join_token or appointment.notice_phone:
@@ -232,3 +238,18 @@ def _purge(entry: ScheduleEntry, account: StorageAccount, join_tokens: JoinToken
             etag,
         )
     report.purged += 1
+    return True
+
+
+def _forget(entry: ScheduleEntry, account: StorageAccount, report: TickReport) -> None:
+    """Delete the appointment row a reporting period after its purge, unless a reschedule made it current."""
+    store = AppointmentStore(account)
+    try:
+        appointment, etag = store.get(entry.endpoint_id, entry.appointment_key)
+    except NotFoundError:
+        return
+    if appointment.schedule_version != entry.schedule_version:
+        report.skip("forget stale (rescheduled)")
+        return
+    store.delete(entry.endpoint_id, entry.appointment_key, etag)
+    report.forgotten += 1

@@ -79,14 +79,16 @@ class World:
     def appointment(self):
         return AppointmentStore(self.account).get(self.sender.endpoint.id, "APPT1")[0]
 
-    def index_rows(self) -> list[dict]:
-        """Every schedule-index row of this (test-owned) account, whatever its bucket."""
-        return [row.entity for row in self.account.table(SCHEDULE).query("PartitionKey ne ''", {})]
+    def pending(self) -> set[str]:
+        """The kinds of every schedule-index row of this (test-owned) account, whatever its bucket."""
+        return {row.entity["Kind"] for row in self.account.table(SCHEDULE).query("PartitionKey ne ''", {})}
 
 
 @pytest.fixture
 def world(config_env: dict[str, str], spare_account: StorageAccount) -> World:
-    policy = NoticePolicy(public_base_url="http://127.0.0.1:7071", phone_region="US", purge_grace=GRACE)
+    policy = NoticePolicy(
+        public_base_url="http://127.0.0.1:7071", phone_region="US", purge_grace=GRACE, reporting_period=3 * DAY
+    )
     return World(seed_sender("EU"), spare_account, bootstrap.get_directory(), policy)
 
 
@@ -229,7 +231,7 @@ def test_a_booking_of_a_visit_already_over_keeps_no_number_and_leaves_no_entry_b
     assert (late.phone, late.join_token, late.start) == (None, None, past)
     report = world.tick(T0 + 2 * HOUR + timedelta(minutes=1))
     assert report.purged == 1
-    assert world.index_rows() == []
+    assert world.pending() == {"forget"}  # only the end of the reporting period is ahead
 
 
 def test_a_reschedule_after_the_purge_brings_the_number_back_only_for_a_visit_ahead(world: World) -> None:
@@ -241,7 +243,7 @@ def test_a_reschedule_after_the_purge_brings_the_number_back_only_for_a_visit_ah
     world.book("S13", control="r1", at=end + 3 * HOUR, start=START - HOUR)
     assert (world.appointment().phone, world.appointment().join_token) == (None, None)
     assert world.tick(end + 3 * HOUR + timedelta(minutes=1)).purged == 1
-    assert world.index_rows() == []
+    assert world.pending() == {"forget"}  # only the end of the reporting period is ahead
     # Moved to next week (a real new time): the number and a new link return until that visit is over.
     ahead = START + 7 * DAY
     world.book("S13", control="r2", at=end + 4 * HOUR, start=ahead)
@@ -249,7 +251,7 @@ def test_a_reschedule_after_the_purge_brings_the_number_back_only_for_a_visit_ah
     assert world.appointment().join_token
     assert world.tick(ahead + timedelta(minutes=30) + GRACE).purged == 1
     assert (world.appointment().phone, world.appointment().join_token) == (None, None)
-    assert world.index_rows() == []
+    assert world.pending() == {"forget"}  # only the end of the reporting period is ahead
 
 
 def test_a_timer_clock_that_jumped_ahead_and_back_still_purges(world: World) -> None:
@@ -260,7 +262,7 @@ def test_a_timer_clock_that_jumped_ahead_and_back_still_purges(world: World) -> 
     assert world.tick(START - DAY).reminders == 1
     assert world.tick(end + GRACE).purged == 1
     assert world.appointment().phone is None
-    assert world.index_rows() == []
+    assert world.pending() == {"forget"}  # only the end of the reporting period is ahead
 
 
 def test_an_entry_written_by_a_lagging_clock_after_the_timer_passed_its_hour_is_still_due(world: World) -> None:
@@ -269,6 +271,17 @@ def test_an_entry_written_by_a_lagging_clock_after_the_timer_passed_its_hour_is_
     world.book(control="b", at=start - HOUR - timedelta(minutes=1), start=start)  # the writer's clock lags
     report = world.tick(start - timedelta(minutes=28))
     assert report.reminders == 1
+
+
+def test_the_appointment_row_goes_a_reporting_period_after_its_purge(world: World) -> None:
+    world.book(control="b", at=T0)
+    purge = START + timedelta(minutes=30) + GRACE
+    assert world.tick(purge).purged == 1
+    assert world.tick(purge + world.policy.reporting_period - timedelta(minutes=1)).forgotten == 0
+    assert world.appointment().start == START  # reports still see it
+    assert world.tick(purge + world.policy.reporting_period).forgotten == 1
+    assert AppointmentStore(world.account).find(world.sender.endpoint.id, "APPT1") == (None, None)
+    assert world.pending() == set()
 
 
 def test_after_the_purge_window_no_table_of_any_geography_holds_the_number(
