@@ -75,17 +75,20 @@ class ScheduleIndex:
     def remove(self, entry: ScheduleEntry) -> None:
         self._table.delete(entry.bucket, entry.row_key)
 
-    def get_cursor(self) -> tuple[str | None, str | None]:
-        """The last bucket the timer finished, and the ETag to advance it with (None, None before the first)."""
+    def get_cursor(self, name: str = "schedule") -> tuple[str | None, str | None]:
+        """The last bucket the timer finished, and the ETag to advance it with (None, None before the first).
+
+        `name` tells the timer's cursors apart: `schedule` (hours of this index), `retention` (report days).
+        """
         try:
-            stored = self._state.get("cursor", "schedule")
+            stored = self._state.get("cursor", name)
         except NotFoundError:
             return None, None
         return stored.entity["Bucket"], stored.etag
 
-    def advance_cursor(self, bucket: str, etag: str | None) -> None:
+    def advance_cursor(self, bucket: str, etag: str | None, name: str = "schedule") -> None:
         """Raises ConflictError / PreconditionFailedError when another tick moved it first."""
-        entity = {"PartitionKey": "cursor", "RowKey": "schedule", "Bucket": bucket}
+        entity = {"PartitionKey": "cursor", "RowKey": name, "Bucket": bucket}
         if etag is None:
             self._state.create(entity)
         else:

@@ -1,31 +1,30 @@
 """Tables whose rows go at a known time, deleted by the timer in O(what is due): sharded, with a time index.
 
 A row's key is a hex digest; its partition is one of `shards` fixed partitions chosen by that digest, so
-writes spread evenly whatever their time, and the timer knows every partition without listing any. Beside
-each row, in the same partition, an index row `t|<delete after>|<key>` names it. Both are written in one
-entity-group transaction: one round trip, and never one without the other. The timer reads each shard's
-index rows up to now (one row-key range per shard, returning only what is due) and deletes each due row
-with its index row, up to `BATCH_PAIRS` pairs per transaction.
+writes spread evenly whatever their time, and the timer knows every partition without listing any.
+Beside each row, in the same partition, an index row `t|<delete after>|<key>` names it (with the row's
+fields). Both are written in one entity-group transaction: one round trip, and never one without the
+other. The timer reads each shard's index rows up to now (one row-key range per shard, returning only
+what is due) and deletes each due row with its index row, `BATCH_PAIRS` pairs per transaction.
 """
 
 from __future__ import annotations
 
-import logging
+import contextlib
+import hashlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from shared.adapters.storage import Stored, Table
-from shared.errors import NotFoundError
-
-logger = logging.getLogger(__name__)
+from shared.adapters.storage import TRANSACTION_LIMIT, StorageAccount, Stored, Table
+from shared.errors import ConflictError
 
 INDEX_PREFIX = "t|"
 """Index row keys start with it; row keys are hex digests, which never contain `t` or `|`."""
 DUE_FORMAT = "%Y%m%dT%H%M%S"
-BATCH_PAIRS = 50
-"""An entity-group transaction holds at most 100 operations: 50 rows with their index rows."""
+BATCH_PAIRS = TRANSACTION_LIMIT // 2
+"""Rows deleted per transaction, with their index rows."""
 
 
 @dataclass(frozen=True)
@@ -41,7 +40,8 @@ class ExpiringTable:
         """Write the row and its index row in one transaction. Raises ConflictError when `key` exists."""
         partition = self.partition(key)
         row = {**fields, "PartitionKey": partition, "RowKey": key, "DeleteAfter": delete_after}
-        self.table.submit([("create", row), ("create", _index_row(partition, key, delete_after))])
+        index = {**fields, **_index_row(partition, key, delete_after)}
+        self.table.submit([("create", row), ("create", index)])
 
     def get(self, key: str) -> Stored:
         """Raises NotFoundError."""
@@ -65,7 +65,7 @@ class ExpiringTable:
         """Delete every row due by `now` with its index row; returns how many rows were due.
 
         `before_delete(index_row)` runs first for each (e.g. to delete what the row points at). Idempotent
-        and safe beside a racing tick: a pair that is already half gone is deleted one row at a time.
+        and safe beside a racing tick (`Table.delete_many`).
         """
         due = 0
         for shard in range(self.shards):
@@ -88,16 +88,40 @@ class ExpiringTable:
         )
 
     def _delete_pairs(self, partition: str, index_rows: list[Stored]) -> None:
-        operations: list[tuple[str, dict[str, Any]]] = []
-        for row in index_rows:
-            operations.append(("delete", {"PartitionKey": partition, "RowKey": row.entity["Key"]}))
-            operations.append(("delete", {"PartitionKey": partition, "RowKey": row.entity["RowKey"]}))
-        try:
-            self.table.submit(operations)
-        except NotFoundError:
-            # A row was used and deleted already (an auth state), or a racing tick got there first.
-            for _, entity in operations:
-                self.table.delete(entity["PartitionKey"], entity["RowKey"])
+        keys = [key for row in index_rows for key in (row.entity["Key"], row.entity["RowKey"])]
+        self.table.delete_many(partition, keys)
+
+
+EXPIRIES_TABLE = "expiries"
+EXPIRY_SHARDS = 4
+"""Pointers are written per visit or per launch, far below one partition's limit even at 10x: 4 shards."""
+
+
+class Expiries:
+    """When rows of other tables go: one pointer per row, in the account's `expiries` table (an ExpiringTable).
+
+    For tables keyed for their readers (the meeting map by endpoint and visit, say), whose rows cannot sit
+    in shards of their own. Write the pointer before the row it names, so no row is ever left without one.
+    """
+
+    def __init__(self, account: StorageAccount) -> None:
+        self._account = account
+        self._rows = ExpiringTable(account.table(EXPIRIES_TABLE), EXPIRY_SHARDS)
+
+    def add(self, table: str, partition_key: str, row_key: str, delete_after: datetime) -> None:
+        """Idempotent: a second pointer to the same row keeps the first one's time."""
+        key = hashlib.sha256(f"{table}\n{partition_key}\n{row_key}".encode()).hexdigest()
+        fields = {"TargetTable": table, "TargetPartition": partition_key, "TargetRow": row_key}
+        with contextlib.suppress(ConflictError):
+            self._rows.create(key, fields, delete_after)
+
+    def delete_due(self, now: datetime) -> int:
+        """Delete every row whose time has come, then its pointer; returns how many."""
+        return self._rows.delete_due(now, before_delete=self._delete_target)
+
+    def _delete_target(self, pointer: Stored) -> None:
+        entity = pointer.entity
+        self._account.table(entity["TargetTable"]).delete(entity["TargetPartition"], entity["TargetRow"])
 
 
 def _index_row(partition: str, key: str, delete_after: datetime) -> dict[str, Any]:

@@ -42,6 +42,9 @@ logger = logging.getLogger(__name__)
 QUEUE_MESSAGE_LIMIT = 64 * 1024
 """Azure Queue Storage refuses messages above 64 KiB (after encoding)."""
 
+TRANSACTION_LIMIT = 100
+"""Operations in one entity-group transaction, at most (Azure Tables)."""
+
 CLIENT_TIMEOUTS: dict[str, Any] = {"connection_timeout": 5, "read_timeout": 20}
 
 
@@ -119,6 +122,17 @@ class Table:
                 if exc.status_code == 409:
                     raise ConflictError(f"Already exists in table {self.name}.") from exc
                 raise
+
+    def delete_many(self, partition_key: str, row_keys: Sequence[str]) -> None:
+        """Delete rows of one partition, 100 per transaction; idempotent (where one is gone already, that
+        batch goes one row at a time)."""
+        for offset in range(0, len(row_keys), TRANSACTION_LIMIT):
+            batch = row_keys[offset : offset + TRANSACTION_LIMIT]
+            try:
+                self.submit([("delete", {"PartitionKey": partition_key, "RowKey": key}) for key in batch])
+            except NotFoundError:
+                for key in batch:
+                    self.delete(partition_key, key)
 
     def list_partition(self, partition_key: str, select: Sequence[str] | None = None) -> Iterator[Stored]:
         """Every entity of one partition: the only kind of query hot paths make."""
