@@ -179,11 +179,33 @@ class Queue:
         """The SDK client, for the local host's receive / update / delete loop."""
         return self._client
 
-    def send(self, payload: dict[str, Any], *, delay_seconds: int | None = None) -> str:
-        """Enqueue `payload`; returns the message id. Raises InvalidRequestError above 64 KiB."""
+    def send(
+        self, payload: dict[str, Any], *, delay_seconds: int | None = None, time_to_live: int | None = None
+    ) -> str:
+        """Enqueue `payload` (deleted by the service after `time_to_live` seconds, default 7 days); returns the
+        message id. Raises InvalidRequestError above 64 KiB."""
         content = encode_queue_message(payload)
         with _translated(f"queue {self.name}"):
-            return self._client.send_message(content, visibility_timeout=delay_seconds).id
+            return self._client.send_message(content, visibility_timeout=delay_seconds, time_to_live=time_to_live).id
+
+    def peek(self, limit: int = 32) -> list[Any]:
+        """Up to `limit` (at most 32) visible messages, unchanged: each has id, content, inserted_on, expires_on."""
+        with _translated(f"queue {self.name}"):
+            return list(self._client.peek_messages(max_messages=limit))
+
+    def receive(self, lease_seconds: int) -> Iterator[Any]:
+        """Every visible message in turn, each invisible for `lease_seconds` (unless `release`d or deleted)."""
+        with _translated(f"queue {self.name}"):
+            yield from self._client.receive_messages(messages_per_page=32, visibility_timeout=lease_seconds)
+
+    def release(self, message: Any) -> None:
+        """Make a received message visible again at once."""
+        with _translated(f"queue {self.name}"):
+            self._client.update_message(message, visibility_timeout=0)
+
+    def delete(self, message: Any) -> None:
+        with _translated(f"queue {self.name}"):
+            self._client.delete_message(message)
 
 
 def encode_queue_message(payload: dict[str, Any]) -> str:
