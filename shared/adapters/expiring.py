@@ -110,10 +110,16 @@ class Expiries:
 
     def add(self, table: str, partition_key: str, row_key: str, delete_after: datetime) -> None:
         """Idempotent: a second pointer to the same row keeps the first one's time."""
-        key = hashlib.sha256(f"{table}\n{partition_key}\n{row_key}".encode()).hexdigest()
         fields = {"TargetTable": table, "TargetPartition": partition_key, "TargetRow": row_key}
+        self._add(f"{table}\n{partition_key}\n{row_key}", fields, delete_after)
+
+    def add_blob(self, container: str, name: str, delete_after: datetime) -> None:
+        """The same for a blob (an HL7 message too large for its queue message, kept with its poison copy)."""
+        self._add(f"blob\n{container}\n{name}", {"TargetContainer": container, "TargetBlob": name}, delete_after)
+
+    def _add(self, target: str, fields: dict[str, Any], delete_after: datetime) -> None:
         with contextlib.suppress(ConflictError):
-            self._rows.create(key, fields, delete_after)
+            self._rows.create(hashlib.sha256(target.encode()).hexdigest(), fields, delete_after)
 
     def delete_due(self, now: datetime) -> int:
         """Delete every row whose time has come, then its pointer; returns how many."""
@@ -121,7 +127,10 @@ class Expiries:
 
     def _delete_target(self, pointer: Stored) -> None:
         entity = pointer.entity
-        self._account.table(entity["TargetTable"]).delete(entity["TargetPartition"], entity["TargetRow"])
+        if "TargetContainer" in entity:
+            self._account.container(entity["TargetContainer"]).delete(entity["TargetBlob"])
+        else:
+            self._account.table(entity["TargetTable"]).delete(entity["TargetPartition"], entity["TargetRow"])
 
 
 def _index_row(partition: str, key: str, delete_after: datetime) -> dict[str, Any]:

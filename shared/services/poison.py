@@ -5,7 +5,8 @@ an envelope (`reason`, `at`, and the original `message`) and sent with a time-to
 deletes it when that runs out, so no timer reads the poison queues. The time-to-live is
 `POISON_RETENTION_DAYS`, cut short at the purge time of the visit whose phone number the message carries
 (an HL7 message's own start and duration, an SMS job's appointment); a message whose visit is already
-past its purge is kept scrubbed (reason and ids, no body, no number), so the operator still sees it.
+past its purge is kept scrubbed (reason and ids, no body, no number), so the operator still sees it. The
+blob of a message too large for its queue message goes at the same time (an `expiries` pointer).
 The queue functions poison a message themselves on its last delivery (`maxDequeueCount`), so the host's
 own poison move (which keeps the message for the storage default of 7 days) is left for messages that
 crash the worker.
@@ -23,6 +24,7 @@ from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
 from shared.adapters.appointments import AppointmentStore
+from shared.adapters.expiring import Expiries
 from shared.adapters.storage import StorageAccount
 from shared.domain.appointment import DEFAULT_DURATION_MINUTES, appointment_key
 from shared.domain.config import Endpoint
@@ -31,6 +33,7 @@ from shared.domain.siu import parse_siu
 from shared.domain.sms_job import SmsJob
 from shared.errors import ConnectorError, InvalidMessageError, NotFoundError
 from shared.queue_names import HL7_INBOUND_QUEUE, SMS_OUTBOUND_QUEUE
+from shared.services.hl7_ingress import OVERFLOW_CONTAINER
 
 logger = logging.getLogger(__name__)
 
@@ -80,11 +83,16 @@ def poison_message(
     if purge is not None:
         keep_until = min(keep_until, purge)
     envelope: dict[str, Any] = {"poison": 1, "reason": safe_reason(reason), "at": now.isoformat()}
+    blob = payload.get("blob") if queue_name == HL7_INBOUND_QUEUE and isinstance(payload, dict) else None
     if keep_until <= now:
-        envelope.update(scrubbed=True, endpoint=_endpoint_of(payload), keep_days=policy.retention.days)
+        envelope.update(scrubbed=True, endpoint=_endpoint_of(payload))
         keep_until = now + policy.retention
+        if isinstance(blob, str):
+            account.container(OVERFLOW_CONTAINER).delete(blob)
     else:
         envelope["message"] = payload
+        if isinstance(blob, str):
+            Expiries(account).add_blob(OVERFLOW_CONTAINER, blob, keep_until)
     seconds = max(int((keep_until - now).total_seconds()), 1)
     account.queue(f"{queue_name}{POISON_SUFFIX}").send(envelope, time_to_live=seconds)
 

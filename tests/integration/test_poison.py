@@ -11,7 +11,7 @@ import pytest
 from azure.functions.queue import QueueMessage
 
 from shared import bootstrap
-from shared.errors import UpstreamError
+from shared.errors import NotFoundError, UpstreamError
 from shared.operator import main as operator
 from shared.queue_names import HL7_INBOUND_QUEUE
 from shared.triggers.queue_work import run_queue_message
@@ -113,3 +113,20 @@ def test_the_operator_lists_without_patient_data_and_replays_after_a_fix(config_
     replayed = [json.loads(m.content) for m in inbound.receive_messages(max_messages=32, visibility_timeout=1)]
     assert payload in replayed
     assert operator([*args, message.id]) == 1  # gone: nothing to replay twice
+
+
+@pytest.mark.usefixtures("config_env")
+def test_the_blob_of_a_large_poison_message_goes_when_its_poison_copy_does() -> None:
+    from shared.adapters.expiring import Expiries
+    from shared.services.hl7_ingress import OVERFLOW_CONTAINER
+
+    account = bootstrap.get_storage().for_geo("EU")
+    name = f"ep-x/{secrets.token_hex(8)}"
+    account.container(OVERFLOW_CONTAINER).upload(name, b"MSH|^~\\&|... a large message")
+    call("process_hl7_message_eu", delivery({"v": 1, "endpoint": "ep-unknown", "blob": name}, 5))  # last try
+    [message] = [m for m in poisoned("EU") if name in m.content]
+    Expiries(account).delete_due(message.expires_on - dt.timedelta(minutes=1))
+    assert account.container(OVERFLOW_CONTAINER).download(name)
+    Expiries(account).delete_due(message.expires_on + dt.timedelta(seconds=1))
+    with pytest.raises(NotFoundError):
+        account.container(OVERFLOW_CONTAINER).download(name)
