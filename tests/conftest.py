@@ -18,7 +18,7 @@ from shared.adapters.storage import StorageAccount
 from shared.devhost.azurite import Azurite
 from shared.settings import StorageConnection
 
-SPARE_ACCOUNTS = [f"spare{number}" for number in range(16)]
+SPARE_ACCOUNTS = [f"spare{number}" for number in range(40)]
 """Empty accounts handed out one per test, for tests that need a geography's account to themselves
 (the timer's cursor is per account)."""
 _spares = iter(SPARE_ACCOUNTS)
