@@ -130,3 +130,27 @@ def test_the_blob_of_a_large_poison_message_goes_when_its_poison_copy_does() -> 
     Expiries(account).delete_due(message.expires_on + dt.timedelta(seconds=1))
     with pytest.raises(NotFoundError):
         account.container(OVERFLOW_CONTAINER).download(name)
+
+
+@pytest.mark.usefixtures("config_env")
+def test_an_sms_job_whose_number_was_purged_is_kept_scrubbed() -> None:
+    from shared.domain.sms_job import SmsJob
+    from shared.domain.sms_text import SmsKind
+    from shared.queue_names import SMS_OUTBOUND_QUEUE
+    from shared.services.poison import poison_message
+
+    marker = secrets.token_hex(6)
+    job = SmsJob(marker, "ep-gone", "APPT-GONE", SmsKind.REMINDER, "+18005550100", "+16175550155", "Hi QUARANTINE")
+    poison_message(
+        bootstrap.get_storage().for_geo("EU"),
+        SMS_OUTBOUND_QUEUE,
+        job.to_message(),
+        "failed on every delivery: ACS throttled",
+        endpoints=bootstrap.get_directory(),
+        policy=bootstrap.get_poison_policy(),
+        now=dt.datetime.now(dt.UTC),
+    )
+    kept = [json.loads(m.content) for m in poisoned("EU", SMS_OUTBOUND_QUEUE) if "ep-gone" in m.content]
+    assert kept
+    assert all(item["scrubbed"] and "message" not in item for item in kept)
+    assert all("5550155" not in json.dumps(item) for item in kept)
