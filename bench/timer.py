@@ -1,9 +1,11 @@
 """Timer tick cost against the data stored: 10,000 then 100,000 future appointments, 100 of them due.
 
 For each size: seed the appointments and their schedule-index rows straight into an in-memory Azurite
-(batched, so seeding stays quick), then run one tick of the real timer service and print entities read,
-storage transactions and wall time. Goal: both ticks read the same order of entities (within 1.2x of
-each other) and at most 3 entities per due item plus a constant. Prints figures; asserts nothing.
+(batched, so seeding stays quick), and a tenth as many replay-guard rows still valid plus 100 expired;
+then run one tick of the real timer service with every table's lifetime in force (reminders and purges,
+then `enforce_lifetimes`) and print entities read, storage transactions and wall time. Goal: both ticks
+read the same order of entities (within 1.2x of each other) and at most 3 entities per due item plus a
+constant. Prints figures; asserts nothing.
 """
 
 from __future__ import annotations
@@ -26,10 +28,12 @@ from azure.data.tables import TableServiceClient  # noqa: E402
 from shared import bootstrap  # noqa: E402
 from shared.adapters.appointments import APPOINTMENTS, SCHEDULE, appointment_entity, schedule_entity  # noqa: E402
 from shared.adapters.metering import StorageMeter  # noqa: E402
+from shared.adapters.sender_tokens import ReplayGuard  # noqa: E402
 from shared.devhost.azurite import Azurite  # noqa: E402
 from shared.domain.appointment import Appointment, Status  # noqa: E402
 from shared.domain.schedule import bucket_of, first_entry  # noqa: E402
 from shared.services.maintenance import run_tick  # noqa: E402
+from shared.services.retention import enforce_lifetimes  # noqa: E402
 from tests.hl7_support import seed_sender  # noqa: E402
 
 DUE = 100
@@ -90,8 +94,8 @@ def main() -> None:
     try:
         print(f"Timer tick with {DUE} due items (hour reminders), reminder leads {LEADS}, on Azurite")
         print(
-            f"{'stored':>9}  {'entities read':>13}  {'per due item':>12}  {'transactions':>12}  {'wall ms':>8}"
-            f"  {'seed s':>6}"
+            f"{'stored':>9}  {'entities read':>13}  {'of it lifetimes':>15}  {'per due item':>12}  {'transactions':>12}"
+            f"  {'wall ms':>8}  {'seed s':>6}"
         )
         results = []
         for size in args.sizes:
@@ -111,7 +115,7 @@ def run_one(azurite: Azurite, size: int) -> tuple[int, int, int, float]:
     )
     bootstrap.reset()
     service = TableServiceClient.from_connection_string(settings["GEO_EU_STORAGE"])
-    for table in (APPOINTMENTS, SCHEDULE, "timerstate"):
+    for table in (APPOINTMENTS, SCHEDULE, "timerstate", "sendertokens"):
         service.delete_table(table)
     bootstrap.reset()
     sender = seed_sender("EU")
@@ -121,6 +125,9 @@ def run_one(azurite: Azurite, size: int) -> tuple[int, int, int, float]:
     now = datetime.now(UTC).replace(second=30, microsecond=0) + timedelta(minutes=1)
     started = time.perf_counter()
     seed(service, sender.endpoint.id, size, DUE, now)
+    guard = ReplayGuard(account)
+    for number in range(size // 10 + DUE):
+        guard.use_once(sender.endpoint.id, f"jti-{number}", now + timedelta(minutes=-1 if number < DUE else 5))
     seeding = time.perf_counter() - started
     # A running system: the cursor says every bucket before the current one was handled.
     account.table("timerstate").upsert(
@@ -144,12 +151,20 @@ def run_one(azurite: Azurite, size: int) -> tuple[int, int, int, float]:
         policy=bootstrap.get_notice_policy(),
         now=now + timedelta(minutes=1),
     )
+    read_by_tick = meter.entities_read
+    lifetimes = enforce_lifetimes(
+        account=account,
+        endpoint_ids=lambda: [sender.endpoint.id, *(f"ep-stored-{n}" for n in range(STORED_ENDPOINTS))],
+        reporting_period=timedelta(days=400),
+        now=now + timedelta(minutes=1),
+    )
     wall = time.perf_counter() - started
     bootstrap.use_storage_meter(None)
     assert report.reminders == DUE, report  # the benchmark measured the work it claims to
+    assert lifetimes.sender_tokens == DUE, lifetimes
     print(
-        f"{size:>9,}  {meter.entities_read:>13}  {meter.entities_read / DUE:>12.2f}  {meter.transactions:>12}"
-        f"  {wall * 1000:>8.0f}  {seeding:>6.0f}"
+        f"{size:>9,}  {meter.entities_read:>13}  {meter.entities_read - read_by_tick:>15}"
+        f"  {meter.entities_read / DUE:>12.2f}  {meter.transactions:>12}  {wall * 1000:>8.0f}  {seeding:>6.0f}"
     )
     return size, meter.entities_read, meter.transactions, wall
 

@@ -228,6 +228,8 @@ var connectorSettings = [
   { name: 'EPIC_PRIVATE_KEY_NEXT', value: '' }
   { name: 'PHONE_NUMBER_PROVIDER', value: 'acs' }
   { name: 'PURGE_GRACE_MINUTES', value: '60' }
+  { name: 'REPORTING_PERIOD_DAYS', value: '400' }
+  { name: 'POISON_RETENTION_DAYS', value: '7' }
   { name: 'TIMER_SCHEDULE', value: '0 * * * * *' }
 ]
 

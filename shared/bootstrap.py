@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     from shared.services.launch import LaunchPorts
     from shared.services.meetings import MeetingService
     from shared.services.notices import NoticePolicy
+    from shared.services.poison import PoisonPolicy
     from shared.settings import Settings
 
 settings_module = lazy_import("shared.settings")
@@ -269,6 +270,18 @@ def get_notice_policy() -> NoticePolicy:
         public_base_url=settings.public_base_url,
         phone_region=settings.default_phone_region,
         purge_grace=timedelta(minutes=settings.purge_grace_minutes),
+        reporting_period=timedelta(days=settings.reporting_period_days),
+    )
+
+
+def get_poison_policy() -> PoisonPolicy:
+    from shared.services.poison import PoisonPolicy
+
+    settings = get_settings()
+    return PoisonPolicy(
+        retention=timedelta(days=settings.poison_retention_days),
+        purge_grace=timedelta(minutes=settings.purge_grace_minutes),
+        phone_region=settings.default_phone_region,
     )
 
 

@@ -109,6 +109,14 @@ SETTINGS: tuple[SettingSpec, ...] = (
         "Minutes after an appointment's end before its phone number and join link are purged (default 60).",
     ),
     SettingSpec(
+        "REPORTING_PERIOD_DAYS",
+        "Days SMS job and report rows, the visit log and appointment rows (no contact data) are kept (default 400).",
+    ),
+    SettingSpec(
+        "POISON_RETENTION_DAYS",
+        "Days a poison queue message is kept for an operator before it is deleted (default 7, at most 30).",
+    ),
+    SettingSpec(
         "MEETING_PROVIDER",
         "Who creates visit meetings: graph (Teams through Microsoft Graph) or sandbox (local pages; localhost only).",
     ),
@@ -194,6 +202,8 @@ DEFAULT_AUTHORITY_HOST = "https://login.microsoftonline.com"
 _GUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 MIN_KEY_BYTES = 32
 LOOPBACK_HOSTS: tuple[str, ...] = ("127.0.0.1", "localhost")
+DEFAULT_REPORTING_PERIOD_DAYS = 400
+DEFAULT_POISON_RETENTION_DAYS = 7
 
 
 @dataclass(frozen=True)
@@ -261,6 +271,8 @@ class Settings:
     epic: EpicSettings | None = None
     phone_number_provider: str = "sandbox"
     purge_grace_minutes: int = 60
+    reporting_period_days: int = DEFAULT_REPORTING_PERIOD_DAYS
+    poison_retention_days: int = DEFAULT_POISON_RETENTION_DAYS
     timer_schedule: str = DEFAULT_TIMER_SCHEDULE
     loopback_http: bool = False
     """FHIR base URLs and SMART endpoints on loopback may use http:// (local runs only)."""
@@ -325,6 +337,12 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         context_token_secret=_read_key(env, "CONTEXT_TOKEN_SECRET"),
         opt_out_hash_key=_read_key(env, "OPT_OUT_HASH_KEY"),
         purge_grace_minutes=_read_minutes(env, "PURGE_GRACE_MINUTES", default=60, maximum=7 * 24 * 60),
+        reporting_period_days=_read_days(
+            env, "REPORTING_PERIOD_DAYS", default=DEFAULT_REPORTING_PERIOD_DAYS, minimum=1, maximum=3660
+        ),
+        poison_retention_days=_read_days(
+            env, "POISON_RETENTION_DAYS", default=DEFAULT_POISON_RETENTION_DAYS, minimum=1, maximum=30
+        ),
         timer_schedule=_read_timer_schedule(env),
         loopback_http=_read_loopback_http(env, public_base_url),
     )
@@ -529,6 +547,15 @@ def _read_minutes(env: Mapping[str, str], name: str, *, default: int, maximum: i
         return default
     if not raw.isdigit() or int(raw) > maximum:
         raise SettingsError(f"Setting {name} must be a whole number of minutes from 0 to {maximum}; got {raw!r}.")
+    return int(raw)
+
+
+def _read_days(env: Mapping[str, str], name: str, *, default: int, minimum: int, maximum: int) -> int:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    if not (raw.isascii() and raw.isdigit()) or not minimum <= int(raw) <= maximum:
+        raise SettingsError(f"Setting {name} must be a whole number of days from {minimum} to {maximum}; got {raw!r}.")
     return int(raw)
 
 

@@ -3,7 +3,8 @@
 `appointments`: PartitionKey = endpoint id, RowKey = appointment key; the state of
 `shared.domain.appointment`: the phone number and the join-link token until the purge after the visit,
 and the SMS the last change called for. `schedule`: PartitionKey = the UTC hour an entry falls due,
-RowKey = `ScheduleEntry.row_key`; read by the timer one due bucket at a time. `timerstate`: the timer's
+RowKey = `ScheduleEntry.row_key` (an entry written after its hour is filed in the hour it was written in,
+`shared.domain.schedule.due_now`); read by the timer one due bucket at a time. `timerstate`: the timer's
 cursor (the last bucket it finished). All three live in the organisation's geography account.
 """
 
@@ -15,7 +16,7 @@ from typing import Any
 
 from shared.adapters.storage import StorageAccount, Stored
 from shared.domain.appointment import Appointment, Status
-from shared.domain.schedule import EntryKind, ScheduleEntry, due_row_key_limit
+from shared.domain.schedule import EntryKind, ScheduleEntry, bucket_of, due_row_key_limit
 from shared.domain.sms_text import SmsKind
 from shared.errors import NotFoundError
 
@@ -48,6 +49,10 @@ class AppointmentStore:
         """Raises PreconditionFailedError when another message changed it since `etag` was read."""
         return self._table.replace(appointment_entity(endpoint_id, key, appointment), etag)
 
+    def delete(self, endpoint_id: str, key: str, etag: str) -> None:
+        """Raises PreconditionFailedError when a message changed it since `etag` was read."""
+        self._table.delete(endpoint_id, key, etag)
+
 
 class ScheduleIndex:
     def __init__(self, account: StorageAccount) -> None:
@@ -70,17 +75,20 @@ class ScheduleIndex:
     def remove(self, entry: ScheduleEntry) -> None:
         self._table.delete(entry.bucket, entry.row_key)
 
-    def get_cursor(self) -> tuple[str | None, str | None]:
-        """The last bucket the timer finished, and the ETag to advance it with (None, None before the first)."""
+    def get_cursor(self, name: str = "schedule") -> tuple[str | None, str | None]:
+        """The last bucket the timer finished, and the ETag to advance it with (None, None before the first).
+
+        `name` tells the timer's cursors apart: `schedule` (hours of this index), `retention` (report days).
+        """
         try:
-            stored = self._state.get("cursor", "schedule")
+            stored = self._state.get("cursor", name)
         except NotFoundError:
             return None, None
         return stored.entity["Bucket"], stored.etag
 
-    def advance_cursor(self, bucket: str, etag: str | None) -> None:
+    def advance_cursor(self, bucket: str, etag: str | None, name: str = "schedule") -> None:
         """Raises ConflictError / PreconditionFailedError when another tick moved it first."""
-        entity = {"PartitionKey": "cursor", "RowKey": "schedule", "Bucket": bucket}
+        entity = {"PartitionKey": "cursor", "RowKey": name, "Bucket": bucket}
         if etag is None:
             self._state.create(entity)
         else:
@@ -147,4 +155,5 @@ def _entry(row: Stored) -> ScheduleEntry:
         appointment_key=entity["AppointmentKey"],
         schedule_version=entity["ScheduleVersion"],
         lead_minutes=entity["LeadMinutes"],
+        filed_in=entity["PartitionKey"] if entity["PartitionKey"] != bucket_of(entity["Due"]) else None,
     )

@@ -9,7 +9,8 @@ Reads the other features rely on (each a point read or two): `get_organisation`,
     endpointurls    PK SHA-256 of the normalised URL     (URL -> endpoint id; makes URLs unique)
     senderkeys      PK org id, RK environment            (certificate and/or JWKS URL)
     audit           PK org id, RK inverted time + random (newest first)
-    authstates      PK SHA-256 of the state, RK "state"  (one-time OAuth state, deleted on use; by purpose)
+    authstates      ExpiringTable: PK shard, RK SHA-256 of the state (one-time OAuth state, deleted on use or,
+                    unused, by the timer after its expiry; by purpose)
     validations     PK endpoint id, RK SHA-256 of approver oid (last successful Epic validation)
     phonenumbers    PK org id, RK E.164 number           (the organisation's own sender numbers)
     numberowners    PK E.164 number, RK "owner"          (number -> org id: routes inbound SMS such as STOP)
@@ -29,6 +30,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
 
+from shared.adapters.expiring import ExpiringTable
 from shared.adapters.storage import StorageAccount, Table
 from shared.domain.config import (
     AuditEntry,
@@ -45,6 +47,8 @@ from shared.errors import ConflictError, NotFoundError
 T = TypeVar("T")
 
 ORG_PARTITION = "org"
+AUTH_STATE_SHARDS = 4
+"""Sign-ins and approvals are people's clicks: 4 shards are far from one partition's limit."""
 MAX_TIME = 10**13
 """Milliseconds far beyond any real timestamp: inverted keys make the newest row sort first."""
 
@@ -260,11 +264,14 @@ class ConfigStore:
 
     # --- one-time OAuth states and validations -------------------------------------------------
 
+    def _auth_states(self) -> ExpiringTable:
+        return ExpiringTable(self._table("authstates"), AUTH_STATE_SHARDS)
+
     def create_auth_state(self, state: str, value: AuthState) -> None:
-        self._table("authstates").create(
+        """Stored until used, or until the timer deletes it once `value.expires_at` has passed."""
+        self._auth_states().create(
+            url_key(state),
             {
-                "PartitionKey": url_key(state),
-                "RowKey": "state",
                 "endpoint_id": value.endpoint_id,
                 "approver_id": value.approver_id,
                 "version": value.version,
@@ -273,7 +280,8 @@ class ConfigStore:
                 "expires_at": value.expires_at.isoformat(),
                 "purpose": value.purpose,
                 "context": json.dumps(dict(value.context), sort_keys=True),
-            }
+            },
+            value.expires_at,
         )
 
     def take_auth_state(self, state: str, purpose: str = APPROVAL_PURPOSE) -> AuthState:
@@ -282,12 +290,15 @@ class ConfigStore:
         Raises NotFoundError when it does not exist, was used, or belongs to another purpose (then it is
         left alone), PreconditionFailedError when another caller took it between our read and our delete.
         """
-        table = self._table("authstates")
-        stored = _get(table, url_key(state), "state", "sign-in state")
+        states = self._auth_states()
+        try:
+            stored = states.get(url_key(state))
+        except NotFoundError:
+            raise NotFoundError("No such sign-in state.") from None
         e = stored.entity
         if e.get("purpose", APPROVAL_PURPOSE) != purpose:
             raise NotFoundError("No such sign-in state.")
-        table.delete(url_key(state), "state", etag=stored.etag)
+        states.delete(url_key(state), e["DeleteAfter"], etag=stored.etag)
         return AuthState(
             e["endpoint_id"],
             e.get("approver_id", ""),
@@ -298,6 +309,10 @@ class ConfigStore:
             purpose,
             json.loads(e.get("context") or "{}"),
         )
+
+    def delete_expired_auth_states(self, now: datetime) -> int:
+        """Delete the states nobody used before they expired; returns how many."""
+        return self._auth_states().delete_due(now)
 
     def upsert_validation(self, validation: Validation) -> None:
         self._table("validations").upsert(

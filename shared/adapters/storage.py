@@ -42,6 +42,9 @@ logger = logging.getLogger(__name__)
 QUEUE_MESSAGE_LIMIT = 64 * 1024
 """Azure Queue Storage refuses messages above 64 KiB (after encoding)."""
 
+TRANSACTION_LIMIT = 100
+"""Operations in one entity-group transaction, at most (Azure Tables)."""
+
 CLIENT_TIMEOUTS: dict[str, Any] = {"connection_timeout": 5, "read_timeout": 20}
 
 
@@ -102,6 +105,35 @@ class Table:
         with _translated(f"table {self.name}"):
             self._client.delete_entity(partition_key, row_key, **condition)
 
+    def submit(self, operations: Sequence[tuple[Any, ...]]) -> None:
+        """One entity-group transaction (one partition, at most 100 operations): all happen or none.
+
+        Operations are the SDK's (`("create", entity)`, `("delete", entity, {"etag": ...})`, ...). Raises
+        ConflictError when a created entity exists, NotFoundError when a deleted one is gone.
+        """
+        from azure.data.tables import TableTransactionError
+
+        with _translated(f"table {self.name}"):
+            try:
+                self._client.submit_transaction(list(operations))
+            except TableTransactionError as exc:  # carries the status of the operation that failed
+                if exc.status_code == 404:
+                    raise NotFoundError(f"Not found in table {self.name}.") from exc
+                if exc.status_code == 409:
+                    raise ConflictError(f"Already exists in table {self.name}.") from exc
+                raise
+
+    def delete_many(self, partition_key: str, row_keys: Sequence[str]) -> None:
+        """Delete rows of one partition, 100 per transaction; idempotent (where one is gone already, that
+        batch goes one row at a time)."""
+        for offset in range(0, len(row_keys), TRANSACTION_LIMIT):
+            batch = row_keys[offset : offset + TRANSACTION_LIMIT]
+            try:
+                self.submit([("delete", {"PartitionKey": partition_key, "RowKey": key}) for key in batch])
+            except NotFoundError:
+                for key in batch:
+                    self.delete(partition_key, key)
+
     def list_partition(self, partition_key: str, select: Sequence[str] | None = None) -> Iterator[Stored]:
         """Every entity of one partition: the only kind of query hot paths make."""
         yield from self.query("PartitionKey eq @pk", {"pk": partition_key}, select)
@@ -147,11 +179,33 @@ class Queue:
         """The SDK client, for the local host's receive / update / delete loop."""
         return self._client
 
-    def send(self, payload: dict[str, Any], *, delay_seconds: int | None = None) -> str:
-        """Enqueue `payload`; returns the message id. Raises InvalidRequestError above 64 KiB."""
+    def send(
+        self, payload: dict[str, Any], *, delay_seconds: int | None = None, time_to_live: int | None = None
+    ) -> str:
+        """Enqueue `payload` (deleted by the service after `time_to_live` seconds, default 7 days); returns the
+        message id. Raises InvalidRequestError above 64 KiB."""
         content = encode_queue_message(payload)
         with _translated(f"queue {self.name}"):
-            return self._client.send_message(content, visibility_timeout=delay_seconds).id
+            return self._client.send_message(content, visibility_timeout=delay_seconds, time_to_live=time_to_live).id
+
+    def peek(self, limit: int = 32) -> list[Any]:
+        """Up to `limit` (at most 32) visible messages, unchanged: each has id, content, inserted_on, expires_on."""
+        with _translated(f"queue {self.name}"):
+            return list(self._client.peek_messages(max_messages=limit))
+
+    def receive(self, lease_seconds: int) -> Iterator[Any]:
+        """Every visible message in turn, each invisible for `lease_seconds` (unless `release`d or deleted)."""
+        with _translated(f"queue {self.name}"):
+            yield from self._client.receive_messages(messages_per_page=32, visibility_timeout=lease_seconds)
+
+    def release(self, message: Any) -> None:
+        """Make a received message visible again at once."""
+        with _translated(f"queue {self.name}"):
+            self._client.update_message(message, visibility_timeout=0)
+
+    def delete(self, message: Any) -> None:
+        with _translated(f"queue {self.name}"):
+            self._client.delete_message(message)
 
 
 def encode_queue_message(payload: dict[str, Any]) -> str:

@@ -4,12 +4,17 @@ The schedule index is partitioned by the hour in which an entry falls due, and i
 due instant, so a timer tick reads only the entries due by now, whatever the number of appointments stored.
 Every entry carries the appointment's schedule version: after a reschedule the old entries no longer match
 the appointment and are recognised as stale when they come due.
+
+No entry is ever filed behind the timer's cursor: one due before the hour it is written in (a booking of a
+visit that is over, a reschedule after a purge, the next entry of a late tick) is due now and is filed in
+the current hour's bucket (`due_now`), which no tick has finished; the timer also re-reads the bucket before
+its clock's hour, so a writer whose clock lags the timer's by less than `CLOCK_SKEW` is caught too.
 """
 
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 
@@ -17,11 +22,15 @@ from shared.domain.appointment import Appointment, Status
 
 BUCKET_FORMAT = "%Y%m%d%H"
 DUE_FORMAT = "%Y%m%dT%H%M%S"
+CLOCK_SKEW = timedelta(hours=1)
+"""How far behind the timer's clock a writer's clock may be: each tick re-reads the buckets this far back."""
 
 
 class EntryKind(StrEnum):
     REMINDER = "reminder"
     PURGE = "purge"
+    FORGET = "forget"
+    """The end of the reporting period after the purge: the appointment row itself goes."""
 
 
 @dataclass(frozen=True)
@@ -32,10 +41,12 @@ class ScheduleEntry:
     appointment_key: str
     schedule_version: int
     lead_minutes: int = 0
+    filed_in: str | None = None
+    """The bucket the entry was written to when that is later than its due hour (see `due_now`)."""
 
     @property
     def bucket(self) -> str:
-        return bucket_of(self.due)
+        return max(self.filed_in or "", bucket_of(self.due))
 
     @property
     def row_key(self) -> str:
@@ -48,6 +59,40 @@ class ScheduleEntry:
 
 def bucket_of(moment: datetime) -> str:
     return f"{moment.astimezone(UTC):{BUCKET_FORMAT}}"
+
+
+def due_now(entry: ScheduleEntry, now: datetime) -> ScheduleEntry:
+    """`entry` as it must be filed at `now`: in its due hour, or, when that hour is already past, in now's
+    (its row key still starts with its due instant, so the next tick finds it due)."""
+    current = bucket_of(now)
+    return entry if entry.bucket >= current else replace(entry, filed_in=current)
+
+
+def forget_entry(purge: ScheduleEntry, reporting_period: timedelta) -> ScheduleEntry:
+    """The entry that deletes the appointment's row once its purge is a reporting period old."""
+    return ScheduleEntry(
+        purge.due + reporting_period,
+        EntryKind.FORGET,
+        purge.endpoint_id,
+        purge.appointment_key,
+        purge.schedule_version,
+    )
+
+
+def purge_time(appointment: Appointment, purge_grace: timedelta) -> datetime | None:
+    """When the appointment's phone number and join link go: the visit's end plus the grace."""
+    return appointment.end + purge_grace if appointment.end is not None else None
+
+
+def is_over(appointment: Appointment, purge_grace: timedelta, now: datetime) -> bool:
+    """True when the visit is past its purge time at `now`: nothing of the patient's contact is kept for it."""
+    purge = purge_time(appointment, purge_grace)
+    return purge is not None and purge <= now
+
+
+def without_contact(appointment: Appointment) -> Appointment:
+    """What the purge keeps of an appointment: times and status for reports; no number, no join link."""
+    return replace(appointment, phone=None, join_token=None, notice_phone=None)
 
 
 def due_row_key_limit(now: datetime) -> str:

@@ -37,6 +37,13 @@ class VerifiedSender:
     key_id: str | None
 
 
+def replay_window_end(now: datetime) -> datetime:
+    """Until when a token whose `jti` is first used at `now` could still be accepted: a token signed by then
+    has `iat` at most CLOCK_SKEW ahead, `exp` at most MAX_LIFETIME (+ skew) after `iat`, and is accepted up
+    to CLOCK_SKEW after `exp`, whatever `exp` the one used first carried."""
+    return now + MAX_LIFETIME + 3 * CLOCK_SKEW
+
+
 def body_hash(body: bytes) -> str:
     """Base64url (no padding) SHA-256 of the exact body, as senders put it in the `body_sha256` claim."""
     return base64.urlsafe_b64encode(hashlib.sha256(body).digest()).rstrip(b"=").decode("ascii")

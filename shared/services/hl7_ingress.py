@@ -9,7 +9,6 @@ container and the queue carries its name.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import uuid
 from dataclasses import dataclass
@@ -17,11 +16,12 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
+from shared.adapters.sender_tokens import ReplayGuard
 from shared.adapters.storage import StorageAccount
 from shared.domain.ack import build_ack
 from shared.domain.config import Endpoint, EndpointStatus, SenderKeys, is_endpoint_id
 from shared.domain.hl7_message import Hl7ErrorCode, Hl7MessageError, MessageHeader, read_header, unframe
-from shared.domain.sender_token import bearer_token, token_key_id, verify_sender_token
+from shared.domain.sender_token import bearer_token, replay_window_end, token_key_id, verify_sender_token
 from shared.domain.siu import check_siu
 from shared.errors import (
     ConflictError,
@@ -37,7 +37,6 @@ logger = logging.getLogger(__name__)
 
 MAX_BODY_BYTES = 1024 * 1024
 OVERFLOW_CONTAINER = "hl7-overflow"
-SENDER_TOKENS_TABLE = "sendertokens"
 
 
 class Directory(Protocol):
@@ -135,7 +134,7 @@ def _authenticate(
         verified = verify_sender_token(
             token, keys=public_keys, audience=audience, body=body, require_body_hash=endpoint.require_body_hash
         )
-        _use_once(account, endpoint.id, verified.jti, verified.expires)
+        ReplayGuard(account).use_once(endpoint.id, verified.jti, replay_window_end(now))
     except NotAuthorisedError as error:
         raise _Refused(401, error.message, Hl7ErrorCode.APPLICATION_INTERNAL_ERROR) from error
     except NotFoundError:
@@ -156,18 +155,6 @@ def _check_content(endpoint: Endpoint, body: bytes) -> None:
         check_siu(body, local_tz=ZoneInfo(endpoint.time_zone))
     except Hl7MessageError as error:
         raise _Refused(400, f"The message cannot be applied: {error.message}.", error.error_code) from error
-
-
-def _use_once(account: StorageAccount, endpoint_id: str, jti: str, expires: datetime) -> None:
-    """Record the token's jti; a second use is refused. Rows are bucketed by the token's expiry hour, which
-    a replay carries too, so old buckets can be dropped whole."""
-    digest = hashlib.sha256(f"{endpoint_id}|{jti}".encode()).hexdigest()
-    try:
-        account.table(SENDER_TOKENS_TABLE).create(
-            {"PartitionKey": f"{expires:%Y%m%d%H}", "RowKey": digest, "ExpiresAt": expires}
-        )
-    except ConflictError:
-        raise NotAuthorisedError("This token was used already (its jti must be unique).") from None
 
 
 def _store(account: StorageAccount, endpoint: Endpoint, body: bytes, header: MessageHeader, now: datetime) -> None:

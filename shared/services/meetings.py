@@ -7,14 +7,17 @@ point read. Two launches racing to create it end with one meeting: the provider'
 idempotent on the externalId, and the map write is create-or-read-back (the loser reads the winner).
 The winner then subscribes to the meeting's call events (`shared/services/call_events.py`). A meeting is
 created with the options of its endpoint (`MeetingOptions`: read from the directory on creation only).
+A map row goes `MEETING_MAP_AFTER_END` after the visit (a pointer in `expiries`, written first, tells
+the timer when); a later launch of the same visit gets the same meeting again from createOrGet.
 """
 
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
+from shared.adapters.expiring import Expiries
 from shared.adapters.graph_subscriptions import WatchedMeeting
 from shared.adapters.storage import Storage, Table
 from shared.domain.meetings import MEETING_SUBJECT, Meeting, MeetingOptions, VisitKey
@@ -25,6 +28,8 @@ from shared.services.ehr_write_back import EndpointDirectory
 logger = logging.getLogger(__name__)
 
 MEETINGS_TABLE = "meetings"
+MEETING_MAP_AFTER_END = timedelta(days=1)
+"""An overrunning visit, or one relaunched the same day, still finds its map."""
 
 _KEY_FORBIDDEN = set("/\\#?") | {chr(c) for c in range(32)} | {chr(127)}
 """Characters Azure Tables refuses in PartitionKey / RowKey."""
@@ -78,6 +83,7 @@ def get_or_create_meeting(
     start, end = start.astimezone(UTC), end.astimezone(UTC)
     options = MeetingOptions(announce_entry_exit=directory.get_endpoint(endpoint_id).announce_entry_exit)
     meeting = meetings.create_or_get(key, organizer_user_id, MEETING_SUBJECT, start, end, options)
+    Expiries(storage.for_geo(geo)).add(MEETINGS_TABLE, key.endpoint_id, key.external_id, end + MEETING_MAP_AFTER_END)
     entity = {
         "PartitionKey": key.endpoint_id,
         "RowKey": key.external_id,

@@ -11,6 +11,7 @@ from shared.domain.config import Endpoint, EndpointStatus, Organisation
 from shared.domain.schedule import job_id
 from shared.domain.sms_job import SmsJob
 from shared.domain.sms_text import SmsKind, join_url, render_sms
+from shared.settings import DEFAULT_REPORTING_PERIOD_DAYS
 
 
 @dataclass(frozen=True)
@@ -20,6 +21,8 @@ class NoticePolicy:
     public_base_url: str
     phone_region: str
     purge_grace: timedelta
+    reporting_period: timedelta = timedelta(days=DEFAULT_REPORTING_PERIOD_DAYS)
+    """How long an appointment's row (times and status, no contact data) outlives its purge."""
 
 
 def sms_job_for(

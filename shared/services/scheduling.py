@@ -19,7 +19,7 @@ from shared.domain.appointment import Appointment, Change, Decision, Outcome, St
 from shared.domain.config import Endpoint, Organisation
 from shared.domain.hl7_message import Hl7MessageError
 from shared.domain.join_tokens import JoinTarget, new_token
-from shared.domain.schedule import first_entry
+from shared.domain.schedule import due_now, first_entry, is_over, without_contact
 from shared.domain.siu import AppointmentEvent, EventKind, parse_siu
 from shared.errors import ConflictError, InvalidMessageError, NotFoundError, PreconditionFailedError, UpstreamError
 from shared.queue_names import HL7_INBOUND_QUEUE, SMS_OUTBOUND_QUEUE
@@ -103,7 +103,7 @@ def _apply(
         phone=event.phone,
     )
     store = AppointmentStore(account)
-    decision, etag = _write(store, endpoint, key, change, geo, now)
+    decision, etag = _write(store, endpoint, key, change, geo, policy, now)
     logger.info("HL7 %s for endpoint %s: %s", event.control_id, endpoint.id, decision.outcome)
     if decision.outcome is Outcome.STALE:
         return str(decision.outcome)
@@ -124,16 +124,19 @@ def _apply(
     leads = endpoint.sms.reminder_lead_minutes if endpoint.sms.reminders_enabled else ()
     first = first_entry(endpoint.id, key, state, reminder_leads=leads, purge_grace=policy.purge_grace, now=now)
     if first is not None:
-        ScheduleIndex(account).add([first])
+        ScheduleIndex(account).add([due_now(first, now)])
     if decision.notice:
         _queue_notice(decision, endpoint, directory, key, account, store, etag, policy)
     return str(decision.outcome)
 
 
 def _write(
-    store: AppointmentStore, endpoint: Endpoint, key: str, change: Change, geo: str, now: datetime
+    store: AppointmentStore, endpoint: Endpoint, key: str, change: Change, geo: str, policy: NoticePolicy, now: datetime
 ) -> tuple[Decision, str]:
     """Apply the change under optimistic concurrency; a booked appointment gets its join token here.
+
+    A visit already over (past its purge time) keeps no phone number and gets no join link: a late booking,
+    or a reschedule after the purge, must not bring back what the purge removed.
 
     A booking is usually of an appointment we have never seen: it is created straight away, and read
     only when the create finds it exists (one storage call instead of two on the common path).
@@ -148,7 +151,9 @@ def _write(
         if decision.outcome is not Outcome.APPLIED:
             return decision, etag or ""
         state = decision.appointment
-        if state.status is Status.BOOKED and state.join_token is None:
+        if is_over(state, policy.purge_grace, now):
+            state = without_contact(state)
+        elif state.status is Status.BOOKED and state.join_token is None:
             state = replace(state, join_token=new_token(geo))
         try:
             written = (

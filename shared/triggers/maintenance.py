@@ -1,9 +1,10 @@
-"""The timer: reminders at each endpoint's lead times, and purge of phone numbers after the visit."""
+"""The timer: reminders at each endpoint's lead times, purge of phone numbers after the visit, and every
+table's lifetime (`shared/services/retention.py`)."""
 
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import azure.functions as func
 
@@ -12,6 +13,7 @@ from shared.errors import ConnectorError
 from shared.lazy import lazy_import
 
 maintenance = lazy_import("shared.services.maintenance")
+retention = lazy_import("shared.services.retention")
 
 logger = logging.getLogger(__name__)
 
@@ -37,3 +39,7 @@ def send_reminders_and_purge(timer: func.TimerRequest) -> None:
             logger.error("Timer tick for %s failed; the next tick retries: %s", geo, error.message)
             continue
         logger.info("Timer tick for %s: %s", geo, report)
+    for report in retention.enforce_every_account(
+        storage, timedelta(days=bootstrap.get_settings().reporting_period_days), now
+    ):
+        logger.info("Lifetimes in %s: %s", report.account, report)

@@ -13,7 +13,7 @@ import pytest
 from azure.data.tables import TableServiceClient
 
 from shared import bootstrap
-from shared.adapters.appointments import AppointmentStore
+from shared.adapters.appointments import SCHEDULE, AppointmentStore
 from shared.adapters.opt_outs import OptOutList
 from shared.adapters.outbox_sms import OutboxSmsSender
 from shared.adapters.sms_jobs import JobLog
@@ -79,10 +79,16 @@ class World:
     def appointment(self):
         return AppointmentStore(self.account).get(self.sender.endpoint.id, "APPT1")[0]
 
+    def pending(self) -> set[str]:
+        """The kinds of every schedule-index row of this (test-owned) account, whatever its bucket."""
+        return {row.entity["Kind"] for row in self.account.table(SCHEDULE).query("PartitionKey ne ''", {})}
+
 
 @pytest.fixture
 def world(config_env: dict[str, str], spare_account: StorageAccount) -> World:
-    policy = NoticePolicy(public_base_url="http://127.0.0.1:7071", phone_region="US", purge_grace=GRACE)
+    policy = NoticePolicy(
+        public_base_url="http://127.0.0.1:7071", phone_region="US", purge_grace=GRACE, reporting_period=3 * DAY
+    )
     return World(seed_sender("EU"), spare_account, bootstrap.get_directory(), policy)
 
 
@@ -215,6 +221,67 @@ def test_no_show_is_purged_the_same_way(world: World) -> None:
     assert world.appointment().phone == PATIENT_PHONE
     assert world.tick(START + timedelta(minutes=30) + GRACE).purged == 1
     assert world.appointment().phone is None
+
+
+def test_a_booking_of_a_visit_already_over_keeps_no_number_and_leaves_no_entry_behind(world: World) -> None:
+    world.tick(T0)  # a running timer: its cursor is past every earlier hour
+    past = T0 - 3 * DAY
+    world.book(control="late", at=T0 + 2 * HOUR, start=past)
+    late = world.appointment()
+    assert (late.phone, late.join_token, late.start) == (None, None, past)
+    report = world.tick(T0 + 2 * HOUR + timedelta(minutes=1))
+    assert report.purged == 1
+    assert world.pending() == {"forget"}  # only the end of the reporting period is ahead
+
+
+def test_a_reschedule_after_the_purge_brings_the_number_back_only_for_a_visit_ahead(world: World) -> None:
+    world.book(control="b", at=T0)
+    end = START + timedelta(minutes=30)
+    assert world.tick(end + GRACE).purged == 1
+    world.tick(end + GRACE + 2 * HOUR)
+    # Moved to an hour earlier after the visit: still over, so nothing comes back.
+    world.book("S13", control="r1", at=end + 3 * HOUR, start=START - HOUR)
+    assert (world.appointment().phone, world.appointment().join_token) == (None, None)
+    assert world.tick(end + 3 * HOUR + timedelta(minutes=1)).purged == 1
+    assert world.pending() == {"forget"}  # only the end of the reporting period is ahead
+    # Moved to next week (a real new time): the number and a new link return until that visit is over.
+    ahead = START + 7 * DAY
+    world.book("S13", control="r2", at=end + 4 * HOUR, start=ahead)
+    assert world.appointment().phone == PATIENT_PHONE
+    assert world.appointment().join_token
+    assert world.tick(ahead + timedelta(minutes=30) + GRACE).purged == 1
+    assert (world.appointment().phone, world.appointment().join_token) == (None, None)
+    assert world.pending() == {"forget"}  # only the end of the reporting period is ahead
+
+
+def test_a_timer_clock_that_jumped_ahead_and_back_still_purges(world: World) -> None:
+    world.tick(T0 + 5 * DAY)  # the timer's clock jumps five days ahead: its cursor follows
+    world.tick(T0)  # and back
+    world.book(control="b", at=T0 + timedelta(minutes=1))
+    end = START + timedelta(minutes=30)
+    assert world.tick(START - DAY).reminders == 1
+    assert world.tick(end + GRACE).purged == 1
+    assert world.appointment().phone is None
+    assert world.pending() == {"forget"}  # only the end of the reporting period is ahead
+
+
+def test_an_entry_written_by_a_lagging_clock_after_the_timer_passed_its_hour_is_still_due(world: World) -> None:
+    start = START + timedelta(minutes=30)  # hour reminder due at :30 of the hour before
+    world.tick(start - timedelta(minutes=29))  # the timer, at the next hour, finished the reminder's hour
+    world.book(control="b", at=start - HOUR - timedelta(minutes=1), start=start)  # the writer's clock lags
+    report = world.tick(start - timedelta(minutes=28))
+    assert report.reminders == 1
+
+
+def test_the_appointment_row_goes_a_reporting_period_after_its_purge(world: World) -> None:
+    world.book(control="b", at=T0)
+    purge = START + timedelta(minutes=30) + GRACE
+    assert world.tick(purge).purged == 1
+    assert world.tick(purge + world.policy.reporting_period - timedelta(minutes=1)).forgotten == 0
+    assert world.appointment().start == START  # reports still see it
+    assert world.tick(purge + world.policy.reporting_period).forgotten == 1
+    assert AppointmentStore(world.account).find(world.sender.endpoint.id, "APPT1") == (None, None)
+    assert world.pending() == set()
 
 
 def test_after_the_purge_window_no_table_of_any_geography_holds_the_number(

@@ -10,10 +10,13 @@ from shared.domain.schedule import (
     EntryKind,
     bucket_of,
     buckets_between,
+    due_now,
     due_row_key_limit,
     entries_for,
+    is_over,
     job_id,
     reminder_action,
+    without_contact,
 )
 
 NOW = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
@@ -93,3 +96,23 @@ def test_job_ids_are_deterministic_and_distinct_per_notice() -> None:
         job_id("ep2", "a1", "scheduled", 1),
     }
     assert len(ids) == 6
+
+
+def test_an_entry_due_before_the_current_hour_is_filed_in_it() -> None:
+    [*_, purge] = entries_for("ep", "a1", booked(), reminder_leads=(), purge_grace=GRACE, now=NOW)
+    later = purge.due + timedelta(days=2)
+    filed = due_now(purge, later)
+    assert (filed.bucket, filed.row_key, filed.due) == (bucket_of(later), purge.row_key, purge.due)
+    assert filed.row_key <= due_row_key_limit(later)  # due at once in the bucket it is filed in
+    assert due_now(purge, purge.due - timedelta(hours=3)) is purge  # a future entry stays in its own hour
+    assert due_now(filed, later + timedelta(hours=1)).bucket == bucket_of(later + timedelta(hours=1))
+
+
+def test_a_visit_is_over_at_its_purge_time() -> None:
+    visit = booked()
+    purge = START + timedelta(minutes=20) + GRACE
+    assert not is_over(visit, GRACE, purge - timedelta(seconds=1))
+    assert is_over(visit, GRACE, purge)
+    assert not is_over(replace(visit, start=None), GRACE, purge)
+    bare = without_contact(replace(visit, join_token="eu-x", notice_phone="+15555550123"))
+    assert (bare.phone, bare.join_token, bare.notice_phone, bare.start) == (None, None, None, START)

@@ -73,11 +73,21 @@ def test_geos_are_normalised() -> None:
         ({"PHONE_NUMBER_PROVIDER": "twilio"}, "PHONE_NUMBER_PROVIDER"),
         ({"CONTEXT_TOKEN_SECRET": "c2hvcnQ="}, "CONTEXT_TOKEN_SECRET"),
         ({"CONTEXT_TOKEN_SECRET": "not base64!"}, "CONTEXT_TOKEN_SECRET"),
+        ({"REPORTING_PERIOD_DAYS": "0"}, "REPORTING_PERIOD_DAYS"),
+        ({"REPORTING_PERIOD_DAYS": "\u0664\u0660\u0660"}, "REPORTING_PERIOD_DAYS"),  # Arabic-Indic digits
+        ({"POISON_RETENTION_DAYS": "31"}, "POISON_RETENTION_DAYS"),
+        ({"POISON_RETENTION_DAYS": "7d"}, "POISON_RETENTION_DAYS"),
     ],
 )
 def test_bad_settings_name_the_setting(changes: dict[str, str | None], named: str) -> None:
     with pytest.raises(SettingsError, match=named):
         load_settings(valid_env(**changes))
+
+
+def test_retention_settings_default_to_400_and_7_days() -> None:
+    settings = load_settings(valid_env())
+    assert (settings.reporting_period_days, settings.poison_retention_days) == (400, 7)
+    assert load_settings(valid_env(POISON_RETENTION_DAYS="2")).poison_retention_days == 2
 
 
 def test_public_base_url_allows_plain_http_only_for_localhost() -> None:
