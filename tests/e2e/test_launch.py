@@ -14,6 +14,7 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
@@ -24,6 +25,7 @@ import function_app
 from localworld.entra import EntraStandIn
 from localworld.entra_client_credentials import EntraClientCredentials
 from localworld.epic import EpicStandIn
+from localworld.epic_fhir import Visit
 from localworld.graph import GraphStandIn, graph_error
 from localworld.server import Request, Response
 from shared import bootstrap
@@ -39,8 +41,8 @@ from tests.launch_support import Browser, ca_bundle, launch_url, seed_endpoint, 
 
 TEAMS = "teams.microsoft.com"
 START = (datetime.now(UTC) + timedelta(hours=2)).replace(microsecond=0)
-PROVIDER = "Practitioner/eM5CWtq15N0WJeuCet5bJlQ3"
-PATIENT = "Patient/erXuFYUfucBZaryVksYEcMg3"
+PROVIDER_ID = "eM5CWtq15N0WJeuCet5bJlQ3"
+PATIENT_ID = "erXuFYUfucBZaryVksYEcMg3"
 ENTRA_SECRET = "entra-secret-1"
 
 
@@ -53,22 +55,24 @@ class Launch:
     browser: Browser
     env: dict[str, str]
 
-    def visit(self, *, organizer: str | None = None) -> tuple[Endpoint, str, str]:
-        """An approved endpoint at Epic's FHIR base, and one booked appointment: (endpoint, appointment id, CSN)."""
+    def visit(self, *, organizer: str | None = None, **more: Any) -> tuple[Endpoint, Visit, str]:
+        """An approved endpoint at Epic's FHIR base, and one booked visit: (endpoint, visit, CSN)."""
         endpoint = seed_endpoint(self.epic.fhir_base_url, organizer_user_id=organizer)
-        appointment_id = f"appt-{uuid.uuid4().hex[:10]}"
-        self.epic.add_appointment(appointment_id, START.isoformat(), (START + timedelta(minutes=20)).isoformat())
-        return endpoint, appointment_id, str(uuid.uuid4().int)[:9]
+        csn = str(uuid.uuid4().int)[:9]
+        visit = self.epic.add_visit(
+            csn, patient_id=PATIENT_ID, provider_id=PROVIDER_ID, start=START, end=START + timedelta(minutes=20), **more
+        )
+        return endpoint, visit, csn
 
-    def provider(self, appointment_id: str, csn: str | None, fhir_user: str | None = PROVIDER, **more: str):
-        context = {"appointment": appointment_id, **({"fhirUser": fhir_user} if fhir_user else {})}
-        launch = self.epic.new_launch(**context)
-        parameters = {"sessionId": csn, **more} if csn else more
-        return self.browser.follow(launch_url("/api/launch/provider", self.epic, launch, **parameters), stop_at=TEAMS)
+    def provider(self, visit: Visit, csn: str | None, **more: str) -> tuple[requests.Response, list[str]]:
+        return self.launch(self.epic.launch_visit(visit, "provider"), "provider", csn, **more)
 
-    def patient(self, appointment_id: str, csn: str):
-        launch = self.epic.new_launch(appointment=appointment_id, patient=PATIENT.split("/")[1], fhirUser=PATIENT)
-        url = launch_url("/api/launch/patient", self.epic, launch, sessionId=csn)
+    def patient(self, visit: Visit, csn: str | None, **more: str) -> tuple[requests.Response, list[str]]:
+        return self.launch(self.epic.launch_visit(visit, "patient"), "patient", csn, **more)
+
+    def launch(self, epic_launch: str, role: str, session_id: str | None, **more: str):
+        parameters = {"sessionId": session_id, **more} if session_id else more
+        url = launch_url(f"/api/launch/{role}", self.epic, epic_launch, **parameters)
         return self.browser.follow(url, stop_at=TEAMS)
 
     def table(self, name: str) -> TableClient:
@@ -121,14 +125,14 @@ def assert_page(answer: requests.Response, status: int, *phrases: str) -> str:
 
 
 def test_a_first_provider_launch_signs_in_once_and_the_next_goes_straight_to_the_meeting(launch: Launch) -> None:
-    endpoint, appointment_id, csn = launch.visit()
+    endpoint, visit, csn = launch.visit()
 
-    _, hops = launch.provider(appointment_id, csn, departmentId="10501")
+    _, hops = launch.provider(visit, csn, departmentId="10501")
 
     authorize = parse_qs(urlsplit(hops[1]).query)
     assert hops[1].startswith(f"{launch.epic.url}/oauth2/authorize?")
     assert authorize["aud"] == [launch.epic.fhir_base_url]
-    assert authorize["scope"] == ["launch openid fhirUser user/Appointment.read"]
+    assert authorize["scope"] == ["launch openid fhirUser user/Appointment.read user/Encounter.read"]
     assert authorize["code_challenge_method"] == ["S256"]
     assert authorize["redirect_uri"] == ["http://127.0.0.1:7071/api/launch/callback"]
     assert [urlsplit(hop).path for hop in hops[2:5]] == [
@@ -139,7 +143,7 @@ def test_a_first_provider_launch_signs_in_once_and_the_next_goes_straight_to_the
     assert urlsplit(hops[-1]).hostname == TEAMS
     assert launch.epic.token_refusals == []
 
-    _, hops_again = launch.provider(appointment_id, csn)
+    _, hops_again = launch.provider(visit, csn)
 
     assert [urlsplit(hop).path for hop in hops_again[2:3]] == ["/api/launch/callback"]
     assert len(hops_again) == 4  # launch, Epic authorize, callback, Teams: no second sign-in
@@ -152,7 +156,7 @@ def test_a_first_provider_launch_signs_in_once_and_the_next_goes_straight_to_the
     assert patch.method == "PATCH"
 
     [mapped] = launch.table(USER_MAP_TABLE).query_entities(
-        "PartitionKey eq @p", parameters={"p": ehr_user_key(endpoint.org_id, PROVIDER)}
+        "PartitionKey eq @p", parameters={"p": ehr_user_key(endpoint.org_id, f"Practitioner/{PROVIDER_ID}")}
     )
     assert mapped["ObjectId"] == organizer
     assert "eM5CWtq15N0WJeuCet5bJlQ3" not in str(dict(mapped))  # the EHR user id is kept only as a hash
@@ -163,12 +167,14 @@ def test_a_first_provider_launch_signs_in_once_and_the_next_goes_straight_to_the
 
 
 def test_the_patient_launch_lands_in_the_same_meeting(launch: Launch) -> None:
-    endpoint, appointment_id, csn = launch.visit()
-    _, provider_hops = launch.provider(appointment_id, csn)
+    endpoint, visit, csn = launch.visit()
+    _, provider_hops = launch.provider(visit, csn)
 
-    _, patient_hops = launch.patient(appointment_id, csn)
+    _, patient_hops = launch.patient(visit, csn)
 
-    assert parse_qs(urlsplit(patient_hops[1]).query)["scope"] == ["launch openid fhirUser patient/Appointment.read"]
+    assert parse_qs(urlsplit(patient_hops[1]).query)["scope"] == [
+        "launch openid fhirUser patient/Appointment.read patient/Encounter.read"
+    ]
     assert patient_hops[-1] == provider_hops[-1]
     assert urlsplit(patient_hops[-1]).hostname == TEAMS
     assert [(r.method, r.path.split("/")[1]) for r in launch.graph.requests] == [
@@ -182,16 +188,16 @@ def test_the_patient_launch_lands_in_the_same_meeting(launch: Launch) -> None:
 
 
 def test_a_patient_before_the_meeting_exists_is_asked_to_come_back(launch: Launch) -> None:
-    _, appointment_id, csn = launch.visit()
-    answer, _ = launch.patient(appointment_id, csn)
+    _, visit, csn = launch.visit()
+    answer, _ = launch.patient(visit, csn)
     assert_page(answer, 404, "has not opened this visit yet")
     assert "http-equiv" not in answer.text  # no refresh: a launch cannot be replayed
     assert launch.graph.requests == []
 
 
 def test_with_an_endpoint_organiser_the_patient_may_open_the_meeting(launch: Launch) -> None:
-    _, appointment_id, csn = launch.visit(organizer="visits@hospital.example")
-    _, hops = launch.patient(appointment_id, csn)
+    _, visit, csn = launch.visit(organizer="visits@hospital.example")
+    _, hops = launch.patient(visit, csn)
     assert urlsplit(hops[-1]).hostname == TEAMS
     assert launch.graph.requests[0].path == "/v1.0/users/visits%40hospital.example/onlineMeetings/createOrGet"
 
@@ -234,8 +240,8 @@ def test_an_approval_lost_between_launch_and_callback_stops_the_launch(launch: L
 
 
 def test_a_replayed_callback_is_refused(launch: Launch) -> None:
-    _, appointment_id, csn = launch.visit()
-    epic_launch = launch.epic.new_launch(appointment=appointment_id, fhirUser=PROVIDER)
+    _, visit, csn = launch.visit()
+    epic_launch = launch.epic.launch_visit(visit, "provider")
     started = launch.browser.get(launch_url("/api/launch/provider", launch.epic, epic_launch, sessionId=csn))
     callback = launch.browser.get(started.headers["Location"]).headers["Location"]
 
@@ -283,9 +289,9 @@ def test_an_approval_state_cannot_complete_a_launch(launch: Launch) -> None:
     ],
 )
 def test_epic_token_errors_become_pages(launch: Launch, answer: Response, status: int, phrase: str) -> None:
-    _, appointment_id, csn = launch.visit()
+    _, visit, csn = launch.visit()
     launch.epic.token_errors.append(answer)
-    page, hops = launch.provider(appointment_id, csn)
+    page, hops = launch.provider(visit, csn)
     reference = assert_page(page, status, phrase)
     assert reference
     code = parse_qs(urlsplit(hops[-1]).query)["code"][0]
@@ -300,28 +306,28 @@ def test_epic_declining_the_sign_in_is_a_page(launch: Launch) -> None:
 
 
 def test_missing_context_is_a_page(launch: Launch) -> None:
-    _, appointment_id, csn = launch.visit()
-    no_visit, _ = launch.provider("", None)
-    assert_page(no_visit, 400, "start again")
-    no_user, _ = launch.provider(appointment_id, csn, fhir_user=None)
+    _, visit, csn = launch.visit()
+    no_visit, _ = launch.launch(launch.epic.new_launch(fhirUser=f"Practitioner/{PROVIDER_ID}"), "provider", None)
+    assert_page(no_visit, 403, "cannot be opened for you")
+    no_user, _ = launch.launch(launch.epic.new_launch(appointment=visit.appointment_id), "provider", csn)
     assert_page(no_user, 400, "start again")
     assert launch.graph.requests == []
 
 
 def test_a_refused_microsoft_365_sign_in_maps_nobody(launch: Launch) -> None:
-    endpoint, appointment_id, csn = launch.visit()
+    endpoint, visit, csn = launch.visit()
     launch.entra.client_secret = "another-secret"
-    answer, hops = launch.provider(appointment_id, csn)
+    answer, hops = launch.provider(visit, csn)
     assert_page(answer, 401)
     assert urlsplit(hops[-1]).path == "/api/launch/signin"
     rows = launch.table(USER_MAP_TABLE).query_entities(
-        "PartitionKey eq @p", parameters={"p": ehr_user_key(endpoint.org_id, PROVIDER)}
+        "PartitionKey eq @p", parameters={"p": ehr_user_key(endpoint.org_id, f"Practitioner/{PROVIDER_ID}")}
     )
     assert list(rows) == []
 
 
 def test_two_launches_of_one_visit_at_once_share_one_meeting(launch: Launch) -> None:
-    endpoint, appointment_id, csn = launch.visit()
+    endpoint, visit, csn = launch.visit()
     users = UserMap(bootstrap.get_storage())
     for name in ("p1", "p2"):
         key = ehr_user_key(endpoint.org_id, f"Practitioner/{name}")
@@ -331,7 +337,7 @@ def test_two_launches_of_one_visit_at_once_share_one_meeting(launch: Launch) -> 
     def run(name: str) -> None:
         with requests.Session() as session:
             browser = Browser(launch.host, launch.browser.ca_file, session)
-            epic_launch = launch.epic.new_launch(appointment=appointment_id, fhirUser=f"Practitioner/{name}")
+            epic_launch = launch.epic.new_launch(appointment=visit.appointment_id, fhirUser=f"Practitioner/{name}")
             url = launch_url("/api/launch/provider", launch.epic, epic_launch, sessionId=csn)
             results[name] = browser.follow(url, stop_at=TEAMS)[1][-1]
 
@@ -349,9 +355,9 @@ def test_two_launches_of_one_visit_at_once_share_one_meeting(launch: Launch) -> 
 
 
 def test_teams_without_an_access_policy_is_a_page_for_the_admin(launch: Launch) -> None:
-    _, appointment_id, csn = launch.visit()
+    _, visit, csn = launch.visit()
     launch.graph.script.append(graph_error(403, "Forbidden"))
-    answer, _ = launch.provider(appointment_id, csn)
+    answer, _ = launch.provider(visit, csn)
     assert_page(answer, 502, "New-CsApplicationAccessPolicy")
 
 
