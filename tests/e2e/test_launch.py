@@ -6,14 +6,17 @@ sign-in, the Teams join URL) is checked where it happens.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import re
 import threading
+import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
@@ -37,6 +40,8 @@ from shared.domain.appointment import appointment_key
 from shared.domain.config import Endpoint, EndpointStatus
 from shared.domain.join_tokens import new_token
 from shared.domain.launch import LAUNCH_PURPOSE, ehr_user_key
+from shared.hostconfig import get_host_config
+from tests.hl7_support import seed_sender, siu
 from tests.launch_support import Browser, ca_bundle, launch_url, seed_endpoint, set_status
 
 TEAMS = "teams.microsoft.com"
@@ -54,15 +59,22 @@ class Launch:
     host: DevHost
     browser: Browser
     env: dict[str, str]
+    endpoint: Endpoint | None = None
 
     def visit(self, *, organizer: str | None = None, **more: Any) -> tuple[Endpoint, Visit, str]:
-        """An approved endpoint at Epic's FHIR base, and one booked visit: (endpoint, visit, CSN)."""
-        endpoint = seed_endpoint(self.epic.fhir_base_url, organizer_user_id=organizer)
+        """The approved endpoint at Epic's FHIR base (seeded on first use), and one booked visit of it:
+        (endpoint, visit, CSN). `more`: patient_id, conference_id."""
+        if self.endpoint is None:
+            self.endpoint = seed_endpoint(self.epic.fhir_base_url, organizer_user_id=organizer)
         csn = str(uuid.uuid4().int)[:9]
         visit = self.epic.add_visit(
-            csn, patient_id=PATIENT_ID, provider_id=PROVIDER_ID, start=START, end=START + timedelta(minutes=20), **more
+            csn,
+            **{"patient_id": PATIENT_ID, **more},
+            provider_id=PROVIDER_ID,
+            start=START,
+            end=START + timedelta(minutes=20),
         )
-        return endpoint, visit, csn
+        return self.endpoint, visit, csn
 
     def provider(self, visit: Visit, csn: str | None, **more: str) -> tuple[requests.Response, list[str]]:
         return self.launch(self.epic.launch_visit(visit, "provider"), "provider", csn, **more)
@@ -81,7 +93,11 @@ class Launch:
 
 @pytest.fixture
 def launch(
-    epic: EpicStandIn, entra: EntraStandIn, config_env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+    epic: EpicStandIn,
+    entra: EntraStandIn,
+    config_env: dict[str, str],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
 ) -> Iterator[Launch]:
     graph = GraphStandIn(EntraClientCredentials("tenant-1", "app-1", "secret-1"))
     with graph.server:
@@ -95,13 +111,18 @@ def launch(
             "ENTRA_CLIENT_SECRET": ENTRA_SECRET,
             "SSL_CERT_FILE": graph.server.ca_file,
             "REQUESTS_CA_BUNDLE": ca_bundle(epic.ca_file, graph.server.ca_file),
+            "SMS_PROVIDER": "outbox",
+            "SMS_OUTBOX_PATH": str(tmp_path / "sms.jsonl"),
         }
         for name, value in settings.items():
             monkeypatch.setenv(name, value)
         bootstrap.reset()
         entra.signed_in_upn, entra.client_secret = "dr.grey@hospital.example", ENTRA_SECRET
         epic.trusted_jwks = {"keys": [key.public_jwk() for key in bootstrap.get_signing_keys()]}
-        host = DevHost(function_app.app, port=0, env=dict(os.environ), timers=False)
+        semantics = dataclasses.replace(
+            get_host_config().queues, visibility_timeout_seconds=0, max_polling_interval_seconds=0.2
+        )
+        host = DevHost(function_app.app, port=0, env=dict(os.environ), queue_semantics=semantics, timers=False)
         host.start()
         try:
             with requests.Session() as session:
@@ -367,3 +388,133 @@ def _query(**values: str) -> str:
 
 def _json(request: Request) -> dict:
     return json.loads(request.body)
+
+
+def test_a_patient_who_edits_session_id_is_refused(launch: Launch) -> None:
+    _, mine, _ = launch.visit(organizer="visits@hospital.example")
+    _, other, other_csn = launch.visit(organizer="visits@hospital.example", patient_id="eOtherPatient")
+
+    answer, _ = launch.patient(mine, other_csn)
+
+    assert_page(answer, 403, "cannot be opened for you")
+    assert other_csn not in answer.text
+    assert launch.graph.requests == []
+    _, hops = launch.patient(other, other_csn)  # that visit's own patient still gets in
+    assert urlsplit(hops[-1]).hostname == TEAMS
+
+
+def test_a_launch_context_for_another_patients_visit_is_refused(launch: Launch) -> None:
+    _, visit, csn = launch.visit(organizer="visits@hospital.example", patient_id="eOtherPatient")
+    forged = launch.epic.new_launch(appointment=visit.appointment_id, patient=PATIENT_ID)
+
+    answer, _ = launch.launch(forged, "patient", csn)
+
+    assert_page(answer, 403, "cannot be opened for you")  # Epic's FHIR refuses the read: 403 forbidden
+    assert [read for read, _ in _fhir_calls(launch.epic)] == [f"Appointment/{visit.appointment_id}"]
+    assert launch.graph.requests == []
+
+
+def test_a_provider_session_id_that_names_another_visit_is_refused(launch: Launch) -> None:
+    _, visit, _ = launch.visit()
+    _, _, other_csn = launch.visit()
+    answer, _ = launch.provider(visit, other_csn)
+    assert_page(answer, 403, "cannot be opened for you")
+    assert launch.graph.requests == []
+
+
+def test_provider_and_patient_of_one_visit_meet_at_the_appointments_times(launch: Launch) -> None:
+    _, visit, csn = launch.visit()
+
+    _, provider_hops = launch.provider(visit, csn)
+    _, patient_hops = launch.patient(visit, None)  # MyChart without sessionId: the visit is still known
+
+    assert patient_hops[-1] == provider_hops[-1]
+    create = _json(launch.graph.requests[0])
+    assert _instant(create["startDateTime"]) == START
+    assert _instant(create["endDateTime"]) == START + timedelta(minutes=20)
+    assert len(launch.graph.meetings) == 1
+
+
+@pytest.mark.parametrize("context", [("fhirContext",), ("encounter",), ("appointment",)])
+def test_each_shape_of_launch_context_finds_the_appointment(launch: Launch, context: tuple[str, ...]) -> None:
+    _, visit, csn = launch.visit()
+    launch.epic.launch_visit(visit, "provider")  # another launch of the visit changes nothing
+
+    answer, hops = launch.launch(launch.epic.launch_visit(visit, "provider", context=context), "provider", csn)
+
+    assert urlsplit(hops[-1]).hostname == TEAMS, answer.text
+    create = _json(launch.graph.requests[0])
+    assert _instant(create["startDateTime"]) == START
+    fhir = _fhir_calls(launch.epic)
+    if context == ("encounter",):  # Encounter -> the Appointment sharing its CSN
+        assert fhir == [(f"Encounter/{visit.encounter_id}", {}), ("Appointment", {"identifier": csn})]
+    else:
+        assert fhir[-1] == (f"Appointment/{visit.appointment_id}", {})
+
+
+def test_only_an_unscheduled_visit_starts_now(launch: Launch) -> None:
+    _, visit, csn = launch.visit(organizer="visits@hospital.example")
+    visit.start = visit.end = None
+    before = datetime.now(UTC)
+
+    _, hops = launch.provider(visit, csn)
+
+    assert urlsplit(hops[-1]).hostname == TEAMS
+    create = _json(launch.graph.requests[0])
+    assert before - timedelta(seconds=1) <= _instant(create["startDateTime"]) <= datetime.now(UTC)
+
+
+def test_a_group_visit_brings_its_patients_into_one_meeting_and_no_one_else(launch: Launch) -> None:
+    conference = f"CONF{uuid.uuid4().hex[:8]}"
+    _, first, _ = launch.visit(organizer="visits@hospital.example", conference_id=conference)
+    _, second, _ = launch.visit(organizer="visits@hospital.example", conference_id=conference, patient_id="eP2")
+    _, stranger, _ = launch.visit(organizer="visits@hospital.example", patient_id="eP3")
+
+    _, provider_hops = launch.provider(first, conference)
+    _, first_hops = launch.patient(first, conference)
+    _, second_hops = launch.patient(second, conference)
+    refused, _ = launch.patient(stranger, conference)
+
+    assert provider_hops[-1] == first_hops[-1] == second_hops[-1]
+    assert urlsplit(provider_hops[-1]).hostname == TEAMS
+    assert len(launch.graph.meetings) == 1
+    assert_page(refused, 403, "cannot be opened for you")
+
+
+def test_the_sms_link_and_the_provider_launch_of_one_appointment_share_one_meeting(launch: Launch) -> None:
+    sender = seed_sender("EU", fhir_base_url=launch.epic.fhir_base_url)
+    bootstrap.reset()
+    csn = str(uuid.uuid4().int)[:9]
+    visit = launch.epic.add_visit(csn, patient_id=PATIENT_ID, provider_id=PROVIDER_ID, start=START, end=START)
+    body = siu("S12", appointment_id=csn, start=START)  # SCH-2 (filler id) = the CSN
+    ack = requests.post(
+        f"{launch.host.base_url}/api/hl7/{sender.endpoint.id}", data=body, headers=sender.headers(body), timeout=30
+    )
+    assert "MSA|AA" in ack.text
+    link = _wait_for_link(Path(launch.env["SMS_OUTBOX_PATH"]))
+
+    _, provider_hops = launch.provider(visit, csn)
+    joined = launch.browser.get(link)
+
+    assert joined.status_code == 302
+    assert joined.headers["Location"] == provider_hops[-1]
+    assert len(launch.graph.meetings) == 1
+
+
+def _wait_for_link(outbox: Path) -> str:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if outbox.exists() and (found := re.search(r"https?://\S+/api/join/\S+", outbox.read_text())):
+            return found.group(0).rstrip('".,')
+        time.sleep(0.1)
+    raise AssertionError("no SMS with a join link was sent")
+
+
+def _fhir_calls(epic: EpicStandIn) -> list[tuple[str, dict[str, str]]]:
+    """The FHIR reads and searches Epic served (path after the base, query), discovery left out."""
+    calls = [(r.path.split("/FHIR/R4/")[1], r.query) for r in epic.requests if "/FHIR/R4/" in r.path]
+    return [call for call in calls if not call[0].startswith(".well-known")]
+
+
+def _instant(value: str) -> datetime:
+    return datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(UTC)
