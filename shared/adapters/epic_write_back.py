@@ -4,7 +4,7 @@ Per endpoint: SMART discovery of its FHIR base URL gives the token endpoint; a c
 with our `private_key_jwt` assertion gives an access token, cached until a minute before it expires.
 
 * Visit connection events go to Epic's telehealth web service `SetExternalConnectionStatus` on the
-  organisation's Interconnect base (the FHIR base without its `/api/FHIR/R4` tail), a GET with the
+  organisation's Interconnect base (`service_url`: the FHIR base without its `/api/FHIR/R4` tail), a GET with the
   parameters of `shared/domain/connection_status.py` and our `Epic-Client-ID` header. Statuses move
   forward only: table `ehrstatuses` in the event's geography (PartitionKey = endpoint id, RowKey =
   appointment key and side, fields LastAt, Status) keeps the last status set per side and its time, so
@@ -27,7 +27,7 @@ from shared.adapters.http_client import get_json
 from shared.adapters.smart import SmartClient
 from shared.adapters.storage import Storage
 from shared.domain.config import Endpoint
-from shared.domain.connection_status import StatusUpdate, status_updates
+from shared.domain.connection_status import StatusUpdate, service_url, status_updates
 from shared.domain.device_test import DeviceTestResult
 from shared.domain.ehr_communication import (
     conditional_query,
@@ -42,20 +42,10 @@ logger = logging.getLogger(__name__)
 WRITE_SCOPE = "system/Communication.write"
 TOKEN_MARGIN_SECONDS = 60
 STATUSES_TABLE = "ehrstatuses"
-FHIR_TAIL = "/api/FHIR/R4"
-CONNECTION_STATUS_PATH = "/api/epic/2018/Telehealth/ContextLinking/SetExternalConnectionStatus"
 
 
 class EndpointDirectory(Protocol):
     def get_endpoint(self, endpoint_id: str) -> Endpoint: ...
-
-
-def interconnect_base(fhir_base_url: str) -> str:
-    """The organisation's Interconnect base of an Epic FHIR base URL. Raises UpstreamError (not retryable)
-    for a base that does not end in /api/FHIR/R4, where Epic's web services cannot be found."""
-    if not fhir_base_url.endswith(FHIR_TAIL):
-        raise UpstreamError("The endpoint's FHIR base URL does not end in /api/FHIR/R4.", retryable=False)
-    return fhir_base_url[: -len(FHIR_TAIL)]
 
 
 class EpicEhrWriteBack:
@@ -95,8 +85,14 @@ class EpicEhrWriteBack:
             logger.info("EHR event %s: Epic has this side's status already, or a newer one", event.event_id)
             return
         base = self._directory.get_endpoint(event.endpoint_id).fhir_base_url
+        try:
+            url = service_url(base)
+        except ValueError:
+            raise UpstreamError(
+                "The endpoint's FHIR base URL has no Epic Interconnect base.", retryable=False
+            ) from None
         get_json(
-            f"{interconnect_base(base)}{CONNECTION_STATUS_PATH}",
+            url,
             what="Epic SetExternalConnectionStatus",
             bearer=self._token(self._smart.discover(base).token_endpoint),
             params=update.parameters(),

@@ -19,6 +19,9 @@ from urllib.parse import unquote
 
 from shared.domain.ehr_events import EhrEvent, EhrEventKind
 
+FHIR_TAIL = "/api/FHIR/R4"
+SERVICE_PATH = "/api/epic/2018/Telehealth/ContextLinking/SetExternalConnectionStatus"
+"""Under the organisation's Interconnect base, as public vendor material shows it."""
 VENDOR_NAME = "Microsoft Teams"
 """Sent as `VendorName`; the Epic analyst configures the same name on the integration's vendor record."""
 EXTERNAL_ID_TYPE = "External"
@@ -64,6 +67,14 @@ class StatusUpdate:
             "VendorName": VENDOR_NAME,
             "ConnectionStatus": str(int(self.status)),
         }
+
+
+def service_url(fhir_base_url: str) -> str:
+    """SetExternalConnectionStatus on the Interconnect base of an Epic FHIR base URL (the base without its
+    /api/FHIR/R4 tail). Raises ValueError for a base that has no such tail."""
+    if not fhir_base_url.endswith(FHIR_TAIL):
+        raise ValueError("an Epic FHIR base URL ends in /api/FHIR/R4")
+    return fhir_base_url[: -len(FHIR_TAIL)] + SERVICE_PATH
 
 
 def status_updates(event: EhrEvent) -> tuple[StatusUpdate, ...]:
