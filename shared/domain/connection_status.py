@@ -42,6 +42,7 @@ class Side(StrEnum):
 
 
 _UPDATES: dict[EhrEventKind, tuple[tuple[Side, ConnectionStatus], ...]] = {
+    EhrEventKind.PATIENT_WAITING: ((Side.PATIENT, ConnectionStatus.WAITING_ROOM),),
     EhrEventKind.PATIENT_CONNECTED: ((Side.PATIENT, ConnectionStatus.CONNECTED),),
     EhrEventKind.PROVIDER_CONNECTED: ((Side.PROVIDER, ConnectionStatus.CONNECTED),),
     EhrEventKind.PATIENT_DISCONNECTED: ((Side.PATIENT, ConnectionStatus.DISCONNECTED),),

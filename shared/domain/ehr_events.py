@@ -23,6 +23,8 @@ class EhrEventKind(StrEnum):
     SMS_UNDELIVERED = "sms_undelivered"
     PROVIDER_CONNECTED = "provider_connected"
     PATIENT_CONNECTED = "patient_connected"
+    PATIENT_WAITING = "patient_waiting"
+    """The patient opened the visit (launch or SMS link) and waits in the lobby."""
     DISCONNECTED = "disconnected"
     """Someone left, the event does not say who."""
     PATIENT_DISCONNECTED = "patient_disconnected"

@@ -61,6 +61,7 @@ from shared.errors import (
     UpstreamError,
     VisitNotConfirmedError,
 )
+from shared.services.ehr_write_back import note_patient_waiting
 from shared.services.meetings import MeetingService, get_or_create_meeting
 
 logger = logging.getLogger(__name__)
@@ -166,7 +167,10 @@ def complete_launch(ports: LaunchPorts, urls: LaunchUrls, state: str, code: str,
     start, end = visit_times(appointment, now)
     visit = LaunchedVisit(endpoint.id, endpoint.geo, visit_id, start, end, role, pending.context.get("department_id"))
     if role is Role.PATIENT:
-        return _open_meeting(ports, visit, endpoint.organizer_user_id, now)
+        join_url = _open_meeting(ports, visit, endpoint.organizer_user_id, now)
+        account = ports.storage.for_geo(visit.geo)
+        note_patient_waiting(ports.directory, account, visit.geo, visit.endpoint_id, visit.visit_id, now)
+        return join_url
     fhir_user = fhir_user_of(tokens)
     if fhir_user is None:
         raise InvalidRequestError("Epic did not say which user launched the visit (fhirUser).")

@@ -25,6 +25,7 @@ def join_visit_by_link(req: func.HttpRequest) -> func.HttpResponse:
             bootstrap.get_join_tokens(),
             bootstrap.get_storage(),
             bootstrap.get_meeting_service(),
+            bootstrap.get_directory(),
             token,
             datetime.now(UTC),
         )

@@ -61,11 +61,15 @@ class Launch:
     env: dict[str, str]
     endpoint: Endpoint | None = None
 
-    def visit(self, *, organizer: str | None = None, **more: Any) -> tuple[Endpoint, Visit, str]:
+    def visit(
+        self, *, organizer: str | None = None, write_back: bool = False, **more: Any
+    ) -> tuple[Endpoint, Visit, str]:
         """The approved endpoint at Epic's FHIR base (seeded on first use), and one booked visit of it:
         (endpoint, visit, CSN). `more`: patient_id, conference_id."""
         if self.endpoint is None:
-            self.endpoint = seed_endpoint(self.epic.fhir_base_url, organizer_user_id=organizer)
+            self.endpoint = seed_endpoint(
+                self.epic.fhir_base_url, organizer_user_id=organizer, ehr_write_back=write_back
+            )
         csn = str(uuid.uuid4().int)[:9]
         visit = self.epic.add_visit(
             csn,
@@ -111,6 +115,7 @@ def launch(
             "ENTRA_CLIENT_SECRET": ENTRA_SECRET,
             "SSL_CERT_FILE": graph.server.ca_file,
             "REQUESTS_CA_BUNDLE": ca_bundle(epic.ca_file, graph.server.ca_file),
+            "EHR_WRITE_BACK_PROVIDER": "epic",
             "SMS_PROVIDER": "outbox",
             "SMS_OUTBOX_PATH": str(tmp_path / "sms.jsonl"),
         }
@@ -499,6 +504,19 @@ def test_the_sms_link_and_the_provider_launch_of_one_appointment_share_one_meeti
     assert joined.status_code == 302
     assert joined.headers["Location"] == provider_hops[-1]
     assert len(launch.graph.meetings) == 1
+
+
+def test_epic_hears_that_the_patient_waits_in_the_lobby(launch: Launch) -> None:
+    _, visit, csn = launch.visit(organizer="visits@hospital.example", write_back=True)
+
+    _, hops = launch.patient(visit, csn)
+
+    assert urlsplit(hops[-1]).hostname == TEAMS
+    deadline = time.monotonic() + 30
+    while not launch.epic.telehealth.calls and time.monotonic() < deadline:
+        time.sleep(0.1)
+    [status] = launch.epic.telehealth.calls
+    assert (status.conference_id, status.connection_status) == (csn, "3")  # waiting room
 
 
 def _wait_for_link(outbox: Path) -> str:

@@ -17,6 +17,7 @@ def updates(kind: EhrEventKind, key: str = "CSN%2F1") -> list[tuple[Side, Connec
 
 
 def test_connections_and_the_end_map_to_epics_status_numbers() -> None:
+    assert updates(EhrEventKind.PATIENT_WAITING) == [(Side.PATIENT, ConnectionStatus.WAITING_ROOM)]
     assert updates(EhrEventKind.PATIENT_CONNECTED) == [(Side.PATIENT, ConnectionStatus.CONNECTED)]
     assert updates(EhrEventKind.PROVIDER_DISCONNECTED) == [(Side.PROVIDER, ConnectionStatus.DISCONNECTED)]
     assert updates(EhrEventKind.ENDED) == [
@@ -25,6 +26,7 @@ def test_connections_and_the_end_map_to_epics_status_numbers() -> None:
     ]
     assert int(ConnectionStatus.CONNECTED) == 1
     assert int(ConnectionStatus.DISCONNECTED) == 2
+    assert int(ConnectionStatus.WAITING_ROOM) == 3
 
 
 @pytest.mark.parametrize("kind", [EhrEventKind.SMS_UNDELIVERED, EhrEventKind.DISCONNECTED])
