@@ -56,6 +56,8 @@ class Visit:
     appointment_id: str = field(default_factory=lambda: "e" + secrets.token_hex(10))
     encounter_id: str = field(default_factory=lambda: "e" + secrets.token_hex(10))
     status: str = "booked"
+    encounter_names_appointment: bool = False
+    """Epic's Encounter leaves R4's `Encounter.appointment` out; other FHIR servers fill it."""
 
     def appointment(self) -> dict[str, Any]:
         identifiers = [{"use": "usual", "system": CSN_SYSTEM, "value": self.csn}]
@@ -80,8 +82,8 @@ class Visit:
         return resource
 
     def encounter(self) -> dict[str, Any]:
-        # Epic's Encounter names no appointment (R4 allows `appointment`, Epic leaves it out): a client
-        # finds it by the CSN both share.
+        # Epic's Encounter names no appointment (unless `encounter_names_appointment`): a client finds it
+        # by the CSN both share.
         resource: dict[str, Any] = {
             "resourceType": "Encounter",
             "id": self.encounter_id,
@@ -94,6 +96,8 @@ class Visit:
         }
         if self.start:
             resource["period"] = {"start": self.start.isoformat().replace("+00:00", "Z")}
+        if self.encounter_names_appointment:
+            resource["appointment"] = [{"reference": f"Appointment/{self.appointment_id}"}]
         return resource
 
 

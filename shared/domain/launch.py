@@ -149,6 +149,15 @@ def _reference_id(value: object, resource_type: str, *, typed: bool = False) -> 
     return found if 0 < len(found) <= MAX_CONTEXT_LENGTH and found.isprintable() else None
 
 
+def encounter_appointment_id(encounter: dict[str, Any]) -> str | None:
+    """The Appointment an R4 Encounter names (`Encounter.appointment`, the first usable), else None."""
+    for item in encounter.get("appointment") or ():
+        found = _reference_id(item.get("reference") if isinstance(item, dict) else None, "Appointment", typed=True)
+        if found:
+            return found
+    return None
+
+
 def relative_reference(fhir_user: str, fhir_base_url: str) -> str:
     """`fhirUser` as `Type/id`: SMART allows an absolute URL (Epic sends one) or a relative reference."""
     prefix = fhir_base_url.rstrip("/") + "/"

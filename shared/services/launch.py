@@ -45,6 +45,7 @@ from shared.domain.launch import (
     TokenContext,
     csn_identifier,
     ehr_user_key,
+    encounter_appointment_id,
     parse_launch_request,
     relative_reference,
     require_participant,
@@ -193,6 +194,9 @@ def _read_visit(
         if context.appointment_id:
             return smart.read(fhir_base_url, "Appointment", context.appointment_id, access_token), None
         encounter = smart.read(fhir_base_url, "Encounter", context.encounter_id or "", access_token)
+        named = encounter_appointment_id(encounter)
+        if named:
+            return smart.read(fhir_base_url, "Appointment", named, access_token), encounter
         csn = csn_identifier(encounter)
         found = smart.search(fhir_base_url, "Appointment", {"identifier": csn}, access_token) if csn else []
     except UpstreamError as error:

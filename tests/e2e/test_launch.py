@@ -440,9 +440,15 @@ def test_provider_and_patient_of_one_visit_meet_at_the_appointments_times(launch
     assert len(launch.graph.meetings) == 1
 
 
-@pytest.mark.parametrize("context", [("fhirContext",), ("encounter",), ("appointment",)])
-def test_each_shape_of_launch_context_finds_the_appointment(launch: Launch, context: tuple[str, ...]) -> None:
+@pytest.mark.parametrize(
+    ("context", "names_appointment"),
+    [(("fhirContext",), False), (("encounter",), False), (("encounter",), True), (("appointment",), False)],
+)
+def test_each_shape_of_launch_context_finds_the_appointment(
+    launch: Launch, context: tuple[str, ...], names_appointment: bool
+) -> None:
     _, visit, csn = launch.visit()
+    visit.encounter_names_appointment = names_appointment
     launch.epic.launch_visit(visit, "provider")  # another launch of the visit changes nothing
 
     answer, hops = launch.launch(launch.epic.launch_visit(visit, "provider", context=context), "provider", csn)
@@ -451,10 +457,12 @@ def test_each_shape_of_launch_context_finds_the_appointment(launch: Launch, cont
     create = _json(launch.graph.requests[0])
     assert _instant(create["startDateTime"]) == START
     fhir = _fhir_calls(launch.epic)
-    if context == ("encounter",):  # Encounter -> the Appointment sharing its CSN
+    if context == ("encounter",) and not names_appointment:  # Epic: the Appointment sharing the CSN
         assert fhir == [(f"Encounter/{visit.encounter_id}", {}), ("Appointment", {"identifier": csn})]
+    elif context == ("encounter",):
+        assert fhir == [(f"Encounter/{visit.encounter_id}", {}), (f"Appointment/{visit.appointment_id}", {})]
     else:
-        assert fhir[-1] == (f"Appointment/{visit.appointment_id}", {})
+        assert fhir == [(f"Appointment/{visit.appointment_id}", {})]
 
 
 def test_only_an_unscheduled_visit_starts_now(launch: Launch) -> None:

@@ -13,6 +13,7 @@ from shared.domain.launch import (
     Role,
     TokenContext,
     ehr_user_key,
+    encounter_appointment_id,
     parse_launch_request,
     relative_reference,
     require_participant,
@@ -100,6 +101,12 @@ def test_the_visit_id_is_an_identifier_of_the_confirmed_visit() -> None:
     for edited in ("4712", "eA1", "", "Patient/P1"):
         with pytest.raises(VisitNotConfirmedError):
             visit_id_of([APPOINTMENT], edited)
+
+
+def test_an_encounter_may_name_its_appointment() -> None:
+    assert encounter_appointment_id({"appointment": [{"reference": "x"}, {"reference": "Appointment/A7"}]}) == "A7"
+    assert encounter_appointment_id({"appointment": [{"reference": "Patient/P1"}]}) is None
+    assert encounter_appointment_id({}) is None
 
 
 def test_a_patient_launch_must_be_a_participant() -> None:
