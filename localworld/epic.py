@@ -82,9 +82,13 @@ class EpicStandIn(StandIn):
         end: datetime | None = None,
         conference_id: str | None = None,
         department_id: str = "10501",
+        appointment_id: str | None = None,
     ) -> Visit:
-        """A visit Epic knows: its Appointment and Encounter (both carrying the CSN) become readable."""
+        """A visit Epic knows: its Appointment and Encounter (both carrying the CSN) become readable.
+        `appointment_id`: the FHIR id to give its Appointment (default: a fresh Epic-like one)."""
         visit = Visit(csn, patient_id, provider_id, start, end, department_id, conference_id)
+        if appointment_id:
+            visit.appointment_id = appointment_id
         return self.fhir.add_visit(visit)
 
     def launch_visit(self, visit: Visit, role: str, *, context: Iterable[str] = LAUNCH_CONTEXT) -> str:
@@ -192,10 +196,11 @@ class EpicStandIn(StandIn):
         context = dict(self.launches.get(authorize.get("launch", ""), {}))
         scope = authorize.get("scope", "")
         access_token = secrets.token_urlsafe(24)
-        patient_scoped = any(s.startswith("patient/") for s in scope.split())
-        self.fhir.grants[access_token] = Grant(scope, context.get("patient") if patient_scoped else None)
-        answer = {"access_token": access_token, "token_type": "Bearer", "expires_in": 3600, "scope": scope}
         fhir_user = context.pop("fhirUser", None)
+        patient_scoped = any(s.startswith("patient/") for s in scope.split())
+        patient = context.get("patient") or str(fhir_user or "").partition("Patient/")[2] or "?"
+        self.fhir.grants[access_token] = Grant(scope, patient if patient_scoped else None)
+        answer = {"access_token": access_token, "token_type": "Bearer", "expires_in": 3600, "scope": scope}
         if "openid" in scope.split():
             answer["id_token"] = self._id_token(fhir_user, authorize.get("nonce"))
         return Response.json({**answer, **context})

@@ -158,6 +158,12 @@ def encounter_appointment_id(encounter: dict[str, Any]) -> str | None:
     return None
 
 
+def patient_user(fhir_user: str | None) -> str | None:
+    """The Patient id of a patient's own `fhirUser` (`Patient/<id>`, relative or absolute), else None: the
+    launching patient when Epic's token response leaves `patient` out."""
+    return _reference_id(fhir_user, "Patient", typed=True)
+
+
 def relative_reference(fhir_user: str, fhir_base_url: str) -> str:
     """`fhirUser` as `Type/id`: SMART allows an absolute URL (Epic sends one) or a relative reference."""
     prefix = fhir_base_url.rstrip("/") + "/"

@@ -47,6 +47,7 @@ from shared.domain.launch import (
     ehr_user_key,
     encounter_appointment_id,
     parse_launch_request,
+    patient_user,
     relative_reference,
     require_participant,
     token_context,
@@ -163,7 +164,7 @@ def complete_launch(ports: LaunchPorts, urls: LaunchUrls, state: str, code: str,
     context = token_context(tokens)
     appointment, encounter = _read_visit(ports.smart, endpoint.fhir_base_url, context, tokens["access_token"])
     if role is Role.PATIENT:
-        require_participant(appointment or encounter, context.patient_id)
+        require_participant(appointment or encounter, context.patient_id or patient_user(fhir_user_of(tokens)))
     visit_id = visit_id_of([r for r in (appointment, encounter) if r], pending.context.get("session_id"))
     start, end = visit_times(appointment, now)
     visit = LaunchedVisit(endpoint.id, endpoint.geo, visit_id, start, end, role, pending.context.get("department_id"))

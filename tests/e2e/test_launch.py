@@ -419,6 +419,18 @@ def test_a_launch_context_for_another_patients_visit_is_refused(launch: Launch) 
     assert launch.graph.requests == []
 
 
+def test_without_a_patient_context_the_patients_own_fhir_user_names_them(launch: Launch) -> None:
+    _, visit, csn = launch.visit(organizer="visits@hospital.example")
+    own = launch.epic.new_launch(appointment=visit.appointment_id, fhirUser=f"Patient/{PATIENT_ID}")
+    other = launch.epic.new_launch(appointment=visit.appointment_id, fhirUser="Patient/eSomeoneElse")
+
+    _, hops = launch.launch(own, "patient", csn)
+    refused, _ = launch.launch(other, "patient", csn)
+
+    assert urlsplit(hops[-1]).hostname == TEAMS
+    assert_page(refused, 403, "cannot be opened for you")
+
+
 def test_a_provider_session_id_that_names_another_visit_is_refused(launch: Launch) -> None:
     _, visit, _ = launch.visit()
     _, _, other_csn = launch.visit()

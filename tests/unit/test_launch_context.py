@@ -15,6 +15,7 @@ from shared.domain.launch import (
     ehr_user_key,
     encounter_appointment_id,
     parse_launch_request,
+    patient_user,
     relative_reference,
     require_participant,
     token_context,
@@ -107,6 +108,13 @@ def test_an_encounter_may_name_its_appointment() -> None:
     assert encounter_appointment_id({"appointment": [{"reference": "x"}, {"reference": "Appointment/A7"}]}) == "A7"
     assert encounter_appointment_id({"appointment": [{"reference": "Patient/P1"}]}) is None
     assert encounter_appointment_id({}) is None
+
+
+def test_a_patients_own_fhir_user_names_the_patient() -> None:
+    assert patient_user("https://x/api/FHIR/R4/Patient/P1") == patient_user("Patient/P1") == "P1"
+    assert patient_user("Practitioner/P1") is None
+    assert patient_user("P1") is None
+    assert patient_user(None) is None
 
 
 def test_a_patient_launch_must_be_a_participant() -> None:
