@@ -157,18 +157,11 @@ def complete_launch(ports: LaunchPorts, urls: LaunchUrls, state: str, code: str,
     pending = _take_state(ports, state, code, LAUNCH_PURPOSE, now)
     endpoint = ports.directory.get_endpoint(pending.endpoint_id)
     _require_approved(endpoint)
-    role = Role(pending.context["role"])
     tokens = ports.smart.exchange_code(
         pending.token_endpoint, code=code, redirect_uri=urls.callback, code_verifier=pending.code_verifier
     )
-    context = token_context(tokens)
-    appointment, encounter = _read_visit(ports.smart, endpoint.fhir_base_url, context, tokens["access_token"])
-    if role is Role.PATIENT:
-        require_participant(appointment or encounter, context.patient_id or patient_user(fhir_user_of(tokens)))
-    visit_id = visit_id_of([r for r in (appointment, encounter) if r], pending.context.get("session_id"))
-    start, end = visit_times(appointment, now)
-    visit = LaunchedVisit(endpoint.id, endpoint.geo, visit_id, start, end, role, pending.context.get("department_id"))
-    if role is Role.PATIENT:
+    visit = _confirmed_visit(ports.smart, endpoint, pending.context, tokens, now)
+    if visit.role is Role.PATIENT:
         join_url = _open_meeting(ports, visit, endpoint.organizer_user_id, now)
         account = ports.storage.for_geo(visit.geo)
         note_patient_waiting(ports.directory, account, visit.geo, visit.endpoint_id, visit.visit_id, now)
@@ -181,6 +174,21 @@ def complete_launch(ports: LaunchPorts, urls: LaunchUrls, state: str, code: str,
     if mapped is None:
         return _start_sign_in(ports, urls, visit, user_key, now)
     return _open_meeting(ports, visit, endpoint.organizer_user_id or mapped.object_id, now)
+
+
+def _confirmed_visit(
+    smart: SmartClient, endpoint: Endpoint, launch: Mapping[str, str], tokens: dict, now: datetime
+) -> LaunchedVisit:
+    """The visit authenticated context names, checked against the launch's `sessionId` hint and (patients)
+    participation. Raises VisitNotConfirmedError, UpstreamError."""
+    role = Role(launch["role"])
+    context = token_context(tokens)
+    appointment, encounter = _read_visit(smart, endpoint.fhir_base_url, context, tokens["access_token"])
+    if role is Role.PATIENT:
+        require_participant(appointment or encounter, context.patient_id or patient_user(fhir_user_of(tokens)))
+    visit_id = visit_id_of([r for r in (appointment, encounter) if r], launch.get("session_id"))
+    start, end = visit_times(appointment, now)
+    return LaunchedVisit(endpoint.id, endpoint.geo, visit_id, start, end, role, launch.get("department_id"))
 
 
 def _read_visit(
