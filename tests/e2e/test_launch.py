@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 import os
 import re
 import threading
@@ -395,8 +396,9 @@ def _json(request: Request) -> dict:
     return json.loads(request.body)
 
 
-def test_a_patient_who_edits_session_id_is_refused(launch: Launch) -> None:
-    _, mine, _ = launch.visit(organizer="visits@hospital.example")
+def test_a_patient_who_edits_session_id_is_refused(launch: Launch, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO)
+    _, mine, csn = launch.visit(organizer="visits@hospital.example")
     _, other, other_csn = launch.visit(organizer="visits@hospital.example", patient_id="eOtherPatient")
 
     answer, _ = launch.patient(mine, other_csn)
@@ -406,6 +408,8 @@ def test_a_patient_who_edits_session_id_is_refused(launch: Launch) -> None:
     assert launch.graph.requests == []
     _, hops = launch.patient(other, other_csn)  # that visit's own patient still gets in
     assert urlsplit(hops[-1]).hostname == TEAMS
+    for secret in (csn, other_csn, PATIENT_ID, "eOtherPatient", mine.appointment_id, other.appointment_id):
+        assert secret not in caplog.text  # no visit, patient or appointment ids in the logs
 
 
 def test_a_launch_context_for_another_patients_visit_is_refused(launch: Launch) -> None:
