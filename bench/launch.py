@@ -40,6 +40,7 @@ def main() -> None:
     import function_app
     from localworld.entra_client_credentials import EntraClientCredentials
     from localworld.epic import CLIENT_ID, EpicStandIn
+    from localworld.epic_fhir import Visit
     from localworld.graph import GraphStandIn
     from shared import bootstrap
     from shared.adapters.user_map import MappedUser, UserMap
@@ -85,7 +86,7 @@ def main() -> None:
         bootstrap.reset()
         epic.trusted_jwks = {"keys": [k.public_jwk() for k in bootstrap.get_signing_keys()]}
         endpoint = seed_endpoint(epic.fhir_base_url)
-        fhir_user = "Practitioner/bench"
+        fhir_user = "Practitioner/bench"  # the provider of every visit below
         UserMap(bootstrap.get_storage()).upsert(
             endpoint.geo,
             ehr_user_key(endpoint.org_id, fhir_user),
@@ -97,10 +98,10 @@ def main() -> None:
         session = requests.Session()
         browser = Browser(host, env["REQUESTS_CA_BUNDLE"], session)
 
-        def callback_ms(appointment_id: str, csn: str) -> tuple[float, float]:
+        def callback_ms(visit: Visit) -> tuple[float, float]:
             """(our ms, stand-ins' ms) of one callback."""
-            launch = epic.new_launch(appointment=appointment_id, fhirUser=fhir_user)
-            started = browser.get(launch_url("/api/launch/provider", epic, launch, sessionId=csn))
+            launch = epic.launch_visit(visit, "provider")
+            started = browser.get(launch_url("/api/launch/provider", epic, launch, sessionId=visit.csn))
             callback = browser.get(started.headers["Location"]).headers["Location"]
             busy = epic.busy_seconds + graph.server.busy_seconds
             begin = time.perf_counter()
@@ -113,16 +114,18 @@ def main() -> None:
 
         try:
             start = datetime.now(UTC) + timedelta(hours=1)
-            epic.add_appointment("warm-up", start.isoformat())
-            callback_ms("warm-up", "0")  # not counted: first-call imports, TLS sessions, Graph's app token
+            end = start + timedelta(minutes=20)
+            warm_up = epic.add_visit("0", patient_id="bench-patient", provider_id="bench", start=start, end=end)
+            callback_ms(warm_up)  # not counted: first-call imports, TLS sessions, Graph's app token
             first, repeat, first_stand_ins, repeat_stand_ins = [], [], [], []
             for run in range(args.runs):
-                appointment_id = f"appt-{run}"
-                epic.add_appointment(appointment_id, start.isoformat(), (start + timedelta(minutes=20)).isoformat())
-                ours, theirs = callback_ms(appointment_id, f"{100000 + run}")
+                visit = epic.add_visit(
+                    f"{100000 + run}", patient_id="bench-patient", provider_id="bench", start=start, end=end
+                )
+                ours, theirs = callback_ms(visit)
                 first.append(ours)
                 first_stand_ins.append(theirs)
-                ours, theirs = callback_ms(appointment_id, f"{100000 + run}")
+                ours, theirs = callback_ms(visit)
                 repeat.append(ours)
                 repeat_stand_ins.append(theirs)
         finally:

@@ -24,12 +24,11 @@ from html import escape
 from urllib.parse import parse_qsl, urlencode
 
 from localworld.epic import EpicStandIn
+from localworld.epic_fhir import Visit
 from localworld.epic_siu import EVENTS, SiuVisit, siu_message
 from localworld.pages import hidden_fields, page
 from localworld.server import Request, Response
 
-CSN_SYSTEM = "urn:oid:1.2.840.114350.1.13.0.1.7.3.698084.8"
-"""Epic's identifier system for contact serial numbers (CSN) on Appointment and Encounter."""
 PROVIDER = ("eM5CWtq15N0WJeuCet5bJlQ3", "GREY", "MEREDITH")
 DEPARTMENT = ("10501", "VIRTUAL CARE CLINIC")
 WHO = "Epic (Hyperspace schedule and MyChart)"
@@ -87,6 +86,8 @@ class LocalEpic(EpicStandIn):
         self.interface: Interface | None = None
         self.acks: dict[str, str] = {}
         """CSN -> what the last SIU sent for it got back, as shown on the schedule."""
+        self.fhir_visits: dict[str, Visit] = {}
+        """CSN -> the visit as Epic's FHIR serves it (Appointment and Encounter)."""
         self._lock = threading.Lock()
         for visit in self.visits.values():
             self._publish(visit)
@@ -96,10 +97,22 @@ class LocalEpic(EpicStandIn):
         self.interface = interface
 
     def _publish(self, visit: DemoVisit) -> None:
-        """The visit's FHIR Appointment, with its CSN as identifier."""
+        """The visit's FHIR Appointment and Encounter (both carry its CSN), at its current time."""
         end = visit.siu.start + dt.timedelta(minutes=visit.siu.minutes)
-        self.add_appointment(visit.appointment_id, visit.siu.start.isoformat(), end.isoformat())
-        self.appointments[visit.appointment_id]["identifier"] = [{"system": CSN_SYSTEM, "value": visit.csn}]
+        known = self.fhir_visits.get(visit.csn)
+        if known is not None:
+            known.start, known.end = visit.siu.start, end
+            return
+        self.fhir.names[visit.patient_id] = visit.patient_name
+        self.fhir_visits[visit.csn] = self.add_visit(
+            visit.csn,
+            patient_id=visit.patient_id,
+            provider_id=PROVIDER[0],
+            start=visit.siu.start,
+            end=end,
+            department_id=DEPARTMENT[0],
+            appointment_id=visit.appointment_id,
+        )
 
     def _serve(self, request: Request) -> Response:
         if request.method == "GET" and request.path == "/":
@@ -128,7 +141,7 @@ class LocalEpic(EpicStandIn):
         """A launch whose context names no appointment, or a standalone launch asking for a patient."""
         if "launch" in query:
             context = self.launches.get(query["launch"])
-            return context is not None and "appointment" not in context
+            return context is not None and not {"appointment", "encounter", "fhirContext"} & set(context)
         return "launch/patient" in query.get("scope", "").split()
 
     def _pick_visit_page(self, query: dict[str, str]) -> Response:
@@ -148,11 +161,13 @@ class LocalEpic(EpicStandIn):
         visit = self.visits.get(csn)
         if visit is None:
             return query  # Epic's own authorize check then refuses the request
-        context = {"appointment": visit.appointment_id, "patient": visit.patient_id}
         if "launch" in query:
-            self.launches[query["launch"]].update(context)
+            # The picked visit's context, as a launch of it would carry (launch_visit), under the launch's user.
+            picked = self.launches.pop(self.launch_visit(self.fhir_visits[csn], "provider"))
+            picked.pop("fhirUser")
+            self.launches[query["launch"]].update(picked)
             return query
-        return {**query, "launch": self.new_launch(**context, fhirUser=f"Patient/{visit.patient_id}")}
+        return {**query, "launch": self.launch_visit(self.fhir_visits[csn], "patient")}
 
     def _schedule_page(self) -> Response:
         rows = []
@@ -194,19 +209,13 @@ class LocalEpic(EpicStandIn):
         visit = self.visits.get(csn)
         if role == "provider" and not csn:
             # From the In Basket rather than a visit: Epic's authorize page will ask which visit.
-            launch = self.new_launch(fhirUser=f"Practitioner/{PROVIDER[0]}")
+            launch = self.new_launch(fhirUser=f"{self.fhir_base_url}/Practitioner/{PROVIDER[0]}")
             query = urlencode({"iss": self.fhir_base_url, "launch": launch})
             return Response(302, headers={"Location": f"{self.connector_url}/api/launch/provider?{query}"})
         if visit is None:
             return page("Unknown visit", "<p>No visit has that CSN.</p>", status=404, who=WHO)
-        if role == "provider":
-            launch = self.new_launch(appointment=visit.appointment_id, fhirUser=f"Practitioner/{PROVIDER[0]}")
-            extra = {"departmentId": DEPARTMENT[0]}
-        else:
-            launch = self.new_launch(
-                appointment=visit.appointment_id, patient=visit.patient_id, fhirUser=f"Patient/{visit.patient_id}"
-            )
-            extra = {}
+        launch = self.launch_visit(self.fhir_visits[csn], role)
+        extra = {"departmentId": DEPARTMENT[0]} if role == "provider" else {}
         query = urlencode({"iss": self.fhir_base_url, "launch": launch, "sessionId": csn, **extra})
         return Response(302, headers={"Location": f"{self.connector_url}/api/launch/{role}?{query}"})
 

@@ -162,7 +162,7 @@ def get_ehr_write_back() -> EhrWriteBack:
     if get_settings().ehr_write_back_provider == "epic":
         from shared.adapters.epic_write_back import EpicEhrWriteBack
 
-        return EpicEhrWriteBack(get_directory(), get_smart_client())
+        return EpicEhrWriteBack(get_directory(), get_smart_client(), get_storage())
     from shared.adapters.recording_ehr import RecordingEhrWriteBack
 
     return RecordingEhrWriteBack(get_storage())

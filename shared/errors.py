@@ -8,7 +8,8 @@
     ├── NotAuthorisedError          no or bad credentials (401)
     │   └── JoinLinkInvalidError    a join link unknown, expired or cancelled: one answer for all three
     ├── ForbiddenError              valid caller, not allowed (403)
-    │   └── LaunchNotAllowedError   an EHR launch from a FHIR server that is not an approved endpoint
+    │   ├── LaunchNotAllowedError   an EHR launch from a FHIR server that is not an approved endpoint
+    │   └── VisitNotConfirmedError  a launch whose visit Epic's authenticated context does not confirm
     ├── NotFoundError               the thing does not exist (404)
     │   └── MeetingNotOpenedError   a visit has no meeting yet and no organiser is known (a patient came first)
     ├── ConflictError               the state does not allow it, or it exists already (409)
@@ -76,6 +77,13 @@ class LaunchNotAllowedError(ForbiddenError):
     code = "launch_not_allowed"
 
 
+class VisitNotConfirmedError(ForbiddenError):
+    """A launch whose visit the token response and the FHIR resources read with it do not confirm for the
+    launching person (an edited `sessionId`, a patient who is no participant, no visit in the context)."""
+
+    code = "visit_not_confirmed"
+
+
 class NotFoundError(ConnectorError):
     code = "not_found"
 
@@ -101,10 +109,14 @@ class UpstreamError(ConnectorError):
 
     code = "upstream_error"
 
-    def __init__(self, message: str, *, retryable: bool, retry_after: float | None = None) -> None:
+    def __init__(
+        self, message: str, *, retryable: bool, retry_after: float | None = None, status: int | None = None
+    ) -> None:
         super().__init__(message)
         self.retryable = retryable
         self.retry_after = retry_after
+        self.status = status
+        """The HTTP status the service answered, when it answered one (e.g. 404 for a FHIR read)."""
 
 
 class MeetingsNotPermittedError(UpstreamError):

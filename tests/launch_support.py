@@ -27,6 +27,7 @@ def seed_endpoint(
     geo: str = "EU",
     status: EndpointStatus = EndpointStatus.APPROVED,
     organizer_user_id: str | None = None,
+    ehr_write_back: bool = False,
 ) -> Endpoint:
     """An organisation and an endpoint for `fhir_base_url`, through the real ConfigStore."""
     store = bootstrap.get_config_store()
@@ -44,6 +45,7 @@ def seed_endpoint(
         status=status,
         version=1,
         organizer_user_id=organizer_user_id,
+        ehr_write_back=ehr_write_back,
     )
     store.create_endpoint(endpoint)
     return endpoint

@@ -21,10 +21,17 @@ TIMEOUT_SECONDS = (5, 15)
 MAX_DOCUMENT_BYTES = 1024 * 1024
 
 
-def get_json(url: str, *, what: str, bearer: str | None = None) -> dict[str, Any]:
-    """GET a JSON object, with `bearer` as access token if given. Raises UpstreamError (naming `what` and
-    the host only) on any failure."""
-    return _call("GET", url, what=what, accept_client_errors=False, bearer=bearer)[1]
+def get_json(
+    url: str,
+    *,
+    what: str,
+    bearer: str | None = None,
+    params: dict[str, str] | None = None,
+    headers: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    """GET a JSON object (`{}` for an empty answer), with `bearer` as access token and `params` as query if
+    given. Raises UpstreamError (naming `what` and the host only, with the status it answered) on any failure."""
+    return _call("GET", url, what=what, accept_client_errors=False, bearer=bearer, params=params, extra=headers)[1]
 
 
 def post_form(url: str, form: dict[str, str], *, what: str) -> tuple[int, dict[str, Any]]:
@@ -60,6 +67,7 @@ def _call(
     data: dict[str, str] | None = None,
     json: dict[str, Any] | None = None,
     bearer: str | None = None,
+    params: dict[str, str] | None = None,
     extra: dict[str, str] | None = None,
 ) -> tuple[int, dict[str, Any]]:
     import requests
@@ -69,18 +77,20 @@ def _call(
     if bearer:
         headers["Authorization"] = f"Bearer {bearer}"
     try:
-        response = _session().request(method, url, data=data, json=json, timeout=TIMEOUT_SECONDS, headers=headers)
+        response = _session().request(
+            method, url, params=params, data=data, json=json, timeout=TIMEOUT_SECONDS, headers=headers
+        )
     except requests.Timeout as exc:
         raise UpstreamError(f"{what} at {host} did not answer in time.", retryable=True) from exc
     except requests.RequestException as exc:
         raise UpstreamError(f"{what} at {host} could not be reached.", retryable=True) from exc
     status = response.status_code
     if status == 429 or status >= 500:
-        raise UpstreamError(f"{what} at {host} answered {status}.", retryable=True)
+        raise UpstreamError(f"{what} at {host} answered {status}.", retryable=True, status=status)
     if status >= 400 and not accept_client_errors:
-        raise UpstreamError(f"{what} at {host} answered {status}.", retryable=False)
-    if json is not None and not response.content:
-        return status, {}  # a FHIR create may answer 201 with only a Location
+        raise UpstreamError(f"{what} at {host} answered {status}.", retryable=False, status=status)
+    if not response.content:
+        return status, {}  # a FHIR create may answer 201 with only a Location; a web service 200 with nothing
     if len(response.content) > MAX_DOCUMENT_BYTES:
         raise UpstreamError(f"{what} at {host} answered with an oversized document.", retryable=False)
     try:

@@ -219,6 +219,28 @@ class SmartClient:
         url = f"{fhir_base_url}/{resource_type}/{quote(resource_id, safe='')}"
         return get_json(url, what=f"Epic FHIR {resource_type} read", bearer=access_token)
 
+    def search(
+        self, fhir_base_url: str, resource_type: str, params: dict[str, str], access_token: str
+    ) -> list[dict[str, Any]]:
+        """The matches of a FHIR search (the `searchset` Bundle's `match` entries, first page) read with the
+        launch's access token. Raises UpstreamError (retryable for 429, 5xx and network failures)."""
+        bundle = get_json(
+            f"{fhir_base_url}/{resource_type}",
+            what=f"Epic FHIR {resource_type} search",
+            bearer=access_token,
+            params=params,
+        )
+        if bundle.get("resourceType") != "Bundle":
+            raise UpstreamError(f"Epic's {resource_type} search did not answer with a Bundle.", retryable=False)
+        return [
+            entry["resource"]
+            for entry in bundle.get("entry") or ()
+            if isinstance(entry, dict)
+            and isinstance(entry.get("resource"), dict)
+            and entry["resource"].get("resourceType") == resource_type
+            and (entry.get("search") or {}).get("mode", "match") == "match"
+        ]
+
     def client_assertion(self, token_endpoint: str) -> str:
         import jwt
 

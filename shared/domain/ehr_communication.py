@@ -1,10 +1,11 @@
-"""What we write to Epic, without I/O: a FHIR R4 `Communication` per visit event, device test or undelivered SMS.
+"""What we write to Epic as a FHIR R4 `Communication`, without I/O: an undelivered SMS and a device-test result.
 
-Assumed shape (Epic's telehealth connection-status web service is not public; this is the FHIR-standard
-stand-in for it): `status` completed, a `category` naming the kind of fact, `sent` = when it happened,
-an `identifier` in our system carrying the fact's deterministic id (so a conditional create writes each
-fact once), the visit as `encounter` by identifier (the CSN Epic launched us with), and a short text
-payload. Never a patient name, number or anything the patient typed.
+Visit connection statuses go to Epic's telehealth web service instead (`shared/domain/connection_status.py`);
+these two facts have no place there (a device test belongs to no conference, an SMS to no connection),
+so they are a FHIR-standard `Communication`: `status` completed, a `category` naming the kind of fact,
+`sent` = when it happened, an `identifier` in our system carrying the fact's deterministic id (so a
+conditional create writes each fact once), the visit as `encounter` by identifier (the CSN), and a short
+text payload. Never a patient name, number or anything the patient typed.
 """
 
 from __future__ import annotations
@@ -17,19 +18,16 @@ from shared.domain.device_test import DeviceTestResult
 from shared.domain.ehr_events import EhrEvent, EhrEventKind
 
 IDENTIFIER_SYSTEM = "urn:teams-ehr-connector:write-back"
-CATEGORY_TEXT = "Telehealth connection status"
+CATEGORY_TEXT = "Virtual visit"
 
-_TEXTS = {
-    EhrEventKind.PROVIDER_CONNECTED: "Provider connected to the virtual visit.",
-    EhrEventKind.PATIENT_CONNECTED: "Patient connected to the virtual visit.",
-    EhrEventKind.DISCONNECTED: "A participant left the virtual visit.",
-    EhrEventKind.ENDED: "The virtual visit ended.",
-    EhrEventKind.SMS_UNDELIVERED: "A text message to the patient could not be delivered; please call the patient.",
-}
+UNDELIVERED_TEXT = "A text message to the patient could not be delivered; please call the patient."
 
 
-def event_communication(event: EhrEvent) -> dict[str, Any]:
-    text = _TEXTS[event.kind] + (f" ({event.detail})" if event.detail else "")
+def undelivered_sms_communication(event: EhrEvent) -> dict[str, Any]:
+    """Raises ValueError for an event that is no undelivered SMS."""
+    if event.kind is not EhrEventKind.SMS_UNDELIVERED:
+        raise ValueError(f"{event.kind} is no undelivered SMS")
+    text = UNDELIVERED_TEXT + (f" ({event.detail})" if event.detail else "")
     return {
         **_base(event.event_id, str(event.kind), event.occurred_at, text),
         "encounter": {"identifier": {"value": unquote(event.appointment_key)}},

@@ -1,10 +1,11 @@
 """Events the EHR hears about a visit, as they travel on a geography's `ehr-writeback` queue.
 
 An SMS that could not be delivered (so staff can call the patient) and, as the visit runs, provider or
-patient connected, disconnected and ended. The event id is deterministic per fact, so a redelivered
-report or notification writes back once per write-back implementation that keeps ids. The visit is
-named by its appointment key (the EHR's visit id, table-safe): an encounter identifier, so the queue
-is the organisation's geography's, never the control account's. No names, numbers or texts.
+patient connected, disconnected (by side where the call event says whose) and ended. The event id is
+deterministic per fact, so a redelivered report or notification writes back once per write-back
+implementation that keeps ids. The visit is named by its appointment key (the EHR's visit id,
+table-safe): an encounter identifier, so the queue is the organisation's geography's, never the control
+account's. No names, numbers or texts.
 """
 
 from __future__ import annotations
@@ -22,7 +23,12 @@ class EhrEventKind(StrEnum):
     SMS_UNDELIVERED = "sms_undelivered"
     PROVIDER_CONNECTED = "provider_connected"
     PATIENT_CONNECTED = "patient_connected"
+    PATIENT_WAITING = "patient_waiting"
+    """The patient opened the visit (launch or SMS link) and waits in the lobby."""
     DISCONNECTED = "disconnected"
+    """Someone left, the event does not say who."""
+    PATIENT_DISCONNECTED = "patient_disconnected"
+    PROVIDER_DISCONNECTED = "provider_disconnected"
     ENDED = "ended"
 
 

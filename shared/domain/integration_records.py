@@ -1,7 +1,8 @@
 """The records an Epic analyst copies into Epic for one approved endpoint, as data and as plain text.
 
 Launch paths are those the launch feature serves; the context parameters are Epic's (the visit's CSN
-as the session, the performing department), added to the launch URL by Epic at launch time.
+as the session, the performing department), added to the launch URL by Epic at launch time. The
+connection-status record says how we call Epic's telehealth status service, for the vendor record.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from shared.domain.config import Endpoint, Organisation, sms_settings_document
+from shared.domain.connection_status import EXTERNAL_ID_TYPE, VENDOR_NAME, service_url
 from shared.domain.siu import EVENT_KINDS
 
 PROVIDER_LAUNCH_PATH = "/api/launch/provider"
@@ -61,7 +63,22 @@ def integration_records(org: Organisation, endpoint: Endpoint, inputs: RecordInp
             "url": base + DEVICE_TEST_PATH,
             "context_token": inputs.device_test_token,
         },
+        "connection_status": {
+            "service_url": _connection_status_url(endpoint.fhir_base_url),
+            "vendor_name": VENDOR_NAME,
+            "external_id_type": EXTERNAL_ID_TYPE,
+            "epic_client_id": inputs.epic_client_id,
+            "authentication": "SMART Backend Services: client credentials with our private_key_jwt (our JWKS)",
+            "enabled": endpoint.ehr_write_back,
+        },
     }
+
+
+def _connection_status_url(fhir_base_url: str) -> str | None:
+    try:
+        return service_url(fhir_base_url)
+    except ValueError:
+        return None  # not an Epic-shaped base: the analyst gets the Interconnect URL from Epic
 
 
 def as_text(records: dict[str, dict[str, Any]]) -> str:

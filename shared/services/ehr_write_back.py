@@ -10,13 +10,15 @@ for replay) without holding anyone up.
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 from typing import Protocol
 
 from shared.adapters.storage import StorageAccount
+from shared.domain.appointment import appointment_key
 from shared.domain.config import Endpoint
 from shared.domain.device_test import DeviceTestResult
-from shared.domain.ehr_events import EhrEvent
-from shared.errors import NotFoundError
+from shared.domain.ehr_events import EhrEvent, EhrEventKind
+from shared.errors import ConnectorError, NotFoundError
 from shared.queue_names import EHR_WRITEBACK_QUEUE
 
 logger = logging.getLogger(__name__)
@@ -51,6 +53,18 @@ def queue_ehr_event(directory: EndpointDirectory, account: StorageAccount, event
     account.queue(EHR_WRITEBACK_QUEUE).send(event.to_message())
     logger.info("EHR event %s (%s) queued for endpoint %s", event.event_id, event.kind, event.endpoint_id)
     return True
+
+
+def note_patient_waiting(
+    directory: EndpointDirectory, account: StorageAccount, geo: str, endpoint_id: str, visit_id: str, at: datetime
+) -> None:
+    """Tell the EHR (queued, if the endpoint writes back) that the patient opened the visit and waits in the
+    lobby. Never raises: the patient on their way into the visit matters more than the status."""
+    event = EhrEvent(geo, endpoint_id, appointment_key(visit_id), EhrEventKind.PATIENT_WAITING, at)
+    try:
+        queue_ehr_event(directory, account, event)
+    except ConnectorError as error:
+        logger.warning("Patient waiting not queued for endpoint %s: %s", endpoint_id, error.code)
 
 
 def deliver_ehr_event(event: EhrEvent, write_back: EhrWriteBack) -> str:

@@ -14,7 +14,7 @@ from shared.adapters.storage import Storage
 from shared.domain.join_tokens import JoinTarget
 from shared.domain.meetings import Meeting
 from shared.errors import JoinLinkInvalidError
-from shared.services.ehr_write_back import EndpointDirectory
+from shared.services.ehr_write_back import EndpointDirectory, note_patient_waiting
 from shared.services.meetings import MeetingService, get_or_create_meeting
 
 logger = logging.getLogger(__name__)
@@ -34,7 +34,8 @@ def join_visit(
     token: str,
     now: datetime,
 ) -> Meeting:
-    """The meeting the patient's link opens, created if the visit has none yet.
+    """The meeting the patient's link opens, created if the visit has none yet; the EHR hears that the
+    patient waits (`note_patient_waiting`).
 
     Raises JoinLinkInvalidError, MeetingNotOpenedError (no meeting yet, organiser unknown), UpstreamError.
     """
@@ -42,7 +43,7 @@ def join_visit(
     if target is None or not target.joinable(now):
         raise JoinLinkInvalidError("This link is not valid.")
     logger.info("Join link accepted for endpoint %s", target.endpoint_id)
-    return get_or_create_meeting(
+    meeting = get_or_create_meeting(
         storage,
         meetings,
         directory,
@@ -53,3 +54,6 @@ def join_visit(
         end=target.end,
         organizer_user_id=target.organizer_user_id,
     )
+    account = storage.for_geo(target.geo)
+    note_patient_waiting(directory, account, target.geo, target.endpoint_id, target.visit_id, now)
+    return meeting

@@ -5,8 +5,12 @@
    Epic's authorize endpoint (discovered, cached) with PKCE S256, `aud` = `iss`, the role's scopes, and a
    one-time state in the endpoint's geography that carries the launch context.
 2. `complete_launch` (Epic's redirect to `/api/launch/callback`): redeem the state once, exchange the code
-   (`private_key_jwt`), read the visit's Appointment for its times, then open the meeting. A provider
-   whose EHR user is not mapped yet goes to Microsoft 365 sign-in first, with a second one-time state.
+   (`private_key_jwt`), then find the visit in authenticated context only: the Appointment the token
+   response names (else its Encounter, and the Appointment sharing the Encounter's CSN), read with the
+   launch's token. The launch URL's `sessionId` must be one of their identifiers; a patient must be a
+   participant; a provider must be named by `fhirUser`. Then open the meeting at the Appointment's times.
+   A provider whose EHR user is not mapped yet goes to Microsoft 365 sign-in first, with a second
+   one-time state.
 3. `complete_sign_in` (Entra's redirect to `/api/launch/signin`): map the EHR user to the signed-in
    Microsoft 365 user, then open the meeting.
 
@@ -32,17 +36,23 @@ from shared.domain.access import Caller
 from shared.domain.config import Endpoint, EndpointStatus, normalise_fhir_base_url
 from shared.domain.join_tokens import new_token, token_geo
 from shared.domain.launch import (
-    DEFAULT_VISIT_LENGTH,
     LAUNCH_PURPOSE,
     SCOPES,
     SIGN_IN_PURPOSE,
     STATE_TTL,
     LaunchedVisit,
     Role,
-    appointment_times,
+    TokenContext,
+    csn_identifier,
     ehr_user_key,
+    encounter_appointment_id,
     parse_launch_request,
-    resource_id,
+    patient_user,
+    relative_reference,
+    require_participant,
+    token_context,
+    visit_id_of,
+    visit_times,
 )
 from shared.errors import (
     ConnectorError,
@@ -50,7 +60,10 @@ from shared.errors import (
     LaunchNotAllowedError,
     NotFoundError,
     PreconditionFailedError,
+    UpstreamError,
+    VisitNotConfirmedError,
 )
+from shared.services.ehr_write_back import note_patient_waiting
 from shared.services.meetings import MeetingService, get_or_create_meeting
 
 logger = logging.getLogger(__name__)
@@ -143,36 +156,70 @@ def start_launch(ports: LaunchPorts, urls: LaunchUrls, role: Role, params: Mappi
 
 def complete_launch(ports: LaunchPorts, urls: LaunchUrls, state: str, code: str, now: datetime) -> str:
     """Where the launching person goes: the meeting's join URL, or (a provider's first launch) Microsoft 365
-    sign-in. Raises InvalidRequestError (state unknown, used or expired; Epic refused; no visit or user in
-    the context), LaunchNotAllowedError (endpoint no longer approved), MeetingNotOpenedError (a patient
+    sign-in. Raises InvalidRequestError (state unknown, used or expired; Epic refused; no provider user in
+    the context), VisitNotConfirmedError (authenticated context names no visit, or not this one for this
+    person), LaunchNotAllowedError (endpoint no longer approved), MeetingNotOpenedError (a patient
     before anyone could organise the meeting), UpstreamError, MeetingsNotPermittedError."""
     pending = _take_state(ports, state, code, LAUNCH_PURPOSE, now)
     endpoint = ports.directory.get_endpoint(pending.endpoint_id)
     _require_approved(endpoint)
-    role = Role(pending.context["role"])
     tokens = ports.smart.exchange_code(
         pending.token_endpoint, code=code, redirect_uri=urls.callback, code_verifier=pending.code_verifier
     )
-    appointment_id = resource_id(tokens.get("appointment"))
-    visit_id = pending.context.get("session_id") or appointment_id
-    if not visit_id:
-        raise InvalidRequestError("Epic named no visit for this launch (no sessionId and no appointment).")
-    if appointment_id:
-        resource = ports.smart.read(endpoint.fhir_base_url, "Appointment", appointment_id, tokens["access_token"])
-        start, end = appointment_times(resource)
-    else:
-        start, end = now, now + DEFAULT_VISIT_LENGTH  # an unscheduled visit: it starts now
-    visit = LaunchedVisit(endpoint.id, endpoint.geo, visit_id, start, end, role, pending.context.get("department_id"))
-    if role is Role.PATIENT:
-        return _open_meeting(ports, visit, endpoint.organizer_user_id, now)
+    visit = _confirmed_visit(ports.smart, endpoint, pending.context, tokens, now)
+    if visit.role is Role.PATIENT:
+        join_url = _open_meeting(ports, visit, endpoint.organizer_user_id, now)
+        account = ports.storage.for_geo(visit.geo)
+        note_patient_waiting(ports.directory, account, visit.geo, visit.endpoint_id, visit.visit_id, now)
+        return join_url
     fhir_user = fhir_user_of(tokens)
     if fhir_user is None:
         raise InvalidRequestError("Epic did not say which user launched the visit (fhirUser).")
-    user_key = ehr_user_key(endpoint.org_id, fhir_user)
+    user_key = ehr_user_key(endpoint.org_id, relative_reference(fhir_user, endpoint.fhir_base_url))
     mapped = ports.users.find(endpoint.geo, user_key)
     if mapped is None:
         return _start_sign_in(ports, urls, visit, user_key, endpoint.tenant_id, now)
     return _open_meeting(ports, visit, endpoint.organizer_user_id or mapped.object_id, now)
+
+
+def _confirmed_visit(
+    smart: SmartClient, endpoint: Endpoint, launch: Mapping[str, str], tokens: dict, now: datetime
+) -> LaunchedVisit:
+    """The visit authenticated context names, checked against the launch's `sessionId` hint and (patients)
+    participation. Raises VisitNotConfirmedError, UpstreamError."""
+    role = Role(launch["role"])
+    context = token_context(tokens)
+    appointment, encounter = _read_visit(smart, endpoint.fhir_base_url, context, tokens["access_token"])
+    if role is Role.PATIENT:
+        require_participant(appointment or encounter, context.patient_id or patient_user(fhir_user_of(tokens)))
+    visit_id = visit_id_of([r for r in (appointment, encounter) if r], launch.get("session_id"))
+    start, end = visit_times(appointment, now)
+    return LaunchedVisit(endpoint.id, endpoint.geo, visit_id, start, end, role, launch.get("department_id"))
+
+
+def _read_visit(
+    smart: SmartClient, fhir_base_url: str, context: TokenContext, access_token: str
+) -> tuple[dict | None, dict | None]:
+    """The visit's Appointment and Encounter as Epic serves them to this launch's token: the Appointment the
+    context names, else the Encounter and the Appointment that shares its CSN (None: an unscheduled visit).
+    Raises VisitNotConfirmedError (no visit in the context, or Epic will not show it to this launch)."""
+    if context.appointment_id is None and context.encounter_id is None:
+        raise VisitNotConfirmedError("Epic's token response names no appointment or encounter.")
+    try:
+        if context.appointment_id:
+            return smart.read(fhir_base_url, "Appointment", context.appointment_id, access_token), None
+        encounter = smart.read(fhir_base_url, "Encounter", context.encounter_id or "", access_token)
+        named = encounter_appointment_id(encounter)
+        if named:
+            return smart.read(fhir_base_url, "Appointment", named, access_token), encounter
+        csn = csn_identifier(encounter)
+        found = smart.search(fhir_base_url, "Appointment", {"identifier": csn}, access_token) if csn else []
+    except UpstreamError as error:
+        if error.status in (403, 404):
+            raise VisitNotConfirmedError("Epic does not show the launch's visit to its token.") from error
+        raise
+    same_visit = [appointment for appointment in found if csn_identifier(appointment) == csn]
+    return (same_visit[0] if len(same_visit) == 1 else None), encounter
 
 
 def complete_sign_in(ports: LaunchPorts, urls: LaunchUrls, state: str, code: str, now: datetime) -> str:

@@ -26,6 +26,7 @@ from shared.errors import (
     NotAuthorisedError,
     NotFoundError,
     UpstreamError,
+    VisitNotConfirmedError,
 )
 from shared.triggers.http import HttpHandler, status_of
 
@@ -163,6 +164,12 @@ def error_page(error: ConnectorError, reference: str) -> func.HttpResponse:
             "This Epic system is not set up for virtual visits",
             "The Epic system that opened this page is not approved in the virtual visit connector. Please ask "
             "your Epic analyst or Microsoft 365 administrator to register and approve it.",
+        )
+    elif isinstance(error, VisitNotConfirmedError):
+        title, text = (
+            "This visit cannot be opened for you",
+            "Epic did not confirm that this visit belongs to the person who opened it. Please open the visit "
+            "again from its appointment in Epic or MyChart; if it keeps happening, please call the clinic.",
         )
     elif isinstance(error, InvalidRequestError):
         title, text = (

@@ -6,14 +6,19 @@ sign-in, the Teams join URL) is checked where it happens.
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import logging
 import os
 import re
 import threading
+import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
@@ -24,6 +29,7 @@ import function_app
 from localworld.entra import TENANT, EntraStandIn
 from localworld.entra_client_credentials import EntraClientCredentials
 from localworld.epic import EpicStandIn
+from localworld.epic_fhir import Visit
 from localworld.graph import GraphStandIn, graph_error
 from localworld.server import Request, Response
 from shared import bootstrap
@@ -35,12 +41,14 @@ from shared.domain.appointment import appointment_key
 from shared.domain.config import Endpoint, EndpointStatus
 from shared.domain.join_tokens import new_token
 from shared.domain.launch import LAUNCH_PURPOSE, ehr_user_key
+from shared.hostconfig import get_host_config
+from tests.hl7_support import seed_sender, siu
 from tests.launch_support import Browser, ca_bundle, launch_url, seed_endpoint, set_status
 
 TEAMS = "teams.microsoft.com"
 START = (datetime.now(UTC) + timedelta(hours=2)).replace(microsecond=0)
-PROVIDER = "Practitioner/eM5CWtq15N0WJeuCet5bJlQ3"
-PATIENT = "Patient/erXuFYUfucBZaryVksYEcMg3"
+PROVIDER_ID = "eM5CWtq15N0WJeuCet5bJlQ3"
+PATIENT_ID = "erXuFYUfucBZaryVksYEcMg3"
 ENTRA_SECRET = "entra-secret-1"
 
 
@@ -52,23 +60,36 @@ class Launch:
     host: DevHost
     browser: Browser
     env: dict[str, str]
+    endpoint: Endpoint | None = None
 
-    def visit(self, *, organizer: str | None = None) -> tuple[Endpoint, str, str]:
-        """An approved endpoint at Epic's FHIR base, and one booked appointment: (endpoint, appointment id, CSN)."""
-        endpoint = seed_endpoint(self.epic.fhir_base_url, organizer_user_id=organizer)
-        appointment_id = f"appt-{uuid.uuid4().hex[:10]}"
-        self.epic.add_appointment(appointment_id, START.isoformat(), (START + timedelta(minutes=20)).isoformat())
-        return endpoint, appointment_id, str(uuid.uuid4().int)[:9]
+    def visit(
+        self, *, organizer: str | None = None, write_back: bool = False, **more: Any
+    ) -> tuple[Endpoint, Visit, str]:
+        """The approved endpoint at Epic's FHIR base (seeded on first use), and one booked visit of it:
+        (endpoint, visit, CSN). `more`: patient_id, conference_id."""
+        if self.endpoint is None:
+            self.endpoint = seed_endpoint(
+                self.epic.fhir_base_url, organizer_user_id=organizer, ehr_write_back=write_back
+            )
+        csn = str(uuid.uuid4().int)[:9]
+        visit = self.epic.add_visit(
+            csn,
+            **{"patient_id": PATIENT_ID, **more},
+            provider_id=PROVIDER_ID,
+            start=START,
+            end=START + timedelta(minutes=20),
+        )
+        return self.endpoint, visit, csn
 
-    def provider(self, appointment_id: str, csn: str | None, fhir_user: str | None = PROVIDER, **more: str):
-        context = {"appointment": appointment_id, **({"fhirUser": fhir_user} if fhir_user else {})}
-        launch = self.epic.new_launch(**context)
-        parameters = {"sessionId": csn, **more} if csn else more
-        return self.browser.follow(launch_url("/api/launch/provider", self.epic, launch, **parameters), stop_at=TEAMS)
+    def provider(self, visit: Visit, csn: str | None, **more: str) -> tuple[requests.Response, list[str]]:
+        return self.launch(self.epic.launch_visit(visit, "provider"), "provider", csn, **more)
 
-    def patient(self, appointment_id: str, csn: str):
-        launch = self.epic.new_launch(appointment=appointment_id, patient=PATIENT.split("/")[1], fhirUser=PATIENT)
-        url = launch_url("/api/launch/patient", self.epic, launch, sessionId=csn)
+    def patient(self, visit: Visit, csn: str | None, **more: str) -> tuple[requests.Response, list[str]]:
+        return self.launch(self.epic.launch_visit(visit, "patient"), "patient", csn, **more)
+
+    def launch(self, epic_launch: str, role: str, session_id: str | None, **more: str):
+        parameters = {"sessionId": session_id, **more} if session_id else more
+        url = launch_url(f"/api/launch/{role}", self.epic, epic_launch, **parameters)
         return self.browser.follow(url, stop_at=TEAMS)
 
     def table(self, name: str) -> TableClient:
@@ -82,6 +103,7 @@ def launch(
     config_env: dict[str, str],
     monkeypatch: pytest.MonkeyPatch,
     graph_notification_key: str,
+    tmp_path: Path,
 ) -> Iterator[Launch]:
     graph = GraphStandIn(EntraClientCredentials("tenant-1", "app-1", "secret-1"))
     with graph.server:
@@ -96,13 +118,19 @@ def launch(
             "ENTRA_CLIENT_SECRET": ENTRA_SECRET,
             "SSL_CERT_FILE": graph.server.ca_file,
             "REQUESTS_CA_BUNDLE": ca_bundle(epic.ca_file, graph.server.ca_file),
+            "EHR_WRITE_BACK_PROVIDER": "epic",
+            "SMS_PROVIDER": "outbox",
+            "SMS_OUTBOX_PATH": str(tmp_path / "sms.jsonl"),
         }
         for name, value in settings.items():
             monkeypatch.setenv(name, value)
         bootstrap.reset()
         entra.signed_in_upn, entra.client_secret = "dr.grey@hospital.example", ENTRA_SECRET
         epic.trusted_jwks = {"keys": [key.public_jwk() for key in bootstrap.get_signing_keys()]}
-        host = DevHost(function_app.app, port=0, env=dict(os.environ), timers=False)
+        semantics = dataclasses.replace(
+            get_host_config().queues, visibility_timeout_seconds=0, max_polling_interval_seconds=0.2
+        )
+        host = DevHost(function_app.app, port=0, env=dict(os.environ), queue_semantics=semantics, timers=False)
         host.start()
         try:
             with requests.Session() as session:
@@ -126,14 +154,14 @@ def assert_page(answer: requests.Response, status: int, *phrases: str) -> str:
 
 
 def test_a_first_provider_launch_signs_in_once_and_the_next_goes_straight_to_the_meeting(launch: Launch) -> None:
-    endpoint, appointment_id, csn = launch.visit()
+    endpoint, visit, csn = launch.visit()
 
-    _, hops = launch.provider(appointment_id, csn, departmentId="10501")
+    _, hops = launch.provider(visit, csn, departmentId="10501")
 
     authorize = parse_qs(urlsplit(hops[1]).query)
     assert hops[1].startswith(f"{launch.epic.url}/oauth2/authorize?")
     assert authorize["aud"] == [launch.epic.fhir_base_url]
-    assert authorize["scope"] == ["launch openid fhirUser user/Appointment.read"]
+    assert authorize["scope"] == ["launch openid fhirUser user/Appointment.read user/Encounter.read"]
     assert authorize["code_challenge_method"] == ["S256"]
     assert authorize["redirect_uri"] == ["http://127.0.0.1:7071/api/launch/callback"]
     assert [urlsplit(hop).path for hop in hops[2:5]] == [
@@ -144,7 +172,7 @@ def test_a_first_provider_launch_signs_in_once_and_the_next_goes_straight_to_the
     assert urlsplit(hops[-1]).hostname == TEAMS
     assert launch.epic.token_refusals == []
 
-    _, hops_again = launch.provider(appointment_id, csn)
+    _, hops_again = launch.provider(visit, csn)
 
     assert [urlsplit(hop).path for hop in hops_again[2:3]] == ["/api/launch/callback"]
     assert len(hops_again) == 4  # launch, Epic authorize, callback, Teams: no second sign-in
@@ -157,7 +185,7 @@ def test_a_first_provider_launch_signs_in_once_and_the_next_goes_straight_to_the
     assert patch.method == "PATCH"
 
     [mapped] = launch.table(USER_MAP_TABLE).query_entities(
-        "PartitionKey eq @p", parameters={"p": ehr_user_key(endpoint.org_id, PROVIDER)}
+        "PartitionKey eq @p", parameters={"p": ehr_user_key(endpoint.org_id, f"Practitioner/{PROVIDER_ID}")}
     )
     assert mapped["ObjectId"] == organizer
     assert "eM5CWtq15N0WJeuCet5bJlQ3" not in str(dict(mapped))  # the EHR user id is kept only as a hash
@@ -168,12 +196,14 @@ def test_a_first_provider_launch_signs_in_once_and_the_next_goes_straight_to_the
 
 
 def test_the_patient_launch_lands_in_the_same_meeting(launch: Launch) -> None:
-    endpoint, appointment_id, csn = launch.visit()
-    _, provider_hops = launch.provider(appointment_id, csn)
+    endpoint, visit, csn = launch.visit()
+    _, provider_hops = launch.provider(visit, csn)
 
-    _, patient_hops = launch.patient(appointment_id, csn)
+    _, patient_hops = launch.patient(visit, csn)
 
-    assert parse_qs(urlsplit(patient_hops[1]).query)["scope"] == ["launch openid fhirUser patient/Appointment.read"]
+    assert parse_qs(urlsplit(patient_hops[1]).query)["scope"] == [
+        "launch openid fhirUser patient/Appointment.read patient/Encounter.read"
+    ]
     assert patient_hops[-1] == provider_hops[-1]
     assert urlsplit(patient_hops[-1]).hostname == TEAMS
     assert [(r.method, r.path.split("/")[1]) for r in launch.graph.requests] == [
@@ -187,16 +217,16 @@ def test_the_patient_launch_lands_in_the_same_meeting(launch: Launch) -> None:
 
 
 def test_a_patient_before_the_meeting_exists_is_asked_to_come_back(launch: Launch) -> None:
-    _, appointment_id, csn = launch.visit()
-    answer, _ = launch.patient(appointment_id, csn)
+    _, visit, csn = launch.visit()
+    answer, _ = launch.patient(visit, csn)
     assert_page(answer, 404, "has not opened this visit yet")
     assert "http-equiv" not in answer.text  # no refresh: a launch cannot be replayed
     assert launch.graph.requests == []
 
 
 def test_with_an_endpoint_organiser_the_patient_may_open_the_meeting(launch: Launch) -> None:
-    _, appointment_id, csn = launch.visit(organizer="visits@hospital.example")
-    _, hops = launch.patient(appointment_id, csn)
+    _, visit, csn = launch.visit(organizer="visits@hospital.example")
+    _, hops = launch.patient(visit, csn)
     assert urlsplit(hops[-1]).hostname == TEAMS
     assert launch.graph.requests[0].path == "/v1.0/users/visits%40hospital.example/onlineMeetings/createOrGet"
 
@@ -239,8 +269,8 @@ def test_an_approval_lost_between_launch_and_callback_stops_the_launch(launch: L
 
 
 def test_a_replayed_callback_is_refused(launch: Launch) -> None:
-    _, appointment_id, csn = launch.visit()
-    epic_launch = launch.epic.new_launch(appointment=appointment_id, fhirUser=PROVIDER)
+    _, visit, csn = launch.visit()
+    epic_launch = launch.epic.launch_visit(visit, "provider")
     started = launch.browser.get(launch_url("/api/launch/provider", launch.epic, epic_launch, sessionId=csn))
     callback = launch.browser.get(started.headers["Location"]).headers["Location"]
 
@@ -288,9 +318,9 @@ def test_an_approval_state_cannot_complete_a_launch(launch: Launch) -> None:
     ],
 )
 def test_epic_token_errors_become_pages(launch: Launch, answer: Response, status: int, phrase: str) -> None:
-    _, appointment_id, csn = launch.visit()
+    _, visit, csn = launch.visit()
     launch.epic.token_errors.append(answer)
-    page, hops = launch.provider(appointment_id, csn)
+    page, hops = launch.provider(visit, csn)
     reference = assert_page(page, status, phrase)
     assert reference
     code = parse_qs(urlsplit(hops[-1]).query)["code"][0]
@@ -305,28 +335,28 @@ def test_epic_declining_the_sign_in_is_a_page(launch: Launch) -> None:
 
 
 def test_missing_context_is_a_page(launch: Launch) -> None:
-    _, appointment_id, csn = launch.visit()
-    no_visit, _ = launch.provider("", None)
-    assert_page(no_visit, 400, "start again")
-    no_user, _ = launch.provider(appointment_id, csn, fhir_user=None)
+    _, visit, csn = launch.visit()
+    no_visit, _ = launch.launch(launch.epic.new_launch(fhirUser=f"Practitioner/{PROVIDER_ID}"), "provider", None)
+    assert_page(no_visit, 403, "cannot be opened for you")
+    no_user, _ = launch.launch(launch.epic.new_launch(appointment=visit.appointment_id), "provider", csn)
     assert_page(no_user, 400, "start again")
     assert launch.graph.requests == []
 
 
 def test_a_refused_microsoft_365_sign_in_maps_nobody(launch: Launch) -> None:
-    endpoint, appointment_id, csn = launch.visit()
+    endpoint, visit, csn = launch.visit()
     launch.entra.client_secret = "another-secret"
-    answer, hops = launch.provider(appointment_id, csn)
+    answer, hops = launch.provider(visit, csn)
     assert_page(answer, 401)
     assert urlsplit(hops[-1]).path == "/api/launch/signin"
     rows = launch.table(USER_MAP_TABLE).query_entities(
-        "PartitionKey eq @p", parameters={"p": ehr_user_key(endpoint.org_id, PROVIDER)}
+        "PartitionKey eq @p", parameters={"p": ehr_user_key(endpoint.org_id, f"Practitioner/{PROVIDER_ID}")}
     )
     assert list(rows) == []
 
 
 def test_two_launches_of_one_visit_at_once_share_one_meeting(launch: Launch) -> None:
-    endpoint, appointment_id, csn = launch.visit()
+    endpoint, visit, csn = launch.visit()
     users = UserMap(bootstrap.get_storage())
     for name in ("p1", "p2"):
         key = ehr_user_key(endpoint.org_id, f"Practitioner/{name}")
@@ -336,7 +366,7 @@ def test_two_launches_of_one_visit_at_once_share_one_meeting(launch: Launch) -> 
     def run(name: str) -> None:
         with requests.Session() as session:
             browser = Browser(launch.host, launch.browser.ca_file, session)
-            epic_launch = launch.epic.new_launch(appointment=appointment_id, fhirUser=f"Practitioner/{name}")
+            epic_launch = launch.epic.new_launch(appointment=visit.appointment_id, fhirUser=f"Practitioner/{name}")
             url = launch_url("/api/launch/provider", launch.epic, epic_launch, sessionId=csn)
             results[name] = browser.follow(url, stop_at=TEAMS)[1][-1]
 
@@ -354,9 +384,9 @@ def test_two_launches_of_one_visit_at_once_share_one_meeting(launch: Launch) -> 
 
 
 def test_teams_without_an_access_policy_is_a_page_for_the_admin(launch: Launch) -> None:
-    _, appointment_id, csn = launch.visit()
+    _, visit, csn = launch.visit()
     launch.graph.script.append(graph_error(403, "Forbidden"))
-    answer, _ = launch.provider(appointment_id, csn)
+    answer, _ = launch.provider(visit, csn)
     assert_page(answer, 502, "New-CsApplicationAccessPolicy")
 
 
@@ -366,3 +396,169 @@ def _query(**values: str) -> str:
 
 def _json(request: Request) -> dict:
     return json.loads(request.body)
+
+
+def test_a_patient_who_edits_session_id_is_refused(launch: Launch, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO)
+    _, mine, csn = launch.visit(organizer="visits@hospital.example")
+    _, other, other_csn = launch.visit(organizer="visits@hospital.example", patient_id="eOtherPatient")
+
+    answer, _ = launch.patient(mine, other_csn)
+
+    assert_page(answer, 403, "cannot be opened for you")
+    assert other_csn not in answer.text
+    assert launch.graph.requests == []
+    _, hops = launch.patient(other, other_csn)  # that visit's own patient still gets in
+    assert urlsplit(hops[-1]).hostname == TEAMS
+    for secret in (csn, other_csn, PATIENT_ID, "eOtherPatient", mine.appointment_id, other.appointment_id):
+        assert secret not in caplog.text  # no visit, patient or appointment ids in the logs
+
+
+def test_a_launch_context_for_another_patients_visit_is_refused(launch: Launch) -> None:
+    _, visit, csn = launch.visit(organizer="visits@hospital.example", patient_id="eOtherPatient")
+    forged = launch.epic.new_launch(appointment=visit.appointment_id, patient=PATIENT_ID)
+
+    answer, _ = launch.launch(forged, "patient", csn)
+
+    assert_page(answer, 403, "cannot be opened for you")  # Epic's FHIR refuses the read: 403 forbidden
+    assert [read for read, _ in _fhir_calls(launch.epic)] == [f"Appointment/{visit.appointment_id}"]
+    assert launch.graph.requests == []
+
+
+def test_without_a_patient_context_the_patients_own_fhir_user_names_them(launch: Launch) -> None:
+    _, visit, csn = launch.visit(organizer="visits@hospital.example")
+    own = launch.epic.new_launch(appointment=visit.appointment_id, fhirUser=f"Patient/{PATIENT_ID}")
+    other = launch.epic.new_launch(appointment=visit.appointment_id, fhirUser="Patient/eSomeoneElse")
+
+    _, hops = launch.launch(own, "patient", csn)
+    refused, _ = launch.launch(other, "patient", csn)
+
+    assert urlsplit(hops[-1]).hostname == TEAMS
+    assert_page(refused, 403, "cannot be opened for you")
+
+
+def test_a_provider_session_id_that_names_another_visit_is_refused(launch: Launch) -> None:
+    _, visit, _ = launch.visit()
+    _, _, other_csn = launch.visit()
+    answer, _ = launch.provider(visit, other_csn)
+    assert_page(answer, 403, "cannot be opened for you")
+    assert launch.graph.requests == []
+
+
+def test_provider_and_patient_of_one_visit_meet_at_the_appointments_times(launch: Launch) -> None:
+    _, visit, csn = launch.visit()
+
+    _, provider_hops = launch.provider(visit, csn)
+    _, patient_hops = launch.patient(visit, None)  # MyChart without sessionId: the visit is still known
+
+    assert patient_hops[-1] == provider_hops[-1]
+    create = _json(launch.graph.requests[0])
+    assert _instant(create["startDateTime"]) == START
+    assert _instant(create["endDateTime"]) == START + timedelta(minutes=20)
+    assert len(launch.graph.meetings) == 1
+
+
+@pytest.mark.parametrize(
+    ("context", "names_appointment"),
+    [(("fhirContext",), False), (("encounter",), False), (("encounter",), True), (("appointment",), False)],
+)
+def test_each_shape_of_launch_context_finds_the_appointment(
+    launch: Launch, context: tuple[str, ...], names_appointment: bool
+) -> None:
+    _, visit, csn = launch.visit()
+    visit.encounter_names_appointment = names_appointment
+    launch.epic.launch_visit(visit, "provider")  # another launch of the visit changes nothing
+
+    answer, hops = launch.launch(launch.epic.launch_visit(visit, "provider", context=context), "provider", csn)
+
+    assert urlsplit(hops[-1]).hostname == TEAMS, answer.text
+    create = _json(launch.graph.requests[0])
+    assert _instant(create["startDateTime"]) == START
+    fhir = _fhir_calls(launch.epic)
+    if context == ("encounter",) and not names_appointment:  # Epic: the Appointment sharing the CSN
+        assert fhir == [(f"Encounter/{visit.encounter_id}", {}), ("Appointment", {"identifier": csn})]
+    elif context == ("encounter",):
+        assert fhir == [(f"Encounter/{visit.encounter_id}", {}), (f"Appointment/{visit.appointment_id}", {})]
+    else:
+        assert fhir == [(f"Appointment/{visit.appointment_id}", {})]
+
+
+def test_only_an_unscheduled_visit_starts_now(launch: Launch) -> None:
+    _, visit, csn = launch.visit(organizer="visits@hospital.example")
+    visit.start = visit.end = None
+    before = datetime.now(UTC)
+
+    _, hops = launch.provider(visit, csn)
+
+    assert urlsplit(hops[-1]).hostname == TEAMS
+    create = _json(launch.graph.requests[0])
+    assert before - timedelta(seconds=1) <= _instant(create["startDateTime"]) <= datetime.now(UTC)
+
+
+def test_a_group_visit_brings_its_patients_into_one_meeting_and_no_one_else(launch: Launch) -> None:
+    conference = f"CONF{uuid.uuid4().hex[:8]}"
+    _, first, _ = launch.visit(organizer="visits@hospital.example", conference_id=conference)
+    _, second, _ = launch.visit(organizer="visits@hospital.example", conference_id=conference, patient_id="eP2")
+    _, stranger, _ = launch.visit(organizer="visits@hospital.example", patient_id="eP3")
+
+    _, provider_hops = launch.provider(first, conference)
+    _, first_hops = launch.patient(first, conference)
+    _, second_hops = launch.patient(second, conference)
+    refused, _ = launch.patient(stranger, conference)
+
+    assert provider_hops[-1] == first_hops[-1] == second_hops[-1]
+    assert urlsplit(provider_hops[-1]).hostname == TEAMS
+    assert len(launch.graph.meetings) == 1
+    assert_page(refused, 403, "cannot be opened for you")
+
+
+def test_the_sms_link_and_the_provider_launch_of_one_appointment_share_one_meeting(launch: Launch) -> None:
+    sender = seed_sender("EU", fhir_base_url=launch.epic.fhir_base_url)
+    bootstrap.reset()
+    csn = str(uuid.uuid4().int)[:9]
+    visit = launch.epic.add_visit(csn, patient_id=PATIENT_ID, provider_id=PROVIDER_ID, start=START, end=START)
+    body = siu("S12", appointment_id=csn, start=START)  # SCH-2 (filler id) = the CSN
+    ack = requests.post(
+        f"{launch.host.base_url}/api/hl7/{sender.endpoint.id}", data=body, headers=sender.headers(body), timeout=30
+    )
+    assert "MSA|AA" in ack.text
+    link = _wait_for_link(Path(launch.env["SMS_OUTBOX_PATH"]))
+
+    _, provider_hops = launch.provider(visit, csn)
+    joined = launch.browser.get(link)
+
+    assert joined.status_code == 302
+    assert joined.headers["Location"] == provider_hops[-1]
+    assert len(launch.graph.meetings) == 1
+
+
+def test_epic_hears_that_the_patient_waits_in_the_lobby(launch: Launch) -> None:
+    _, visit, csn = launch.visit(organizer="visits@hospital.example", write_back=True)
+
+    _, hops = launch.patient(visit, csn)
+
+    assert urlsplit(hops[-1]).hostname == TEAMS
+    deadline = time.monotonic() + 30
+    while not launch.epic.telehealth.calls and time.monotonic() < deadline:
+        time.sleep(0.1)
+    [status] = launch.epic.telehealth.calls
+    assert (status.conference_id, status.connection_status) == (csn, "3")  # waiting room
+
+
+def _wait_for_link(outbox: Path) -> str:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if outbox.exists() and (found := re.search(r"https?://\S+/api/join/\S+", outbox.read_text())):
+            return found.group(0).rstrip('".,')
+        time.sleep(0.1)
+    raise AssertionError("no SMS with a join link was sent")
+
+
+def _fhir_calls(epic: EpicStandIn) -> list[tuple[str, dict[str, str]]]:
+    """The FHIR reads and searches Epic served (path after the base, query), discovery left out."""
+    calls = [(r.path.split("/FHIR/R4/")[1], r.query) for r in epic.requests if "/FHIR/R4/" in r.path]
+    return [call for call in calls if not call[0].startswith(".well-known")]
+
+
+def _instant(value: str) -> datetime:
+    return datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(UTC)

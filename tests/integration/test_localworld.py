@@ -171,7 +171,8 @@ def test_begin_virtual_visit_is_an_ehr_launch_with_the_csn_as_session_id(local_e
     assert query["iss"] == [local_epic.fhir_base_url]
     assert query["sessionId"] == [visit.csn]
     assert local_epic.launches[query["launch"][0]]["appointment"] == visit.appointment_id
-    appointment = local_epic.appointments[visit.appointment_id]
+    appointment = local_epic.fhir_visits[visit.csn].appointment()
+    assert appointment["id"] == visit.appointment_id
     assert appointment["identifier"][0]["value"] == visit.csn
 
 
