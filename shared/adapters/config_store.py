@@ -112,6 +112,8 @@ class Operation:
     created_at: datetime
     result: dict[str, Any]
     error: str | None = None
+    progress: dict[str, str] = field(default_factory=dict)
+    """Where a long provider operation stands (e.g. SDK continuation tokens), to resume it: never shown."""
 
 
 def new_id(prefix: str) -> str:
@@ -354,6 +356,7 @@ class ConfigStore:
             _time(e["created_at"]),
             json.loads(e["result"]),
             e.get("error") or None,
+            json.loads(e.get("progress") or "{}"),
         )
 
 
@@ -480,4 +483,5 @@ def _operation_entity(operation: Operation) -> dict[str, Any]:
         "created_at": operation.created_at.isoformat(),
         "result": json.dumps(operation.result),
         "error": operation.error or "",
+        "progress": json.dumps(operation.progress),
     }

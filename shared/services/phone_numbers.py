@@ -57,19 +57,35 @@ def fulfil_phone_number_order(
     operation = store.get_operation(operation_id)
     if operation.status != "running":
         return operation  # delivered twice: the first delivery finished it
+    progress = StoredOrderProgress(store, operation)
     try:
-        number = provider.purchase_number(operation.result["country_code"])
+        number = provider.purchase_number(operation.result["country_code"], progress)
     except UpstreamError as error:
         if error.retryable:
             raise
-        failed = replace(operation, status="failed", error=error.message)
+        failed = replace(progress.operation, status="failed", error=error.message)
         store.upsert_operation(failed)
         return failed
     store.add_phone_number(PhoneNumber(operation.org_id, number, provider.name, now))
-    done = replace(operation, status="succeeded", result={**operation.result, "number": number})
+    done = replace(progress.operation, status="succeeded", result={**operation.result, "number": number})
     store.upsert_operation(done)
     logger.info("Phone number order %s fulfilled by %s", operation.id, provider.name)
     return done
+
+
+class StoredOrderProgress:
+    """An order's provider progress, saved on its operation row (`Operation.progress`) at every step."""
+
+    def __init__(self, store: ConfigStore, operation: Operation) -> None:
+        self._store = store
+        self.operation = operation
+
+    def get(self, step: str) -> str | None:
+        return self.operation.progress.get(step)
+
+    def save(self, step: str, token: str) -> None:
+        self.operation = replace(self.operation, progress={**self.operation.progress, step: token})
+        self._store.upsert_operation(self.operation)
 
 
 def list_phone_numbers(store: ConfigStore, caller: Caller, org_id: str) -> list[PhoneNumber]:

@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
+from datetime import UTC, datetime
 
 import pytest
 
 import function_app
 from localworld.acs_numbers import AcsNumbersStandIn
 from localworld.entra import EntraStandIn
+from shared import bootstrap
 from shared.adapters.phone_numbers import AcsPhoneNumberProvider
 from shared.devhost.functions import read_functions
 from shared.devhost.queues import QueuePump
+from shared.errors import UpstreamError
 from shared.hostconfig import get_host_config
+from shared.services.phone_numbers import fulfil_phone_number_order
 from shared.settings import AcsConnection
 from tests.configapi import ConfigApi
 
@@ -94,25 +99,62 @@ def test_a_bad_country_is_refused(api: ConfigApi) -> None:
     assert api.post(f"{ORGS}/{org}/phone-numbers", {"country_code": "NL"}).status == 400
 
 
+class MemoryProgress:
+    def __init__(self) -> None:
+        self.saved: dict[str, str] = {}
+
+    def get(self, step: str) -> str | None:
+        return self.saved.get(step)
+
+    def save(self, step: str, token: str) -> None:
+        self.saved[step] = token
+
+
+def provider_for(acs: AcsNumbersStandIn, **options: object) -> AcsPhoneNumberProvider:
+    connection = AcsConnection(endpoint=f"{acs.url}/", connection_string=acs.connection_string)
+    return AcsPhoneNumberProvider(connection, polling_interval=0, connection_verify=acs.ca_file, **options)
+
+
 def test_acs_numbers_are_searched_then_purchased_with_signed_requests() -> None:
     with AcsNumbersStandIn(polls_before_done=2) as acs:
-        connection = AcsConnection(endpoint=f"{acs.url}/", connection_string=acs.connection_string)
-        provider = AcsPhoneNumberProvider(connection, polling_interval=0, connection_verify=acs.ca_file)
-        number = provider.purchase_number("US")
+        progress = MemoryProgress()
+        number = provider_for(acs).purchase_number("US", progress)
+    assert set(progress.saved) == {"search", "purchase"}
     assert acs.purchased == [number]
     assert acs.unsigned == 0
     assert [r.path for r in acs.requests][:1] == ["/availablePhoneNumbers/countries/US/:search"]
 
 
 def test_acs_refusing_our_key_is_a_permanent_upstream_error() -> None:
-    from shared.errors import UpstreamError
-
     with AcsNumbersStandIn() as acs:
         wrong = "endpoint=" + acs.url + "/;accesskey=" + "d3Jvbmcga2V5"
         provider = AcsPhoneNumberProvider(
             AcsConnection(endpoint=acs.url, connection_string=wrong), polling_interval=0, connection_verify=acs.ca_file
         )
         with pytest.raises(UpstreamError) as raised:
-            provider.purchase_number("US")
+            provider.purchase_number("US", MemoryProgress())
     assert raised.value.retryable is False
     assert acs.purchased == []
+
+
+def test_an_order_whose_purchase_polling_failed_resumes_it_and_never_buys_twice(
+    api: ConfigApi, config_env: dict[str, str]
+) -> None:
+    org = consented_org(api)
+    operation_id = api.post(f"{ORGS}/{org}/phone-numbers", {"country_code": "US"}).headers["Location"].rsplit("/", 1)[1]
+    store = bootstrap.get_config_store()
+    now = datetime.now(UTC)
+    with AcsNumbersStandIn(failing_purchase_polls=1) as acs:
+        provider = provider_for(acs, retry_total=0)  # the SDK's own retries would hide the failed poll
+        with pytest.raises(UpstreamError) as raised:
+            fulfil_phone_number_order(store, provider, {"operation_id": operation_id}, now)
+        assert raised.value.retryable  # the queue delivers the order again
+        assert acs.purchased != []
+        assert store.get_operation(operation_id).status == "running"
+        done = fulfil_phone_number_order(store, provider, {"operation_id": operation_id}, now)
+        searches = [r for r in acs.requests if r.path.endswith(":search")]
+        purchases = [r for r in acs.requests if r.path.endswith(":purchase")]
+    assert (done.status, len(searches), len(purchases), acs.purchased) == ("succeeded", 1, 1, [done.result["number"]])
+    document = api.get(f"/api/config/operations/{operation_id}").json
+    assert "progress" not in document
+    assert "search" not in json.dumps(document)
