@@ -35,6 +35,8 @@ class OrderProgress(Protocol):
 
 class PhoneNumberProvider(Protocol):
     name: str
+    verification_required: bool
+    """Whether carriers deliver its numbers' SMS only after toll-free verification."""
 
     def purchase_number(self, country_code: str, progress: OrderProgress) -> str:
         """Buy one SMS-capable number, resuming what `progress` says was started; returns it in E.164.
@@ -46,6 +48,7 @@ class SandboxPhoneNumberProvider:
     """Made-up +1 555 numbers (the fictional exchange), for local runs: nothing is bought."""
 
     name = "sandbox"
+    verification_required = False
 
     def purchase_number(self, country_code: str, progress: OrderProgress) -> str:
         return f"+1555{secrets.randbelow(10**7):07d}"
@@ -55,6 +58,7 @@ class AcsPhoneNumberProvider:
     """Toll-free, SMS-capable numbers bought through ACS with the real phone-numbers SDK."""
 
     name = "acs"
+    verification_required = True  # it buys toll-free numbers
 
     def __init__(
         self, connection: AcsConnection, *, polling_interval: float = POLLING_INTERVAL_SECONDS, **client_options: Any

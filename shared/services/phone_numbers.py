@@ -1,7 +1,15 @@
-"""Phone numbers of an organisation: order one (asynchronous), fulfil the order, list them.
+"""Phone numbers of an organisation: order one (asynchronous), fulfil the order, list them, record verification.
 
 The order is answered at once with an operation the caller polls; a queue-triggered function does
 the slow purchase and records the outcome on the operation.
+
+Numbers that can text: the connector buys toll-free numbers, and ACS documents that toll-free numbers
+send and receive SMS only to and from the US, Canada and Puerto Rico
+(https://learn.microsoft.com/azure/communication-services/concepts/sms/sms-faq), so only organisations
+of the US geography may order them (`ORDERABLE`). Since January 31, 2024 carriers block SMS from toll-free
+numbers that have not passed toll-free verification (same page), which is filed in the Azure portal and
+which neither the SMS nor the phone-numbers API reports: a bought toll-free number is
+`pending_verification` until an admin records that it is `verified`.
 """
 
 from __future__ import annotations
@@ -15,35 +23,55 @@ from shared.adapters.config_store import ConfigStore, Operation, PhoneNumber, ne
 from shared.adapters.phone_numbers import PhoneNumberProvider
 from shared.adapters.storage import Queue
 from shared.domain.access import Caller, require_admin
+from shared.domain.config import NumberVerification
+from shared.domain.phone import international_to_e164
 from shared.errors import ConflictError, InvalidMessageError, InvalidRequestError, UpstreamError
 from shared.services.config_changes import record_change, refuse_unknown_fields
 
 logger = logging.getLogger(__name__)
 
 ORDER_KIND = "phone_number_order"
-SUPPORTED_COUNTRIES = ("US", "CA")
-"""Where ACS sells toll-free SMS numbers to applications."""
+TOLL_FREE = "toll_free"
+ORDERABLE: dict[str, dict[str, tuple[str, ...]]] = {"US": {TOLL_FREE: ("US", "CA")}}
+"""Per geography, the number types (and their countries) whose SMS reach that geography's patients."""
 
 
 def order_phone_number(
     store: ConfigStore, orders: Queue, caller: Caller, org_id: str, document: dict[str, Any], now: datetime
 ) -> Operation:
-    """Queue the purchase of a number. Raises ForbiddenError, NotFoundError, InvalidRequestError,
-    ConflictError (SMS consents missing)."""
+    """Queue the purchase of a number. Raises ForbiddenError, NotFoundError, InvalidRequestError (a type or
+    country that cannot text the organisation's geography), ConflictError (SMS consents missing)."""
     require_admin(caller)
-    refuse_unknown_fields(document, {"country_code"})
-    country = document.get("country_code", "US")
-    if country not in SUPPORTED_COUNTRIES:
-        raise InvalidRequestError(f"country_code must be one of {', '.join(SUPPORTED_COUNTRIES)}.")
+    refuse_unknown_fields(document, {"country_code", "number_type"})
     org = store.get_organisation(org_id)
+    country, number_type = _orderable(
+        org.geo, document.get("country_code", "US"), document.get("number_type", TOLL_FREE)
+    )
     if not org.sms_consented:
         raise ConflictError("Both SMS consents of the organisation are needed before numbers can be ordered.")
-    operation = Operation(new_id("op"), org.id, ORDER_KIND, "running", now, {"country_code": country})
+    result = {"country_code": country, "number_type": number_type}
+    operation = Operation(new_id("op"), org.id, ORDER_KIND, "running", now, result)
     store.create_operation(operation)
     orders.send({"operation_id": operation.id})
-    record_change(store, caller, org.id, "phone_number.ordered", operation.id, now, country_code=country)
+    record_change(store, caller, org.id, "phone_number.ordered", operation.id, now, **result)
     logger.info("Phone number order %s queued", operation.id)
     return operation
+
+
+def _orderable(geo: str, country: object, number_type: object) -> tuple[str, str]:
+    """The (country, number type) of an order if its SMS can reach the geography. Raises InvalidRequestError."""
+    types = ORDERABLE.get(geo, {})
+    if not types:
+        raise InvalidRequestError(
+            f"No number type the connector orders can text patients in the {geo} geography: toll-free numbers "
+            "reach only the US, Canada and Puerto Rico. Use a sender your ACS resource holds for that geography."
+        )
+    if number_type not in types:
+        raise InvalidRequestError(f"number_type must be one of {', '.join(types)} in the {geo} geography.")
+    countries = types[str(number_type)]
+    if country not in countries:
+        raise InvalidRequestError(f"country_code must be one of {', '.join(countries)} for {number_type} numbers.")
+    return str(country), str(number_type)
 
 
 def fulfil_phone_number_order(
@@ -66,7 +94,8 @@ def fulfil_phone_number_order(
         failed = replace(progress.operation, status="failed", error=error.message)
         store.upsert_operation(failed)
         return failed
-    store.add_phone_number(PhoneNumber(operation.org_id, number, provider.name, now))
+    verification = NumberVerification.PENDING if provider.verification_required else NumberVerification.NOT_REQUIRED
+    store.add_phone_number(PhoneNumber(operation.org_id, number, provider.name, now, verification))
     done = replace(progress.operation, status="succeeded", result={**operation.result, "number": number})
     store.upsert_operation(done)
     logger.info("Phone number order %s fulfilled by %s", operation.id, provider.name)
@@ -92,6 +121,32 @@ def list_phone_numbers(store: ConfigStore, caller: Caller, org_id: str) -> list[
     require_admin(caller)
     store.get_organisation(org_id)
     return store.list_phone_numbers(org_id)
+
+
+def record_toll_free_verification(
+    store: ConfigStore, caller: Caller, org_id: str, number: str, document: dict[str, Any], now: datetime
+) -> PhoneNumber:
+    """Record whether the number passed toll-free verification (`{"verified": true|false}`), audited.
+
+    Raises ForbiddenError, NotFoundError, InvalidRequestError, ConflictError (a number that needs none).
+    """
+    require_admin(caller)
+    refuse_unknown_fields(document, {"verified"})
+    verified = document.get("verified")
+    if not isinstance(verified, bool):
+        raise InvalidRequestError("verified must be true or false.")
+    store.get_organisation(org_id)
+    e164 = international_to_e164(number)
+    if e164 is None:
+        raise InvalidRequestError("The number must be an E.164 phone number such as +18005550100.")
+    current = store.get_phone_number(org_id, e164)
+    if current.verification == NumberVerification.NOT_REQUIRED:
+        raise ConflictError("This number needs no toll-free verification.")
+    changed = replace(current, verification=NumberVerification.VERIFIED if verified else NumberVerification.PENDING)
+    store.upsert_phone_number(changed)
+    record_change(store, caller, org_id, "phone_number.toll_free_verification", e164, now, verified=verified)
+    logger.info("Toll-free verification of a number of organisation %s recorded: %s", org_id, changed.verification)
+    return changed
 
 
 def get_operation(store: ConfigStore, caller: Caller, operation_id: str) -> Operation:

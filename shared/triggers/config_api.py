@@ -199,6 +199,21 @@ def list_phone_numbers(req: func.HttpRequest) -> func.HttpResponse:
     return json_response({"items": [phone_number_document(n) for n in found]})
 
 
+@bp.route(
+    route="config/organisations/{orgId}/phone-numbers/{number}/toll-free-verification",
+    methods=["PUT"],
+    auth_level=ANONYMOUS,
+)
+@api_errors
+def record_toll_free_verification(req: func.HttpRequest) -> func.HttpResponse:
+    """The admin records the outcome of the number's toll-free verification (filed in the Azure portal)."""
+    caller, document = caller_of(req), read_json_object(req)
+    number = phone_numbers.record_toll_free_verification(
+        bootstrap.get_config_store(), caller, req.route_params["orgId"], req.route_params["number"], document, now()
+    )
+    return json_response(phone_number_document(number))
+
+
 @bp.route(route="config/operations/{operationId}", methods=["GET"], auth_level=ANONYMOUS)
 @api_errors
 def get_operation(req: func.HttpRequest) -> func.HttpResponse:

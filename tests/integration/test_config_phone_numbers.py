@@ -158,3 +158,110 @@ def test_an_order_whose_purchase_polling_failed_resumes_it_and_never_buys_twice(
     document = api.get(f"/api/config/operations/{operation_id}").json
     assert "progress" not in document
     assert "search" not in json.dumps(document)
+
+
+def endpoint_of(api: ConfigApi, org: str) -> dict:
+    body = {
+        "fhir_base_url": f"https://{org.lower().replace('_', '-')}.example/api/FHIR/R4",
+        "environment": "test",
+        "approver_upn": "x@a.example",
+        "time_zone": "UTC",
+    }
+    created = api.post(f"{ORGS}/{org}/endpoints", body)
+    assert created.status == 201, created.body
+    return created.json
+
+
+def acs_number(api: ConfigApi, org: str) -> str:
+    """A toll-free number bought for `org` through ACS (the stand-in), as the order queue would."""
+    operation_id = api.post(f"{ORGS}/{org}/phone-numbers", {"country_code": "US"}).headers["Location"].rsplit("/", 1)[1]
+    with AcsNumbersStandIn() as acs:
+        done = fulfil_phone_number_order(
+            bootstrap.get_config_store(), provider_for(acs), {"operation_id": operation_id}, datetime.now(UTC)
+        )
+    return done.result["number"]
+
+
+def sms_using(number: str, **extra: object) -> dict:
+    return {"confirmation_enabled": True, "reminders_enabled": False, "from_number": number, **extra}
+
+
+def test_a_bought_toll_free_number_cannot_text_until_its_verification_is_recorded(api: ConfigApi) -> None:
+    org = consented_org(api)
+    number = acs_number(api, org)
+    [listed] = api.get(f"{ORGS}/{org}/phone-numbers").json["items"]
+    assert (listed["number"], listed["verification"]) == (number, "pending_verification")
+    endpoint = endpoint_of(api, org)
+    refused = api.put(f"/api/config/endpoints/{endpoint['id']}/sms", sms_using(number))
+    assert refused.status == 409
+    assert "toll-free verification" in refused.json["detail"]
+
+    encoded = number.replace("+", "%2B")
+    recorded = api.put(f"{ORGS}/{org}/phone-numbers/{encoded}/toll-free-verification", {"verified": True})
+    assert recorded.status == 200, recorded.body
+    assert recorded.json["verification"] == "verified"
+    assert api.put(f"/api/config/endpoints/{endpoint['id']}/sms", sms_using(number)).status == 200
+    actions = [entry["action"] for entry in api.get(f"{ORGS}/{org}/audit").json["items"]]
+    assert "phone_number.toll_free_verification" in actions
+
+
+def test_an_unverified_number_is_linked_only_by_an_explicit_override_the_audit_log_records(api: ConfigApi) -> None:
+    org = consented_org(api)
+    number = acs_number(api, org)
+    endpoint = endpoint_of(api, org)
+    linked = api.put(f"/api/config/endpoints/{endpoint['id']}/sms", sms_using(number, allow_unverified_number=True))
+    assert linked.status == 200, linked.body
+    assert "allow_unverified_number" not in linked.json["sms"]
+    [override] = [
+        entry
+        for entry in api.get(f"{ORGS}/{org}/audit").json["items"]
+        if entry["action"] == "sms_settings.unverified_number_linked"
+    ]
+    assert override["target"] == endpoint["id"]
+    bad = api.put(f"/api/config/endpoints/{endpoint['id']}/sms", sms_using(number, allow_unverified_number="yes"))
+    assert bad.status == 400
+
+
+@pytest.mark.parametrize(
+    ("body", "status"),
+    [({"verified": "yes"}, 400), ({"verified": True, "extra": 1}, 400), ({}, 400)],
+)
+def test_a_malformed_verification_record_is_refused(api: ConfigApi, body: dict, status: int) -> None:
+    org = consented_org(api)
+    number = acs_number(api, org)
+    reply = api.put(f"{ORGS}/{org}/phone-numbers/{number.replace('+', '%2B')}/toll-free-verification", body)
+    assert reply.status == status
+    [listed] = api.get(f"{ORGS}/{org}/phone-numbers").json["items"]
+    assert listed["verification"] == "pending_verification"  # nothing lost, nothing changed
+
+
+def test_verification_of_a_sandbox_or_a_foreign_number_is_refused(api: ConfigApi, config_env: dict[str, str]) -> None:
+    org = consented_org(api)
+    api.post(f"{ORGS}/{org}/phone-numbers", {"country_code": "US"})
+    while drain_orders(config_env):
+        pass
+    [sandbox] = api.get(f"{ORGS}/{org}/phone-numbers").json["items"]
+    assert sandbox["verification"] == "not_required"
+    path = f"{ORGS}/{org}/phone-numbers/{{}}/toll-free-verification"
+    assert api.put(path.format(sandbox["number"].replace("+", "%2B")), {"verified": True}).status == 409
+    assert api.put(path.format("%2B18005550199"), {"verified": True}).status == 404
+    assert api.put(path.format("not-a-number"), {"verified": True}).status == 400
+
+
+@pytest.mark.parametrize(
+    ("geo", "order", "detail"),
+    [
+        ("EU", {"country_code": "US"}, "reach only the US, Canada and Puerto Rico"),
+        ("APAC", {}, "reach only the US, Canada and Puerto Rico"),
+        ("US", {"country_code": "US", "number_type": "local"}, "number_type must be one of toll_free"),
+        ("US", {"country_code": "GB"}, "country_code must be one of US, CA"),
+    ],
+)
+def test_only_numbers_that_can_text_the_organisations_geography_are_ordered(
+    api: ConfigApi, geo: str, order: dict, detail: str
+) -> None:
+    org = api.post(ORGS, {"name": "Mercy", "geo": geo, "display_name": "Mercy"}).json["id"]
+    api.patch(f"{ORGS}/{org}", {"consent_send_on_behalf": True, "consent_patients_consented": True})
+    reply = api.post(f"{ORGS}/{org}/phone-numbers", order)
+    assert reply.status == 400
+    assert detail in reply.json["detail"]
