@@ -31,7 +31,7 @@ from shared.adapters.storage import StorageAccount, Stored
 from shared.domain.phone import mask_phone
 from shared.domain.sms import Repeatability
 from shared.domain.sms_delivery import DeliveryReport
-from shared.domain.sms_job import MAX_SENDS, RECONCILE_AFTER, NextTry, SmsJob, next_try, request_id
+from shared.domain.sms_job import RECONCILE_AFTER, NextTry, SmsJob, next_try, request_id
 from shared.errors import ConflictError, NotFoundError, UpstreamError
 
 logger = logging.getLogger(__name__)
@@ -136,12 +136,12 @@ class JobLog:
         due = entity["UnconfirmedAt"] + RECONCILE_AFTER
         if now < due:
             return Claim(Step.CHECK_LATER, stored, wait_seconds=max(int((due - now).total_seconds()) + 1, 1))
-        generation = int(entity.get("Generation", 1))
-        if generation >= MAX_SENDS:
+        if entity.get("Resent"):  # sent once more already: a third SMS is not worth the risk of a duplicate
             self._replace(stored, JobStatus.UNKNOWN, now, Reason=NO_REPORT_AFTER_RESEND)
             logger.warning("SMS job %s: no delivery report after sending once more; recorded unknown", job.job_id)
             return None
-        fields = {**_request(job.job_id, generation + 1, now), "MayHaveSent": False, "Resent": True}
+        generation = int(entity.get("Generation", 1)) + 1
+        fields = {**_request(job.job_id, generation, now), "MayHaveSent": False, "Resent": True}
         logger.warning("SMS job %s: no delivery report within %s; sending once more", job.job_id, RECONCILE_AFTER)
         return Claim(Step.SEND, self._replace(stored, JobStatus.SENDING, now, Attempts=job.attempt, **fields))
 

@@ -37,8 +37,6 @@ REPEAT_SAFELY_WITHIN = REPEATABILITY_WINDOW - timedelta(minutes=1)
 """We repeat a request id only this long after its first try: a minute's margin for our clock against ACS's."""
 RECONCILE_AFTER = timedelta(minutes=30)
 """How long a job that may have gone out waits for its delivery report before it is sent once more."""
-MAX_SENDS = 2
-"""Request ids per job: the first, and one resend after a reconciliation found no delivery report."""
 
 _REQUEST_ID_NAMESPACE = uuid.UUID("6f1d2c8e-3b7a-4f55-9a0e-5d2b8c41e7a3")
 

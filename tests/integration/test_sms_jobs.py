@@ -304,3 +304,23 @@ def test_malformed_job_messages_are_refused(payload: object) -> None:
 def test_job_messages_round_trip() -> None:
     the_job = job()
     assert SmsJob.from_message(the_job.to_message()) == the_job
+
+
+def test_a_fresh_request_after_throttling_still_gets_its_one_resend(account, storage_env) -> None:
+    the_job = job()
+    queue = account.queue(f"sms-{uuid.uuid4().hex[:8]}")
+    later = NOW + timedelta(minutes=20)
+    with AcsSmsStandIn([THROTTLED, accepted()], clock=lambda: NOW) as acs:
+        assert run(account, acs, the_job, queue=queue) is JobStatus.RETRY
+        retried = dataclasses.replace(the_job, attempt=2)
+        claim = JobLog(account).claim(retried, later)  # a fresh request (generation 2), then a crash
+        assert claim is not None
+        assert claim.repeatability.request_id == request_id(the_job.job_id, 2)
+        check = later + timedelta(minutes=6)
+        assert run(account, acs, retried, now=check, queue=queue) is JobStatus.UNCONFIRMED
+        due = check + RECONCILE_AFTER
+        acs.clock = lambda: due
+        assert run(account, acs, retried, now=due, queue=queue) is JobStatus.SENT
+        [sent] = acs.sent
+    assert sent.request_id == request_id(the_job.job_id, 3)
+    assert row_of(account, the_job)["Resent"] is True
