@@ -37,6 +37,8 @@ class PhoneNumberProvider(Protocol):
     name: str
     verification_required: bool
     """Whether carriers deliver its numbers' SMS only after toll-free verification."""
+    sms_geographies: frozenset[str] | None
+    """The geographies whose patients its numbers can text (None: every one)."""
 
     def purchase_number(self, country_code: str, progress: OrderProgress) -> str:
         """Buy one SMS-capable number, resuming what `progress` says was started; returns it in E.164.
@@ -49,6 +51,7 @@ class SandboxPhoneNumberProvider:
 
     name = "sandbox"
     verification_required = False
+    sms_geographies = None  # made-up numbers, written to the outbox
 
     def purchase_number(self, country_code: str, progress: OrderProgress) -> str:
         return f"+1555{secrets.randbelow(10**7):07d}"
@@ -59,6 +62,7 @@ class AcsPhoneNumberProvider:
 
     name = "acs"
     verification_required = True  # it buys toll-free numbers
+    sms_geographies = frozenset({"US"})  # toll-free SMS reach only the US, CA and PR (ACS SMS FAQ)
 
     def __init__(
         self, connection: AcsConnection, *, polling_interval: float = POLLING_INTERVAL_SECONDS, **client_options: Any

@@ -6,10 +6,13 @@ the slow purchase and records the outcome on the operation.
 Numbers that can text: the connector buys toll-free numbers, and ACS documents that toll-free numbers
 send and receive SMS only to and from the US, Canada and Puerto Rico
 (https://learn.microsoft.com/azure/communication-services/concepts/sms/sms-faq), so only organisations
-of the US geography may order them (`ORDERABLE`). Since January 31, 2024 carriers block SMS from toll-free
-numbers that have not passed toll-free verification (same page), which is filed in the Azure portal and
-which neither the SMS nor the phone-numbers API reports: a bought toll-free number is
-`pending_verification` until an admin records that it is `verified`.
+of the US geography may order them from ACS (`AcsPhoneNumberProvider.sms_geographies`; the sandbox's
+made-up numbers serve every geography), and only the types and countries of `ORDERABLE`.
+
+Since January 31, 2024 carriers block SMS from toll-free numbers that have not passed toll-free
+verification (same page), which is filed in the Azure portal and which neither the SMS nor the
+phone-numbers API reports: a bought toll-free number is `pending_verification` until an admin records
+that it is `verified`.
 """
 
 from __future__ import annotations
@@ -32,12 +35,18 @@ logger = logging.getLogger(__name__)
 
 ORDER_KIND = "phone_number_order"
 TOLL_FREE = "toll_free"
-ORDERABLE: dict[str, dict[str, tuple[str, ...]]] = {"US": {TOLL_FREE: ("US", "CA")}}
-"""Per geography, the number types (and their countries) whose SMS reach that geography's patients."""
+ORDERABLE: dict[str, tuple[str, ...]] = {TOLL_FREE: ("US", "CA")}
+"""The number types the connector orders, and the countries it orders each in."""
 
 
 def order_phone_number(
-    store: ConfigStore, orders: Queue, caller: Caller, org_id: str, document: dict[str, Any], now: datetime
+    store: ConfigStore,
+    orders: Queue,
+    provider: PhoneNumberProvider,
+    caller: Caller,
+    org_id: str,
+    document: dict[str, Any],
+    now: datetime,
 ) -> Operation:
     """Queue the purchase of a number. Raises ForbiddenError, NotFoundError, InvalidRequestError (a type or
     country that cannot text the organisation's geography), ConflictError (SMS consents missing)."""
@@ -45,7 +54,7 @@ def order_phone_number(
     refuse_unknown_fields(document, {"country_code", "number_type"})
     org = store.get_organisation(org_id)
     country, number_type = _orderable(
-        org.geo, document.get("country_code", "US"), document.get("number_type", TOLL_FREE)
+        provider, org.geo, document.get("country_code", "US"), document.get("number_type", TOLL_FREE)
     )
     if not org.sms_consented:
         raise ConflictError("Both SMS consents of the organisation are needed before numbers can be ordered.")
@@ -58,17 +67,16 @@ def order_phone_number(
     return operation
 
 
-def _orderable(geo: str, country: object, number_type: object) -> tuple[str, str]:
-    """The (country, number type) of an order if its SMS can reach the geography. Raises InvalidRequestError."""
-    types = ORDERABLE.get(geo, {})
-    if not types:
+def _orderable(provider: PhoneNumberProvider, geo: str, country: object, number_type: object) -> tuple[str, str]:
+    """The (country, number type) of an order whose SMS can reach the geography. Raises InvalidRequestError."""
+    if provider.sms_geographies is not None and geo not in provider.sms_geographies:
         raise InvalidRequestError(
             f"No number type the connector orders can text patients in the {geo} geography: toll-free numbers "
             "reach only the US, Canada and Puerto Rico. Use a sender your ACS resource holds for that geography."
         )
-    if number_type not in types:
-        raise InvalidRequestError(f"number_type must be one of {', '.join(types)} in the {geo} geography.")
-    countries = types[str(number_type)]
+    if number_type not in ORDERABLE:
+        raise InvalidRequestError(f"number_type must be one of {', '.join(ORDERABLE)}.")
+    countries = ORDERABLE[str(number_type)]
     if country not in countries:
         raise InvalidRequestError(f"country_code must be one of {', '.join(countries)} for {number_type} numbers.")
     return str(country), str(number_type)

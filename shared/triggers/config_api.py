@@ -183,6 +183,7 @@ def order_phone_number(req: func.HttpRequest) -> func.HttpResponse:
     operation = phone_numbers.order_phone_number(
         bootstrap.get_config_store(),
         bootstrap.get_phone_number_orders(),
+        bootstrap.get_phone_number_provider(),
         caller,
         req.route_params["orgId"],
         document,

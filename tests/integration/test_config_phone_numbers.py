@@ -248,6 +248,14 @@ def test_verification_of_a_sandbox_or_a_foreign_number_is_refused(api: ConfigApi
     assert api.put(path.format("not-a-number"), {"verified": True}).status == 400
 
 
+@pytest.fixture
+def acs_numbers(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Orders go to ACS (the order is only queued here: nothing is bought)."""
+    monkeypatch.setenv("PHONE_NUMBER_PROVIDER", "acs")
+    monkeypatch.setenv("ACS_CONNECTION_STRING", "endpoint=https://acs.example/;accesskey=a2V5")
+    bootstrap.reset()
+
+
 @pytest.mark.parametrize(
     ("geo", "order", "detail"),
     [
@@ -257,11 +265,24 @@ def test_verification_of_a_sandbox_or_a_foreign_number_is_refused(api: ConfigApi
         ("US", {"country_code": "GB"}, "country_code must be one of US, CA"),
     ],
 )
-def test_only_numbers_that_can_text_the_organisations_geography_are_ordered(
-    api: ConfigApi, geo: str, order: dict, detail: str
+def test_only_numbers_that_can_text_the_organisations_geography_are_ordered_from_acs(
+    api: ConfigApi, acs_numbers: None, geo: str, order: dict, detail: str
 ) -> None:
     org = api.post(ORGS, {"name": "Mercy", "geo": geo, "display_name": "Mercy"}).json["id"]
     api.patch(f"{ORGS}/{org}", {"consent_send_on_behalf": True, "consent_patients_consented": True})
     reply = api.post(f"{ORGS}/{org}/phone-numbers", order)
     assert reply.status == 400
     assert detail in reply.json["detail"]
+
+
+def test_a_us_organisation_orders_from_acs_and_the_sandbox_serves_every_geography(
+    api: ConfigApi, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for geo in ("EU", "APAC", "US"):
+        org = api.post(ORGS, {"name": "Mercy", "geo": geo, "display_name": "Mercy"}).json["id"]
+        api.patch(f"{ORGS}/{org}", {"consent_send_on_behalf": True, "consent_patients_consented": True})
+        assert api.post(f"{ORGS}/{org}/phone-numbers", {}).status == 202  # the sandbox
+    monkeypatch.setenv("PHONE_NUMBER_PROVIDER", "acs")
+    monkeypatch.setenv("ACS_CONNECTION_STRING", "endpoint=https://acs.example/;accesskey=a2V5")
+    bootstrap.reset()
+    assert api.post(f"{ORGS}/{org}/phone-numbers", {"country_code": "CA"}).status == 202
