@@ -74,12 +74,12 @@ def _orderable(provider: PhoneNumberProvider, geo: str, country: object, number_
             f"No number type the connector orders can text patients in the {geo} geography: toll-free numbers "
             "reach only the US, Canada and Puerto Rico. Use a sender your ACS resource holds for that geography."
         )
-    if number_type not in ORDERABLE:
+    if not isinstance(number_type, str) or number_type not in ORDERABLE:
         raise InvalidRequestError(f"number_type must be one of {', '.join(ORDERABLE)}.")
-    countries = ORDERABLE[str(number_type)]
-    if country not in countries:
+    countries = ORDERABLE[number_type]
+    if not isinstance(country, str) or country not in countries:
         raise InvalidRequestError(f"country_code must be one of {', '.join(countries)} for {number_type} numbers.")
-    return str(country), str(number_type)
+    return country, number_type
 
 
 def fulfil_phone_number_order(

@@ -263,6 +263,8 @@ def acs_numbers(monkeypatch: pytest.MonkeyPatch) -> None:
         ("APAC", {}, "reach only the US, Canada and Puerto Rico"),
         ("US", {"country_code": "US", "number_type": "local"}, "number_type must be one of toll_free"),
         ("US", {"country_code": "GB"}, "country_code must be one of US, CA"),
+        ("US", {"country_code": "CA", "number_type": {}}, "number_type must be one of toll_free"),  # schemathesis
+        ("US", {"country_code": ["US"]}, "country_code must be one of US, CA"),
     ],
 )
 def test_only_numbers_that_can_text_the_organisations_geography_are_ordered_from_acs(
