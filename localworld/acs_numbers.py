@@ -3,6 +3,8 @@
 Every request's HMAC signature is checked against the access key; unsigned or wrongly signed
 requests get 401 as from ACS. Search: 202 + Operation-Location + Location (the search result);
 purchase: 202 + Operation-Location; operations answer `succeeded` after `polls_before_done` polls.
+`failing_purchase_polls` polls of a purchase operation are answered 500 first (ACS bought the number but
+the caller cannot see it), so a test proves a retry resumes the purchase instead of buying again.
 """
 
 from __future__ import annotations
@@ -17,10 +19,11 @@ from localworld.server import Request, Response, StandIn
 
 
 class AcsNumbersStandIn(StandIn):
-    def __init__(self, polls_before_done: int = 1) -> None:
+    def __init__(self, polls_before_done: int = 1, *, failing_purchase_polls: int = 0) -> None:
         super().__init__(self._serve, tls=True)
         self.access_key = base64.b64encode(secrets.token_bytes(32)).decode()
         self.polls_before_done = polls_before_done
+        self.failing_purchase_polls = failing_purchase_polls
         self.searches: dict[str, str] = {}
         self.purchased: list[str] = []
         self.polls: dict[str, int] = {}
@@ -67,6 +70,9 @@ class AcsNumbersStandIn(StandIn):
             return self._accepted(f"purchase_{body['searchId']}", version)
         if request.method == "GET" and path.startswith("/phoneNumbers/operations/"):
             operation = path.rsplit("/", 1)[1]
+            if operation.startswith("purchase_") and self.failing_purchase_polls > 0:
+                self.failing_purchase_polls -= 1
+                return Response.json({"error": {"code": "InternalError", "message": "try again"}}, status=500)
             self.polls[operation] = self.polls.get(operation, 0) + 1
             status = "succeeded" if self.polls[operation] > self.polls_before_done else "running"
             return Response.json({"id": operation, "status": status, "operationType": "search"})

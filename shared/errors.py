@@ -16,7 +16,8 @@
     ├── PreconditionFailedError     an ETag / If-Match did not match (412)
     └── UpstreamError               a service we call failed; `retryable` says whether to try again,
                                     `retry_after` (seconds) when the service said how long to wait
-        └── MeetingsNotPermittedError   Teams refused to create meetings for the organiser: an admin must grant access
+        ├── MeetingsNotPermittedError   Teams refused to create meetings for the organiser: an admin must grant access
+        └── SmsOutcomeUnknownError      an SMS request may have been carried out without our hearing the answer
 
 Foreign exceptions (azure-core, httpx, python-hl7) are translated into these at the adapter
 boundary with ``raise ... from exc``; services never see SDK exception types.
@@ -131,3 +132,17 @@ class MeetingsNotPermittedError(UpstreamError):
     def __init__(self, message: str, *, app_id: str | None) -> None:
         super().__init__(message, retryable=False)
         self.app_id = app_id
+
+
+class SmsOutcomeUnknownError(UpstreamError):
+    """The SMS provider may have sent the SMS but we did not hear its answer (a timeout after sending), or it
+    no longer tracks the request (ACS's 412 for a repeat first sent outside its repeatability window).
+
+    `repeatable`: whether trying again with the same repeatability id can still be deduplicated.
+    """
+
+    code = "sms_outcome_unknown"
+
+    def __init__(self, message: str, *, repeatable: bool) -> None:
+        super().__init__(message, retryable=True)
+        self.repeatable = repeatable

@@ -37,6 +37,7 @@ from shared.domain.config import (
     Endpoint,
     EndpointStatus,
     Environment,
+    NumberVerification,
     Organisation,
     SenderKeys,
     SmsSettings,
@@ -107,6 +108,9 @@ class PhoneNumber:
     number: str
     provider: str
     acquired_at: datetime
+    verification: str = NumberVerification.NOT_REQUIRED
+    """Toll-free verification: `pending_verification` until an admin records it `verified`; `not_required`
+    for numbers carriers do not verify (the sandbox's)."""
 
 
 @dataclass(frozen=True)
@@ -118,6 +122,8 @@ class Operation:
     created_at: datetime
     result: dict[str, Any]
     error: str | None = None
+    progress: dict[str, str] = field(default_factory=dict)
+    """Where a long provider operation stands (e.g. SDK continuation tokens), to resume it: never shown."""
 
 
 def new_id(prefix: str) -> str:
@@ -335,27 +341,18 @@ class ConfigStore:
     def add_phone_number(self, number: PhoneNumber) -> None:
         """Record the number for its organisation, the owner index first (a half-done write routes nothing)."""
         self._table("numberowners").upsert({"PartitionKey": number.number, "RowKey": "owner", "OrgId": number.org_id})
-        self._table("phonenumbers").upsert(
-            {
-                "PartitionKey": number.org_id,
-                "RowKey": number.number,
-                "provider": number.provider,
-                "acquired_at": number.acquired_at.isoformat(),
-            }
-        )
+        self._table("phonenumbers").upsert(_phone_number_entity(number))
 
     def list_phone_numbers(self, org_id: str) -> list[PhoneNumber]:
-        return [
-            PhoneNumber(org_id, r.entity["RowKey"], r.entity["provider"], _time(r.entity["acquired_at"]))
-            for r in self._table("phonenumbers").list_partition(org_id)
-        ]
+        return [_phone_number(org_id, r.entity) for r in self._table("phonenumbers").list_partition(org_id)]
 
-    def has_phone_number(self, org_id: str, number: str) -> bool:
-        try:
-            self._table("phonenumbers").get(org_id, number)
-        except NotFoundError:
-            return False
-        return True
+    def get_phone_number(self, org_id: str, number: str) -> PhoneNumber:
+        """Raises NotFoundError."""
+        return _phone_number(org_id, _get(self._table("phonenumbers"), org_id, number, "phone number").entity)
+
+    def upsert_phone_number(self, number: PhoneNumber) -> None:
+        """Rewrite a number's row (its owner index stays): e.g. its toll-free verification state."""
+        self._table("phonenumbers").upsert(_phone_number_entity(number))
 
     def get_phone_number_owner(self, number: str) -> str:
         """The id of the organisation that holds our sending number `number`. Raises NotFoundError."""
@@ -378,6 +375,7 @@ class ConfigStore:
             _time(e["created_at"]),
             json.loads(e["result"]),
             e.get("error") or None,
+            json.loads(e.get("progress") or "{}"),
         )
 
 
@@ -504,6 +502,28 @@ def _sender_keys(e: dict[str, Any]) -> SenderKeys:
     )
 
 
+def _phone_number_entity(number: PhoneNumber) -> dict[str, Any]:
+    return {
+        "PartitionKey": number.org_id,
+        "RowKey": number.number,
+        "provider": number.provider,
+        "acquired_at": number.acquired_at.isoformat(),
+        "verification": str(number.verification),
+    }
+
+
+def _phone_number(org_id: str, entity: dict[str, Any]) -> PhoneNumber:
+    # Rows from before verification was tracked: ACS numbers are toll-free, so they wait for it.
+    default = NumberVerification.NOT_REQUIRED if entity["provider"] == "sandbox" else NumberVerification.PENDING
+    return PhoneNumber(
+        org_id,
+        entity["RowKey"],
+        entity["provider"],
+        _time(entity["acquired_at"]),
+        entity.get("verification") or default,
+    )
+
+
 def _operation_entity(operation: Operation) -> dict[str, Any]:
     return {
         "PartitionKey": operation.id,
@@ -514,4 +534,5 @@ def _operation_entity(operation: Operation) -> dict[str, Any]:
         "created_at": operation.created_at.isoformat(),
         "result": json.dumps(operation.result),
         "error": operation.error or "",
+        "progress": json.dumps(operation.progress),
     }

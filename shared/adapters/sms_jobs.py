@@ -1,28 +1,37 @@
 """The SMS job log in a geography's `smsjobs` table: what happened to every SMS, never the number in clear.
 
 PartitionKey = endpoint id, RowKey = job id. `Status` moves `sending` -> `sent` | `failed` | `retry`
-(-> `sending` again); a job found `sending` by a redelivery was interrupted mid-send and becomes `unknown`
-rather than risk a second SMS. Fields: Kind, AppointmentKey, From (our number), To (masked), MessageId,
-Reason, Attempts, CreatedAt, UpdatedAt, ReportDay, and from the delivery report Delivery (delivered or
-the not-delivered reason) and DeliveryAt (the report's time, so an older report never overwrites a newer).
+(-> `sending` again) | `unconfirmed`. Each try carries the row's ACS repeatability pair (RequestId,
+FirstSent), written with the claim before the first try, so a try after a crash repeats it and ACS sends
+once (`shared.domain.sms_job.next_try`). A job found `sending` (its try was interrupted) or `retry` is tried
+again with the same pair while ACS still tracks it; once ACS no longer does, a job that may have gone out
+becomes `unconfirmed` and waits RECONCILE_AFTER for its delivery report: a report makes it `sent`, none
+makes it go out once more with a new request id (`Resent`), and a resend that again ends unconfirmed
+without a report is recorded `unknown` with its reason, in the SMS report like every job. Fields: Kind,
+AppointmentKey, From (our number), To (masked), MessageId, Reason, Attempts, CreatedAt, UpdatedAt,
+ReportDay, RequestId, FirstSent, Generation, MayHaveSent, Resent, UnconfirmedAt, and from the delivery
+report Delivery (delivered or the not-delivered reason) and DeliveryAt (the report's time, so an older
+report never overwrites a newer).
 
 Every write after the claim also upserts (best effort, see `_index`) the job's row in the report index
 `smsreport` (PartitionKey = f"{endpoint id}|{ReportDay}", the UTC day the job was first claimed; RowKey =
-job id; fields SentAt, From, Kind, Status, Reason, Delivery): a report over a date range reads exactly its
-days' partitions.
+job id; fields SentAt, From, Kind, Status, Reason, Delivery, Resent): a report over a date range reads
+exactly its days' partitions.
 """
 
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
 from shared.adapters.storage import StorageAccount, Stored
 from shared.domain.phone import mask_phone
+from shared.domain.sms import Repeatability
 from shared.domain.sms_delivery import DeliveryReport
-from shared.domain.sms_job import SmsJob
+from shared.domain.sms_job import RECONCILE_AFTER, NextTry, SmsJob, next_try, request_id
 from shared.errors import ConflictError, NotFoundError, UpstreamError
 
 logger = logging.getLogger(__name__)
@@ -42,7 +51,32 @@ class JobStatus(StrEnum):
     SENT = "sent"
     FAILED = "failed"
     RETRY = "retry"
+    UNCONFIRMED = "unconfirmed"
     UNKNOWN = "unknown"
+
+
+NO_REPORT_AFTER_RESEND = "no delivery report, after sending once more: whether the patient got the SMS is unknown"
+
+
+class Step(StrEnum):
+    SEND = "send"  # the claimed row is ours: send with its repeatability pair
+    RECONCILE = "reconcile"  # it may have gone out and ACS no longer knows: queue a check, then `mark_unconfirmed`
+    CHECK_LATER = "check_later"  # unconfirmed and not due yet: queue the check again for `wait_seconds`
+
+
+@dataclass(frozen=True)
+class Claim:
+    step: Step
+    stored: Stored
+    wait_seconds: int = 0
+
+    @property
+    def repeatability(self) -> Repeatability:
+        return Repeatability(self.stored.entity["RequestId"], self.stored.entity["FirstSent"])
+
+    @property
+    def may_have_sent(self) -> bool:
+        return bool(self.stored.entity.get("MayHaveSent"))
 
 
 class JobLog:
@@ -50,9 +84,10 @@ class JobLog:
         self._table = account.table(SMS_JOBS)
         self._report = account.table(SMS_REPORT)
 
-    def claim(self, job: SmsJob, now: datetime) -> Stored | None:
-        """Take the job for sending: the claimed row (with the ETag to record its outcome), or None when it
-        is not ours to send. Raises PreconditionFailedError when another instance claimed it at that instant.
+    def claim(self, job: SmsJob, now: datetime) -> Claim | None:
+        """Take the job for its next step, or None when there is nothing to do (sent, failed, settled).
+
+        Raises PreconditionFailedError when another instance changed the row at that instant.
         """
         entity = {
             "PartitionKey": job.endpoint_id,
@@ -66,19 +101,53 @@ class JobLog:
             "CreatedAt": now,
             "UpdatedAt": now,
             "ReportDay": f"{now.astimezone(UTC):{REPORT_DAY_FORMAT}}",
+            **_request(job.job_id, 1, now),
+            "MayHaveSent": False,
+            "Resent": False,
         }
         try:
             # Not indexed yet: the report shows jobs by outcome, which the next write records and indexes.
-            return Stored(entity, self._table.create(entity))
+            return Claim(Step.SEND, Stored(entity, self._table.create(entity)))
         except ConflictError:
             stored = self._table.get(job.endpoint_id, job.job_id)
         status = stored.entity["Status"]
-        if status == JobStatus.RETRY:
-            return self._replace(stored, JobStatus.SENDING, now, Attempts=job.attempt)
-        if status == JobStatus.SENDING:
-            # A previous delivery stopped between claiming and recording: the SMS may have gone out.
-            self._replace(stored, JobStatus.UNKNOWN, now)
+        if status in (JobStatus.SENDING, JobStatus.RETRY):
+            return self._try_again(stored, job, now, interrupted=status == JobStatus.SENDING)
+        if status == JobStatus.UNCONFIRMED:
+            return self._settle(stored, job, now)
         return None
+
+    def _try_again(self, stored: Stored, job: SmsJob, now: datetime, *, interrupted: bool) -> Claim:
+        """A job whose last try was interrupted (found `sending`: it may have reached ACS) or failed in passing."""
+        entity = stored.entity
+        may_have_sent = interrupted or bool(entity.get("MayHaveSent"))
+        first_sent = entity.get("FirstSent") or entity["UpdatedAt"]
+        step = next_try(first_sent, now, may_have_sent=may_have_sent)
+        if step is NextTry.RECONCILE:
+            return Claim(Step.RECONCILE, stored)
+        fields: dict[str, Any] = {"Attempts": job.attempt, "MayHaveSent": may_have_sent}
+        if step is NextTry.FRESH or "RequestId" not in entity:
+            fields.update(_request(job.job_id, int(entity.get("Generation", 0)) + 1, now), MayHaveSent=False)
+        return Claim(Step.SEND, self._replace(stored, JobStatus.SENDING, now, **fields))
+
+    def _settle(self, stored: Stored, job: SmsJob, now: datetime) -> Claim | None:
+        """An unconfirmed job no delivery report has settled: wait out RECONCILE_AFTER, then send it once more."""
+        entity = stored.entity
+        due = entity["UnconfirmedAt"] + RECONCILE_AFTER
+        if now < due:
+            return Claim(Step.CHECK_LATER, stored, wait_seconds=max(int((due - now).total_seconds()) + 1, 1))
+        if entity.get("Resent"):  # sent once more already: a third SMS is not worth the risk of a duplicate
+            self._replace(stored, JobStatus.UNKNOWN, now, Reason=NO_REPORT_AFTER_RESEND)
+            logger.warning("SMS job %s: no delivery report after sending once more; recorded unknown", job.job_id)
+            return None
+        generation = int(entity.get("Generation", 1)) + 1
+        fields = {**_request(job.job_id, generation, now), "MayHaveSent": False, "Resent": True}
+        logger.warning("SMS job %s: no delivery report within %s; sending once more", job.job_id, RECONCILE_AFTER)
+        return Claim(Step.SEND, self._replace(stored, JobStatus.SENDING, now, Attempts=job.attempt, **fields))
+
+    def mark_unconfirmed(self, stored: Stored, now: datetime, reason: str) -> None:
+        """Record that the job may have gone out and only its delivery report can tell (the check is queued)."""
+        self._replace(stored, JobStatus.UNCONFIRMED, now, UnconfirmedAt=now, MayHaveSent=True, Reason=reason)
 
     def record(self, claimed: Stored, status: JobStatus, now: datetime, **fields: Any) -> None:
         """Record the outcome of a claimed job (MessageId=..., Reason=...)."""
@@ -97,8 +166,13 @@ class JobLog:
         seen = entity.get("DeliveryAt")
         if seen is not None and seen >= report.received_at:
             return None
+        fields: dict[str, Any] = {"Delivery": str(report.outcome), "DeliveryAt": report.received_at}
         status = JobStatus(entity["Status"])
-        return self._replace(stored, status, now, Delivery=str(report.outcome), DeliveryAt=report.received_at).entity
+        if status in (JobStatus.UNCONFIRMED, JobStatus.UNKNOWN):
+            # The report proves ACS sent it: no resend.
+            status = JobStatus.SENT
+            fields.update(MessageId=report.message_id or entity.get("MessageId", ""), Reason="")
+        return self._replace(stored, status, now, **fields).entity
 
     def _replace(self, stored: Stored, status: JobStatus, now: datetime, **fields: Any) -> Stored:
         entity = {**stored.entity, "Status": str(status), "UpdatedAt": now, **fields}
@@ -132,6 +206,7 @@ class JobLog:
                 "Status": entity["Status"],
                 "Reason": entity.get("Reason", ""),
                 "Delivery": entity.get("Delivery", ""),
+                "Resent": bool(entity.get("Resent")),
             }
         )
 
@@ -144,3 +219,8 @@ class JobLog:
             return self.get(endpoint_id, job_id).entity
         except NotFoundError:
             return None
+
+
+def _request(job_id: str, generation: int, now: datetime) -> dict[str, Any]:
+    """The row fields of a job's `generation`-th repeatable request, first sent `now`."""
+    return {"RequestId": request_id(job_id, generation), "FirstSent": now, "Generation": generation}

@@ -235,6 +235,14 @@ def check_bool(value: object, field_name: str) -> bool:
     return value
 
 
+class NumberVerification(StrEnum):
+    """Whether carriers will deliver SMS from one of our numbers (toll-free verification)."""
+
+    PENDING = "pending_verification"
+    VERIFIED = "verified"
+    NOT_REQUIRED = "not_required"
+
+
 def check_phone_number(value: object, field_name: str = "from_number") -> str:
     """An E.164 number (+ and 7 to 15 digits); raises InvalidRequestError without echoing it."""
     if not isinstance(value, str) or not _E164.fullmatch(value):

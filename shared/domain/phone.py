@@ -26,6 +26,24 @@ def to_e164(text: str, default_region: str) -> str | None:
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
+INTERNATIONAL_NUMBER = re.compile(r"\+[1-9]\d{6,14}")
+
+
+def international_to_e164(text: str) -> str | None:
+    """An international number as a provider writes it (`+15555555555`, `15555555555`, `0015555555555`,
+    with or without spaces and punctuation) in E.164, or None when it is not one.
+
+    Only the form changes: no region is assumed and no number plan is checked, so a number we sent to
+    comes back as the same string whatever punctuation the provider added.
+    """
+    compact = re.sub(r"[\s().-]", "", text)
+    if compact.startswith("00"):
+        compact = "+" + compact[2:]
+    elif not compact.startswith("+"):
+        compact = "+" + compact
+    return compact if INTERNATIONAL_NUMBER.fullmatch(compact) else None
+
+
 def mask_phone(e164: str) -> str:
     """`+14155550123` -> `+*********23`: enough to tell numbers apart in a record, not to dial one."""
     if len(e164) <= 3:

@@ -7,7 +7,20 @@ file) for local runs; bootstrap picks one from SMS_PROVIDER.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Protocol
+
+
+@dataclass(frozen=True)
+class Repeatability:
+    """ACS's repeatable-request fields for one SMS: the same pair on every try makes ACS send it once.
+
+    Fixed per job (and per resend) and stored in the job log before the first try; see
+    `shared.domain.sms_job` for how long ACS honours them.
+    """
+
+    request_id: str  # a UUID
+    first_sent: datetime  # aware UTC: when the first try of this request id was made
 
 
 @dataclass(frozen=True)
@@ -20,6 +33,7 @@ class OutboundSms:
     to_number: str  # E.164
     text: str
     tag: str = ""
+    repeatability: Repeatability | None = None  # None: the sender makes up its own (the outbox needs none)
 
     @property
     def provider_tag(self) -> str:
@@ -43,5 +57,6 @@ class SmsReceipt:
 
 class SmsSender(Protocol):
     def send(self, sms: OutboundSms) -> SmsReceipt:
-        """Send `sms` once. Raises UpstreamError(retryable=True, retry_after=...) when trying again later may work."""
+        """Send `sms` once. Raises UpstreamError(retryable=True, retry_after=...) when trying again later may work,
+        SmsOutcomeUnknownError when the provider may have sent it but did not say so."""
         ...

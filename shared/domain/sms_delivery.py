@@ -7,6 +7,11 @@
 * Inbound keywords: STOP and START with their usual synonyms (CTIA / carrier conventions).
 * The opt-out key: HMAC-SHA256 over (our number, patient number), so the opt-out list never holds a
   number in clear and cannot be reversed by hashing every possible number without the key.
+
+Event data is read as ACS publishes it (https://learn.microsoft.com/azure/event-grid/communication-services-telephony-sms-events):
+the documented examples spell the data's keys both camelCase (`tag`, `from`) and PascalCase (`Tag`,
+`From`), and write `from` without its `+` (`"from": "15555555555"`), so keys are read case-insensitively
+and both numbers are normalised to E.164 before anything is looked up by them.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
+from shared.domain.phone import international_to_e164
 from shared.errors import InvalidMessageError
 
 TAG_VERSION = "v1"
@@ -88,11 +94,12 @@ def parse_delivery_report(data: Any) -> DeliveryReport:
     """The report in an SMSDeliveryReportReceived event's data. Raises InvalidMessageError."""
     if not isinstance(data, dict):
         raise InvalidMessageError("The delivery report has no data object.")
+    data = _case_insensitive(data)
     return DeliveryReport(
         ref=parse_delivery_tag(data.get("tag")),
-        message_id=str(data.get("messageId") or ""),
-        outcome=classify_delivery(str(data.get("deliveryStatus") or ""), str(data.get("deliveryStatusDetails") or "")),
-        received_at=_timestamp(data.get("receivedTimestamp")),
+        message_id=str(data.get("messageid") or ""),
+        outcome=classify_delivery(str(data.get("deliverystatus") or ""), str(data.get("deliverystatusdetails") or "")),
+        received_at=_timestamp(data.get("receivedtimestamp")),
     )
 
 
@@ -127,15 +134,25 @@ class InboundSms:
 
 
 def parse_inbound_sms(data: Any) -> InboundSms:
-    """The text in an SMSReceived event's data. Raises InvalidMessageError."""
-    if not isinstance(data, dict) or not data.get("from") or not data.get("to"):
-        raise InvalidMessageError("The inbound SMS event lacks from or to.")
+    """The text in an SMSReceived event's data, its numbers in E.164. Raises InvalidMessageError."""
+    if not isinstance(data, dict):
+        raise InvalidMessageError("The inbound SMS event has no data object.")
+    data = _case_insensitive(data)
+    from_number = international_to_e164(str(data.get("from") or ""))
+    to_number = international_to_e164(str(data.get("to") or ""))
+    if from_number is None or to_number is None:
+        raise InvalidMessageError("The inbound SMS event lacks from or to, or one is not an international number.")
     return InboundSms(
-        from_number=str(data["from"]),
-        to_number=str(data["to"]),
+        from_number=from_number,
+        to_number=to_number,
         keyword=keyword_of(str(data.get("message") or "")),
-        received_at=_timestamp(data.get("receivedTimestamp")),
+        received_at=_timestamp(data.get("receivedtimestamp")),
     )
+
+
+def _case_insensitive(data: dict[str, Any]) -> dict[str, Any]:
+    """The event data with lower-case keys (ACS's examples use both spellings)."""
+    return {str(key).lower(): value for key, value in data.items()}
 
 
 def opt_out_key(secret: bytes, our_number: str, patient_number: str) -> str:

@@ -83,8 +83,12 @@ def count_segments(text: str) -> SegmentCount:
 
 
 def join_url(public_base_url: str, token: str) -> str:
-    """The patient's link: `{PUBLIC_BASE_URL}/api/join/{token}` (the token is unguessable; no ids in it)."""
-    return f"{public_base_url.rstrip('/')}/api/join/{token}"
+    """The patient's link: `{PUBLIC_BASE_URL}/api/join#{token}` (the token is unguessable; no ids in it).
+
+    The token is the fragment, which a browser never sends: no request log or telemetry of any hop records
+    it (the join page reads it and posts it, see `shared.triggers.join`).
+    """
+    return f"{public_base_url.rstrip('/')}/api/join#{token}"
 
 
 def render_sms(

@@ -6,6 +6,7 @@ every change raises the endpoint's configuration `version`, which an approval mu
 
 from __future__ import annotations
 
+import logging
 from dataclasses import replace
 from datetime import datetime
 from typing import Any
@@ -15,6 +16,7 @@ from shared.domain.access import Caller, require_admin, require_admin_or_approve
 from shared.domain.config import (
     Endpoint,
     EndpointStatus,
+    NumberVerification,
     SmsSettings,
     check_bool,
     check_environment,
@@ -26,9 +28,11 @@ from shared.domain.config import (
     sms_settings_document,
     status_after_admin_change,
 )
-from shared.errors import ConflictError, InvalidRequestError
+from shared.errors import ConflictError, InvalidRequestError, NotFoundError
 from shared.services.config_changes import ReadBody, check_if_match, record_change, refuse_unknown_fields
 from shared.services.tenancy import read_own_endpoint, read_own_organisation
+
+logger = logging.getLogger(__name__)
 
 _FIELDS = (
     "fhir_base_url",
@@ -115,6 +119,10 @@ def update_endpoint(
     return _save_admin_change(store, caller, current, changes, document.get("reason"), now)
 
 
+UNVERIFIED_OVERRIDE = "allow_unverified_number"
+"""The SMS settings field by which an admin links a number still awaiting toll-free verification."""
+
+
 def put_sms_settings(
     store: ConfigStore, caller: Caller, endpoint_id: str, read_body: ReadBody, if_match: str | None, now: datetime
 ) -> Versioned[Endpoint]:
@@ -125,14 +133,40 @@ def put_sms_settings(
     current = read_own_endpoint(store, caller, endpoint_id)
     document = read_body()
     check_if_match(if_match, current)
-    sms = check_sms_settings(document)
+    if not isinstance(document, dict):
+        raise InvalidRequestError("The SMS settings must be a JSON object.")
+    override = check_bool(document.get(UNVERIFIED_OVERRIDE, False), UNVERIFIED_OVERRIDE)
+    sms = check_sms_settings({name: value for name, value in document.items() if name != UNVERIFIED_OVERRIDE})
     org = store.get_organisation(current.value.org_id)
     if not org.sms_consented:
         raise ConflictError("Both SMS consents of the organisation are needed before SMS settings can be saved.")
-    if sms.from_number and not store.has_phone_number(org.id, sms.from_number):
-        raise InvalidRequestError("from_number is not one of the organisation's phone numbers.")
+    if sms.from_number:
+        _check_number_can_text(store, caller, org.id, sms.from_number, override, endpoint_id, now)
     changes = {"sms": sms} if sms != current.value.sms else {}
     return _save_admin_change(store, caller, current, changes, None, now)
+
+
+def _check_number_can_text(
+    store: ConfigStore, caller: Caller, org_id: str, number: str, override: bool, endpoint_id: str, now: datetime
+) -> None:
+    """The number is the organisation's and verified, or the admin overrode that explicitly (audited).
+
+    Raises InvalidRequestError (not the organisation's number), ConflictError (awaiting verification).
+    """
+    try:
+        owned = store.get_phone_number(org_id, number)
+    except NotFoundError:
+        raise InvalidRequestError("from_number is not one of the organisation's phone numbers.") from None
+    if owned.verification != NumberVerification.PENDING:
+        return
+    if not override:
+        raise ConflictError(
+            "from_number has not passed toll-free verification, and carriers block SMS from such numbers. "
+            "Record its verification (PUT .../phone-numbers/{number}/toll-free-verification) or send "
+            f"{UNVERIFIED_OVERRIDE}: true to link it anyway (recorded in the audit log)."
+        )
+    record_change(store, caller, org_id, "sms_settings.unverified_number_linked", endpoint_id, now, from_number=number)
+    logger.warning("Endpoint %s linked to a number awaiting toll-free verification, by override", endpoint_id)
 
 
 def submit_endpoint(store: ConfigStore, caller: Caller, endpoint_id: str, now: datetime) -> Versioned[Endpoint]:

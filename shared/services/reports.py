@@ -99,6 +99,7 @@ def _sms_item(row: dict[str, Any]) -> dict[str, Any]:
         "from": row.get("From", ""),
         "type": row.get("Kind", ""),
         "status": row.get("Status", ""),
+        "resent": bool(row.get("Resent")),
         "delivery": row.get("Delivery") or None,
         "reason": row.get("Reason") or None,
     }
@@ -126,7 +127,7 @@ def _instant(value: datetime | None) -> str | None:
 SMS = ReportKind(
     SMS_REPORT,
     report_partition,
-    ("jobId", "sentAt", "from", "type", "status", "delivery", "reason"),
+    ("jobId", "sentAt", "from", "type", "status", "resent", "delivery", "reason"),
     _sms_item,
 )
 VISITS = ReportKind(

@@ -192,6 +192,7 @@ def order_phone_number(req: func.HttpRequest) -> func.HttpResponse:
     operation = phone_numbers.order_phone_number(
         bootstrap.get_config_store(),
         bootstrap.get_phone_number_orders(),
+        bootstrap.get_phone_number_provider(),
         caller_of(req),
         req.route_params["orgId"],
         body_of(req),
@@ -206,6 +207,25 @@ def order_phone_number(req: func.HttpRequest) -> func.HttpResponse:
 def list_phone_numbers(req: func.HttpRequest) -> func.HttpResponse:
     found = phone_numbers.list_phone_numbers(bootstrap.get_config_store(), caller_of(req), req.route_params["orgId"])
     return json_response({"items": [phone_number_document(n) for n in found]})
+
+
+@bp.route(
+    route="config/organisations/{orgId}/phone-numbers/{number}/toll-free-verification",
+    methods=["PUT"],
+    auth_level=ANONYMOUS,
+)
+@api_errors
+def record_toll_free_verification(req: func.HttpRequest) -> func.HttpResponse:
+    """The admin records the outcome of the number's toll-free verification (filed in the Azure portal)."""
+    number = phone_numbers.record_toll_free_verification(
+        bootstrap.get_config_store(),
+        caller_of(req),
+        req.route_params["orgId"],
+        req.route_params["number"],
+        body_of(req),
+        now(),
+    )
+    return json_response(phone_number_document(number))
 
 
 @bp.route(route="config/operations/{operationId}", methods=["GET"], auth_level=ANONYMOUS)

@@ -73,7 +73,12 @@ def audit_document(entry: AuditEntry) -> dict[str, Any]:
 
 
 def phone_number_document(number: PhoneNumber) -> dict[str, Any]:
-    return {"number": number.number, "provider": number.provider, "acquired_at": number.acquired_at.isoformat()}
+    return {
+        "number": number.number,
+        "provider": number.provider,
+        "acquired_at": number.acquired_at.isoformat(),
+        "verification": str(number.verification),
+    }
 
 
 def operation_document(operation: Operation) -> dict[str, Any]:

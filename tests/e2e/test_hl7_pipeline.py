@@ -92,7 +92,7 @@ def test_booking_to_one_confirmation_and_cancellation_drops_the_number(pipeline,
     wait_for(lambda: len(sent(outbox)) == 1)
     [confirmation] = sent(outbox)
     assert confirmation["text"].startswith("Riverside Clinic: your video visit is booked for")
-    assert "/api/join/eu-" in confirmation["text"]
+    assert "/api/join#eu-" in confirmation["text"]
     assert confirmation["from"] == sender.endpoint.sms.from_number
 
     # The same message again (resent by the engine with a fresh token): nothing more is sent.

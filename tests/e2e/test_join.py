@@ -8,6 +8,7 @@ import re
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 import requests
@@ -23,6 +24,7 @@ from shared.devhost.azurite import free_port
 from shared.devhost.host import DevHost
 from shared.domain.join_tokens import new_token, token_hash
 from shared.domain.meetings import VisitKey
+from tests.browser import BROWSER_ARGS
 from tests.hl7_support import seed_sender
 
 NOW = datetime.now(UTC)
@@ -73,7 +75,8 @@ def add_visit(
 
 
 def join(host: DevHost, token: str) -> requests.Response:
-    return requests.get(f"{host.base_url}/api/join/{token}", allow_redirects=False, timeout=30)
+    """What the join page does with the token of `/api/join#<token>`: post it as a form."""
+    return requests.post(f"{host.base_url}/api/join", data={"token": token}, allow_redirects=False, timeout=30)
 
 
 def test_a_valid_link_redirects_to_the_one_meeting_of_the_visit(host: DevHost, app_env: dict[str, str]) -> None:
@@ -197,3 +200,51 @@ def test_without_an_access_policy_the_page_tells_the_admin_what_to_grant(graph_e
     assert "Support reference" in answer.text
     for secret in (token, endpoint_id, "secret-1", "Traceback"):
         assert secret not in answer.text
+
+
+def test_a_link_sent_before_tokens_moved_to_the_fragment_still_works(host: DevHost, app_env: dict[str, str]) -> None:
+    token, _, _ = add_visit(app_env)
+    legacy = requests.get(f"{host.base_url}/api/join/{token}", allow_redirects=False, timeout=30)
+    assert (legacy.status_code, legacy.headers["Location"]) == (302, join(host, token).headers["Location"])
+
+
+@pytest.mark.parametrize("body", [b"token=" + b"x" * 600, b"\xff\xfe", b"", b"other=1"])
+def test_a_malformed_join_form_gets_the_invalid_link_page(host: DevHost, body: bytes) -> None:
+    headers = {"Content-Type": "application/x-www-form-urlencoded"}
+    answer = requests.post(f"{host.base_url}/api/join", data=body, headers=headers, allow_redirects=False, timeout=30)
+    assert answer.status_code == 404
+    assert "This link does not work" in answer.text
+
+
+def test_the_join_page_carries_no_token_and_runs_only_its_own_script(host: DevHost) -> None:
+    page = requests.get(f"{host.base_url}/api/join", timeout=30)
+    assert page.status_code == 200
+    nonce = re.search(r"script-src 'nonce-([^']+)'", page.headers["Content-Security-Policy"]).group(1)
+    assert f'<script nonce="{nonce}">' in page.text
+    assert 'action="/api/join"' in page.text
+
+
+def test_in_a_browser_the_fragment_link_opens_the_meeting_and_the_token_never_reaches_a_url(
+    host: DevHost, app_env: dict[str, str], chromium: Path
+) -> None:
+    from playwright.sync_api import sync_playwright
+
+    token, endpoint_id, visit_id = add_visit(app_env)
+    meeting = f"/api/sandbox/meetings/{VisitKey(endpoint_id, visit_id).external_id}"
+    sent: list[tuple[str, str, str]] = []
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(chromium), args=list(BROWSER_ARGS))
+        try:
+            page = browser.new_page()
+            page.on("request", lambda r: sent.append((r.method, r.url.split("#", 1)[0], r.post_data or "")))
+            # The sandbox meeting lives at PUBLIC_BASE_URL, which no server answers in this test.
+            page.route("http://127.0.0.1:7071/**", lambda route: route.fulfill(body="the meeting", status=200))
+            page.goto(f"{host.base_url}/api/join#{token}")
+            page.wait_for_url(f"**{meeting}", timeout=30_000)
+            final_url = page.url
+        finally:
+            browser.close()
+    assert [method for method, url, _ in sent if "/api/join" in url] == ["GET", "POST"]
+    assert all(token not in url for _, url, _ in sent)
+    assert [body for method, _, body in sent if method == "POST"] == [f"token={token}"]
+    assert token not in final_url  # the meeting's address does not inherit the fragment

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
+import json
+import uuid
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 
@@ -10,8 +13,8 @@ import pytest
 from localworld.acs_sms import AcsSmsStandIn, accepted, recipient_failed
 from localworld.server import Response
 from shared.adapters.acs_sms import AcsSmsSender, retry_after_seconds
-from shared.domain.sms import OutboundSms
-from shared.errors import UpstreamError
+from shared.domain.sms import OutboundSms, Repeatability
+from shared.errors import SmsOutcomeUnknownError, UpstreamError
 from shared.settings import AcsConnection
 
 SMS = OutboundSms(job_id="job-7f3a", from_number="+18005550100", to_number="+12605551234", text="Your visit...")
@@ -101,13 +104,49 @@ def test_a_wrong_key_is_refused_and_kept_for_an_operator() -> None:
     assert [request.path for request in acs.requests] == ["/sms"]
 
 
-def test_a_timeout_is_retryable() -> None:
+def test_a_timeout_is_an_unknown_outcome_that_may_be_repeated() -> None:
     with (
         AcsSmsStandIn([accepted()], delay_seconds=1.5) as acs,
-        pytest.raises(UpstreamError, match="in time") as raised,
+        pytest.raises(SmsOutcomeUnknownError, match="in time") as raised,
     ):
         sender_for(acs, read_timeout=0.3).send(SMS)
     assert raised.value.retryable
+    assert raised.value.repeatable
+    assert len(acs.sent) == 1  # ACS carried it out; only its answer was lost
+
+
+def test_our_repeatability_pair_replaces_the_sdks_and_a_repeat_is_answered_without_a_second_sms() -> None:
+    pair = Repeatability(str(uuid.uuid4()), datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=2))
+    with AcsSmsStandIn() as acs:
+        first = sender_for(acs).send(dataclasses.replace(SMS, repeatability=pair))
+        again = sender_for(acs).send(dataclasses.replace(SMS, repeatability=pair))
+        assert len(acs.sent) == 1
+        recipients = [body["smsRecipients"][0] for body in acs.bodies()]
+    assert first.message_id == again.message_id
+    assert {r["repeatabilityRequestId"] for r in recipients} == {pair.request_id}
+    assert {r["repeatabilityFirstSent"] for r in recipients} == {format_datetime(pair.first_sent, usegmt=True)}
+
+
+def test_a_repeat_that_differs_from_the_first_request_is_refused() -> None:
+    pair = Repeatability(str(uuid.uuid4()), datetime.now(UTC))
+    with AcsSmsStandIn() as acs:
+        sender_for(acs).send(dataclasses.replace(SMS, repeatability=pair))
+        receipt = sender_for(acs).send(dataclasses.replace(SMS, text="Another text", repeatability=pair))
+        assert len(acs.sent) == 1
+    assert (receipt.accepted, receipt.http_status) == (False, 400)
+
+
+def test_a_repeat_first_sent_outside_the_window_gets_412_an_unknown_outcome_not_to_repeat() -> None:
+    pair = Repeatability(str(uuid.uuid4()), datetime.now(UTC) - timedelta(minutes=6))
+    with (
+        AcsSmsStandIn() as acs,
+        pytest.raises(SmsOutcomeUnknownError, match="412") as raised,
+    ):
+        sender_for(acs).send(dataclasses.replace(SMS, repeatability=pair))
+    assert not raised.value.repeatable
+    assert acs.sent == []
+    [item] = json.loads(acs.requests[0].body)["smsRecipients"]
+    assert item["repeatabilityRequestId"] == pair.request_id
 
 
 def test_retry_after_forms() -> None:

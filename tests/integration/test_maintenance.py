@@ -100,7 +100,7 @@ def test_one_reminder_at_each_lead_time(world: World) -> None:
     assert world.tick(START - HOUR).reminders == 1
     reminders = world.reminders()
     assert len({job.job_id for job in reminders}) == 2
-    assert all("reminder" in job.text and "/api/join/eu-" in job.text for job in reminders)
+    assert all("reminder" in job.text and "/api/join#eu-" in job.text for job in reminders)
 
 
 def test_a_reschedule_before_the_reminder_moves_it(world: World) -> None:

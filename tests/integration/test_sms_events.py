@@ -32,7 +32,8 @@ from shared.settings import AcsConnection
 from tests.appcalls import call
 from tests.hl7_support import Sender, seed_sender
 
-NOW = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
+NOW = datetime.now(UTC).replace(microsecond=0)
+"""ACS (the stand-in) judges repeatability against its own clock: the tests' time is the real one."""
 GEO = "EU"
 
 
@@ -262,3 +263,34 @@ def test_the_opt_out_key_is_keyed(clinic: Sender, monkeypatch: pytest.MonkeyPatc
     monkeypatch.setenv("OPT_OUT_HASH_KEY", base64.b64encode(secrets.token_bytes(32)).decode())
     bootstrap.reset()
     assert not bootstrap.get_opt_outs(GEO).is_opted_out(clinic.endpoint.sms.from_number or "", patient)
+
+
+def test_a_stop_written_without_plus_and_in_pascal_case_still_opts_the_patient_out(clinic: Sender) -> None:
+    patient = random_number("+1617555")
+    ours = clinic.endpoint.sms.from_number or ""
+    data = {
+        "MessageId": "in-2",
+        "From": patient[1:],
+        "To": ours[1:],
+        "Message": "STOP",
+        "ReceivedTimestamp": f"{NOW:%Y-%m-%dT%H:%M:%SZ}",
+    }
+    call("receive_sms_delivery_report", event("Microsoft.Communication.SMSReceived", data))
+    assert bootstrap.get_opt_outs(GEO).is_opted_out(ours, patient)
+    with AcsSmsStandIn([accepted()]) as acs:
+        assert send(make_job(clinic, patient), acs) is JobStatus.FAILED
+        assert acs.requests == []
+
+
+def test_a_delivery_report_with_a_pascal_case_tag_settles_an_unconfirmed_job(clinic: Sender) -> None:
+    job = make_job(clinic, random_number("+1617555"))
+    log = JobLog(bootstrap.get_storage().for_geo(GEO))
+    claim = log.claim(job, NOW)
+    assert claim is not None
+    log.mark_unconfirmed(claim.stored, NOW, "unconfirmed: interrupted")
+    tag = f"v1|{GEO}|{job.endpoint_id}|{job.job_id}"
+    report = delivery_report(tag, "Delivered", "No error.", NOW).get_json()
+    report["Tag"] = report.pop("tag")
+    call("receive_sms_delivery_report", event("Microsoft.Communication.SMSDeliveryReportReceived", report))
+    row = job_row(job)
+    assert (row["Status"], row["Delivery"], row["MessageId"]) == ("sent", "delivered", "acs-message-1")

@@ -100,7 +100,7 @@ def test_json_rows_carry_the_report_fields_and_no_patient_data(seeded, config_en
     assert len(document["items"]) == 10
     assert document["continuation"]
     first = document["items"][0]
-    assert set(first) == {"jobId", "sentAt", "from", "type", "status", "delivery", "reason"}
+    assert set(first) == {"jobId", "sentAt", "from", "type", "status", "resent", "delivery", "reason"}
     assert first["type"] in KINDS
     assert first["sentAt"].startswith(RANGE["from"])
     assert "+1617" not in response.get_body().decode()
@@ -113,7 +113,7 @@ def test_csv_has_a_header_and_the_continuation_in_a_header(seeded, config_env, e
     assert response.status_code == 200
     assert response.mimetype == "text/csv"
     rows = list(csv.reader(io.StringIO(response.get_body().decode())))
-    assert rows[0] == ["jobId", "sentAt", "from", "type", "status", "delivery", "reason"]
+    assert rows[0] == ["jobId", "sentAt", "from", "type", "status", "resent", "delivery", "reason"]
     assert len(rows) == 4
     token = response.headers["X-Continuation-Token"]
     following = call(
@@ -159,7 +159,8 @@ def test_a_job_logged_by_the_sender_appears_in_the_report(app_env, config_env, e
     sender: Sender = seed_sender(GEO)
     job = SmsJob(uuid.uuid4().hex, sender.endpoint.id, "A1", SmsKind.CANCELLED, "+18005550100", "+16175550123", "x")
     log = JobLog(bootstrap.get_storage().for_geo(GEO))
-    log.record(log.claim(job, DAY0 + timedelta(hours=3)), JobStatus.SENT, DAY0 + timedelta(hours=3), MessageId="m")
+    sent_at = DAY0 + timedelta(hours=3)
+    log.record(log.claim(job, sent_at).stored, JobStatus.SENT, sent_at, MessageId="m")
     query = {"from": f"{DAY0:%Y-%m-%d}", "to": f"{DAY0:%Y-%m-%d}"}
     response = call("get_sms_report", request(sender.endpoint.id, query, entra.admin_token()))
     [item] = json.loads(response.get_body())["items"]

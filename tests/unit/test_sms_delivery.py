@@ -6,6 +6,7 @@ from datetime import date
 
 import pytest
 
+from shared.domain.phone import international_to_e164
 from shared.domain.reports import Cursor, decode_cursor, encode_cursor, parse_report_range, to_csv
 from shared.domain.sms_delivery import (
     Delivery,
@@ -15,7 +16,9 @@ from shared.domain.sms_delivery import (
     delivery_tag,
     keyword_of,
     opt_out_key,
+    parse_delivery_report,
     parse_delivery_tag,
+    parse_inbound_sms,
 )
 from shared.errors import InvalidMessageError, InvalidRequestError
 
@@ -84,3 +87,48 @@ def test_a_range_is_bounded_and_tokens_stay_inside_it() -> None:
 def test_csv_defuses_formulas_but_keeps_numbers() -> None:
     text = to_csv(["a", "b"], [{"a": "=HYPERLINK(1)", "b": "+18005550100"}])
     assert text.splitlines() == ["a,b", "'=HYPERLINK(1),+18005550100"]
+
+
+@pytest.mark.parametrize(
+    ("written", "expected"),
+    [
+        ("+15555550123", "+15555550123"),
+        ("15555550123", "+15555550123"),  # as ACS's documented events write `from`
+        ("0015555550123", "+15555550123"),
+        ("+1 (555) 555-0123", "+15555550123"),
+        ("", None),
+        ("+0123456789", None),
+        ("12345", None),
+        ("+1555555012345678", None),
+        ("STOP", None),
+    ],
+)
+def test_international_numbers_are_normalised_to_e164(written: str, expected: str | None) -> None:
+    assert international_to_e164(written) == expected
+
+
+def test_an_inbound_text_is_read_in_either_key_spelling_with_its_numbers_in_e164() -> None:
+    camel = {"from": "15555550123", "to": "+18005550100", "message": "STOP", "receivedTimestamp": "2026-12-01T09:00Z"}
+    pascal = {"From": "15555550123", "To": "18005550100", "Message": "STOP", "ReceivedTimestamp": "2026-12-01T09:00Z"}
+    assert parse_inbound_sms(camel) == parse_inbound_sms(pascal)
+    text = parse_inbound_sms(pascal)
+    assert (text.from_number, text.to_number, text.keyword) == ("+15555550123", "+18005550100", Keyword.STOP)
+
+
+@pytest.mark.parametrize("data", [{"from": "+15555550123"}, {"from": "hello", "to": "+18005550100"}, [], None])
+def test_an_inbound_text_without_two_numbers_is_refused(data: object) -> None:
+    with pytest.raises(InvalidMessageError):
+        parse_inbound_sms(data)
+
+
+def test_a_delivery_report_is_read_in_either_key_spelling() -> None:
+    camel = {
+        "messageId": "m-1",
+        "deliveryStatus": "Delivered",
+        "deliveryStatusDetails": "No error.",
+        "receivedTimestamp": "2026-12-01T09:00:00Z",
+        "tag": delivery_tag("US", "ep-1", "job-1"),
+    }
+    pascal = {key[0].upper() + key[1:]: value for key, value in camel.items()}
+    assert parse_delivery_report(camel) == parse_delivery_report(pascal)
+    assert parse_delivery_report(pascal).outcome is Delivery.DELIVERED
