@@ -19,8 +19,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from shared.devhost.__main__ import load_local_settings
 from shared.errors import ConnectorError
+from shared.local_settings import load_local_settings
 from shared.queue_names import EHR_WRITEBACK_QUEUE, HL7_INBOUND_QUEUE, SMS_OUTBOUND_QUEUE
 
 if TYPE_CHECKING:

@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 
 from shared.errors import SettingsError
 from shared.geos import KNOWN_GEOS, geo_storage_setting
+from shared.loopback import is_loopback
 
 
 @dataclass(frozen=True)
@@ -201,7 +202,6 @@ DEFAULT_GRAPH_BASE_URL = "https://graph.microsoft.com/v1.0"
 DEFAULT_AUTHORITY_HOST = "https://login.microsoftonline.com"
 _GUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 MIN_KEY_BYTES = 32
-LOOPBACK_HOSTS: tuple[str, ...] = ("127.0.0.1", "localhost")
 DEFAULT_REPORTING_PERIOD_DAYS = 400
 DEFAULT_POISON_RETENTION_DAYS = 7
 
@@ -390,7 +390,7 @@ def _read_geos(env: Mapping[str, str]) -> tuple[str, ...]:
 def _read_public_base_url(env: Mapping[str, str]) -> str:
     url = _required(env, "PUBLIC_BASE_URL").rstrip("/")
     parts = urlsplit(url)
-    local = parts.scheme == "http" and parts.hostname in ("127.0.0.1", "localhost")
+    local = parts.scheme == "http" and is_loopback(parts.hostname)
     if not (parts.scheme == "https" or local) or not parts.hostname or parts.query or parts.fragment:
         raise SettingsError(
             f"Setting PUBLIC_BASE_URL must be an https:// URL without query (http only for localhost); got {url!r}."
@@ -405,7 +405,7 @@ def _read_loopback_http(env: Mapping[str, str], public_base_url: str) -> bool:
         raise SettingsError(f"Setting LOOPBACK_HTTP must be true or false; got {raw!r}.")
     if raw != "true":
         return False
-    if urlsplit(public_base_url).hostname not in LOOPBACK_HOSTS:
+    if not is_loopback(urlsplit(public_base_url).hostname):
         raise SettingsError("Setting LOOPBACK_HTTP=true is for local runs: PUBLIC_BASE_URL must be localhost.")
     return True
 
@@ -458,7 +458,7 @@ def _read_entra(env: Mapping[str, str]) -> EntraSettings | None:
             raise SettingsError(f"Setting {name} is missing; the Entra settings go together (README.md).")
     host = env.get("ENTRA_AUTHORITY_HOST", "").strip().rstrip("/") or DEFAULT_AUTHORITY_HOST
     parts = urlsplit(host)
-    local = parts.scheme == "http" and parts.hostname in ("127.0.0.1", "localhost")
+    local = parts.scheme == "http" and is_loopback(parts.hostname)
     if not (parts.scheme == "https" or local) or not parts.hostname or parts.path:
         raise SettingsError(f"Setting ENTRA_AUTHORITY_HOST must be an https:// host such as {DEFAULT_AUTHORITY_HOST}.")
     tenants = frozenset(t.strip().lower() for t in values["ENTRA_ALLOWED_TENANTS"].split(",") if t.strip())

@@ -21,7 +21,8 @@ from urllib.parse import quote, urlencode, urlsplit
 
 from shared.adapters.http_client import get_json, post_form, post_json
 from shared.errors import InvalidRequestError, SettingsError, UpstreamError
-from shared.settings import LOOPBACK_HOSTS, EpicSettings
+from shared.loopback import is_loopback
+from shared.settings import EpicSettings
 
 DISCOVERY_TTL_SECONDS = 300
 ASSERTION_LIFETIME_SECONDS = 240
@@ -124,7 +125,7 @@ class SmartClient:
         if not isinstance(url, str):
             return False
         parts = urlsplit(url)
-        local = self._loopback_http and parts.scheme == "http" and parts.hostname in LOOPBACK_HOSTS
+        local = self._loopback_http and parts.scheme == "http" and is_loopback(parts.hostname)
         return parts.scheme == "https" or local
 
     def authorize_url(

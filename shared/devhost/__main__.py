@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
 import logging
 import os
 import signal
@@ -24,6 +23,7 @@ from urllib.parse import urlsplit
 from shared.devhost.azurite import REPO_ROOT, Account, Azurite
 from shared.devhost.devkeys import ensure_development_keys
 from shared.errors import SettingsError
+from shared.local_settings import load_local_settings
 from shared.settings import SETTINGS, load_settings
 
 if TYPE_CHECKING:
@@ -115,17 +115,6 @@ def seed_world(world: LocalWorld, connector_url: str) -> None:
     verb = "Created" if seeded.created else "Found"
     print(f"{verb} the demo organisation {seeded.org_id}, endpoint {seeded.endpoint_id} (approved).", flush=True)
     print("Local world:\n  " + "\n  ".join(world.describe()), flush=True)
-
-
-def load_local_settings(path: Path) -> None:
-    """Put local.settings.json's Values into the environment without overriding what is set."""
-    if not path.exists():
-        print(f"No {path.name}: using the environment only (copy local.settings.sample.json to start).")
-        return
-    values = json.loads(path.read_text(encoding="utf-8")).get("Values", {})
-    for name, value in values.items():
-        os.environ.setdefault(name, str(value))
-    print(f"Settings: {path}")
 
 
 def azurite_for_settings(env: dict[str, str] | os._Environ[str]) -> Azurite:

@@ -14,7 +14,7 @@ from enum import StrEnum
 from urllib.parse import urlsplit, urlunsplit
 
 from shared.errors import InvalidRequestError
-from shared.settings import LOOPBACK_HOSTS
+from shared.loopback import is_loopback
 
 
 class Environment(StrEnum):
@@ -150,7 +150,7 @@ def normalise_fhir_base_url(url: str, *, loopback_http: bool = False) -> str:
     scheme = parts.scheme.lower()
     if not parts.hostname:
         raise InvalidRequestError("fhir_base_url has no host.")
-    local_http = scheme == "http" and loopback_http and parts.hostname.lower() in LOOPBACK_HOSTS
+    local_http = scheme == "http" and loopback_http and is_loopback(parts.hostname.lower())
     if scheme != "https" and not local_http:
         raise InvalidRequestError("fhir_base_url must use https://.")
     if parts.username or parts.password:

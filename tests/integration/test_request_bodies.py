@@ -98,6 +98,7 @@ def test_every_configuration_write_route_takes_a_body() -> None:
         "create_endpoint",
         "update_endpoint",
         "put_sms_settings",
+        "record_toll_free_verification",
         "put_sender_keys",
         "order_phone_number",
     }
