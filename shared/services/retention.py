@@ -117,7 +117,7 @@ def geo_endpoint_ids(config: ConfigStore, geo: str) -> list[str]:
     """The endpoints of every organisation of `geo`."""
     return [
         endpoint.value.id
-        for organisation in config.list_organisations()
+        for organisation in config.list_every_organisation()
         if organisation.value.geo == geo
         for endpoint in config.list_endpoints(organisation.value.id)
     ]
@@ -126,7 +126,7 @@ def geo_endpoint_ids(config: ConfigStore, geo: str) -> list[str]:
 def all_endpoint_ids(config: ConfigStore) -> list[str]:
     return [
         endpoint.value.id
-        for organisation in config.list_organisations()
+        for organisation in config.list_every_organisation()
         for endpoint in config.list_endpoints(organisation.value.id)
     ]
 

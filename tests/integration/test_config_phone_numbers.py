@@ -20,6 +20,7 @@ from shared.hostconfig import get_host_config
 from shared.services.phone_numbers import fulfil_phone_number_order
 from shared.settings import AcsConnection
 from tests.configapi import ConfigApi
+from tests.phone_support import MemoryProgress
 
 ORGS = "/api/config/organisations"
 
@@ -97,17 +98,6 @@ def test_a_sandbox_number_is_ordered_polled_and_usable_for_sms(api: ConfigApi, c
 def test_a_bad_country_is_refused(api: ConfigApi) -> None:
     org = consented_org(api)
     assert api.post(f"{ORGS}/{org}/phone-numbers", {"country_code": "NL"}).status == 400
-
-
-class MemoryProgress:
-    def __init__(self) -> None:
-        self.saved: dict[str, str] = {}
-
-    def get(self, step: str) -> str | None:
-        return self.saved.get(step)
-
-    def save(self, step: str, token: str) -> None:
-        self.saved[step] = token
 
 
 def provider_for(acs: AcsNumbersStandIn, **options: object) -> AcsPhoneNumberProvider:

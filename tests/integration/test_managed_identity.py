@@ -22,6 +22,7 @@ from shared.adapters.storage import StorageAccount
 from shared.domain.sms import OutboundSms
 from shared.errors import SettingsError, UpstreamError
 from shared.settings import Settings, load_settings
+from tests.phone_support import MemoryProgress
 
 APP_IDENTITY = "5f0c6d1e-8a47-4c11-9a3e-2b7d9e4f6a10"
 SMS = OutboundSms(job_id="job-mi", from_number="+18005550100", to_number="+12605551234", text="Your visit...")
@@ -78,7 +79,7 @@ def test_numbers_are_bought_as_the_user_assigned_identity(platform: tuple) -> No
     endpoint, service, settings = platform
     with pytest.raises(UpstreamError):
         AcsPhoneNumberProvider(settings.acs, polling_interval=0, connection_verify=service.ca_file).purchase_number(
-            "US"
+            "US", MemoryProgress()
         )
     assert _identities(endpoint, "https://communication.azure.com") == [APP_IDENTITY]
 

@@ -177,7 +177,7 @@ def test_a_message_that_can_never_be_applied_is_recorded_and_completed_not_retri
     call("process_hl7_message_eu", message)  # returns: nothing for the host to retry
 
     poisoned = account.queue(f"{HL7_INBOUND_QUEUE}-poison").client.peek_messages(max_messages=32)
-    assert any(json.loads(m.content)["endpoint"] == sender.endpoint.id for m in poisoned)
+    assert any(json.loads(m.content)["message"]["endpoint"] == sender.endpoint.id for m in poisoned)
     assert "appointment id in SCH-2/SCH-1 is too long" in caplog.text
     assert AppointmentStore(account).find(sender.endpoint.id, appointment_key("9" * 600)) == (None, None)
 
