@@ -190,9 +190,10 @@ def test_with_graph_and_acs_chosen_the_sdks_meet_their_stand_ins_and_delivery_re
             assert time.monotonic() < deadline, "no delivery report reached the connector"
             time.sleep(0.2)
         phone = requests.get(f"{world.phone.url}/", timeout=10).text
-        join = re.search(r'href="([^"]+/api/join/[^"]+)"', phone)
+        join = re.search(r'href="([^"#]+/api/join)#([^"]+)"', phone)
         assert join, "the SMS sent through ACS is on the phone page"
-        answer = requests.get(join.group(1), allow_redirects=False, timeout=10)
+        # What the join page's script does with the link's fragment: post it.
+        answer = requests.post(join.group(1), data={"token": join.group(2)}, allow_redirects=False, timeout=10)
         jobs = TableClient.from_connection_string(os.environ["GEO_US_STORAGE"], SMS_JOBS)
         recorded = [job["Delivery"] for job in jobs.query_entities("PartitionKey eq @p", parameters={"p": seeded})]
 
