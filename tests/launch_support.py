@@ -71,11 +71,18 @@ class Browser:
     session: requests.Session
 
     def get(self, url: str) -> requests.Response:
+        return self.session.get(self._local(url), allow_redirects=False, verify=self.ca_file, timeout=30)
+
+    def post(self, url: str, data: dict[str, str]) -> requests.Response:
+        """A form post (as a page's form sends it), not followed."""
+        return self.session.post(self._local(url), data=data, allow_redirects=False, verify=self.ca_file, timeout=30)
+
+    def _local(self, url: str) -> str:
         if url.startswith(PUBLIC_BASE_URL):
-            url = self.host.base_url + url[len(PUBLIC_BASE_URL) :]
-        elif url.startswith("/"):
-            url = self.host.base_url + url
-        return self.session.get(url, allow_redirects=False, verify=self.ca_file, timeout=30)
+            return self.host.base_url + url[len(PUBLIC_BASE_URL) :]
+        if url.startswith("/"):
+            return self.host.base_url + url
+        return url
 
     def follow(self, url: str, *, stop_at: str | None = None) -> tuple[requests.Response, list[str]]:
         """GET `url` and every redirect after it, up to the first answer that is not a redirect, or the first

@@ -185,7 +185,7 @@ def test_epic_samples_over_http_in_each_version(pipeline, config_env, version: s
     booked, moved = sent(outbox)
     assert "is booked for" in booked["text"]
     assert booked["to"] == mask_phone(str(expected.phone))
-    assert "/api/join/eu-" in moved["text"]
+    assert "/api/join#eu-" in moved["text"]
     wait_for(lambda: appointment_row(config_env, "EU", sender, expected.appointment_id)["Status"] == "discontinued")
     assert "Phone" not in appointment_row(config_env, "EU", sender, expected.appointment_id)
 

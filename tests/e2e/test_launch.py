@@ -522,10 +522,10 @@ def test_the_sms_link_and_the_provider_launch_of_one_appointment_share_one_meeti
         f"{launch.host.base_url}/api/hl7/{sender.endpoint.id}", data=body, headers=sender.headers(body), timeout=30
     )
     assert "MSA|AA" in ack.text
-    link = _wait_for_link(Path(launch.env["SMS_OUTBOX_PATH"]))
+    join_url, token = _wait_for_link(Path(launch.env["SMS_OUTBOX_PATH"]))
 
     _, provider_hops = launch.provider(visit, csn)
-    joined = launch.browser.get(link)
+    joined = launch.browser.post(join_url, data={"token": token})  # what the join page does with the fragment
 
     assert joined.status_code == 302
     assert joined.headers["Location"] == provider_hops[-1]
@@ -545,11 +545,12 @@ def test_epic_hears_that_the_patient_waits_in_the_lobby(launch: Launch) -> None:
     assert (status.conference_id, status.connection_status) == (csn, "3")  # waiting room
 
 
-def _wait_for_link(outbox: Path) -> str:
+def _wait_for_link(outbox: Path) -> tuple[str, str]:
+    """The join link of the first SMS sent: the join page's URL and the token of its fragment."""
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
-        if outbox.exists() and (found := re.search(r"https?://\S+/api/join/\S+", outbox.read_text())):
-            return found.group(0).rstrip('".,')
+        if outbox.exists() and (found := re.search(r"(https?://[^\s#]+/api/join)#([\w-]+)", outbox.read_text())):
+            return found.group(1), found.group(2)
         time.sleep(0.1)
     raise AssertionError("no SMS with a join link was sent")
 
