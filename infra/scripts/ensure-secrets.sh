@@ -9,8 +9,9 @@
 # recovered, not replaced. Only a real "not found" (Key Vault error code SecretNotFound / CertificateNotFound)
 # leads to a new key; any other error stops the script. Forbidden is retried for a while: a new role
 # assignment takes minutes to reach Key Vault.
-# The certificate follows graph-notification-key-policy.json beside this script (self-signed, RSA 2048, PEM,
-# renewed by Key Vault on the same key; README "Deploying into your Azure subscription").
+# The certificate follows graph-notification-key-policy.json beside this script: self-signed, RSA 2048, PEM,
+# renewed by Key Vault on the same key (README "Graph permissions"; policy fields:
+# learn.microsoft.com/azure/key-vault/certificates/about-certificates, learn.microsoft.com/cli/azure/keyvault/certificate).
 # Optional environment: SECRETS_RETRY_SECONDS (default 20), SECRETS_RETRY_TRIES (default 15).
 set -euo pipefail
 
