@@ -30,7 +30,8 @@ az account show --output none 2>/dev/null || die "not logged in to Azure: run 'a
 echo "subscription: $(az account show --query '[name, id]' --output tsv | paste -sd ' ')"
 az bicep version >/dev/null 2>&1 || az bicep install || die "could not install the Bicep CLI ('az bicep install')"
 
-# The deployer gets Key Vault Secrets Officer through the template, so the keys can be written below.
+# The deployer gets Key Vault Secrets Officer and Certificates Officer through the template, so the keys and the
+# Graph certificate can be written below.
 if [[ "$(az account show --query user.type --output tsv)" == "servicePrincipal" ]]; then
   deployer_type=ServicePrincipal
   deployer_id="$(az ad sp show --id "$(az account show --query user.name --output tsv)" --query id --output tsv)"
@@ -77,8 +78,9 @@ output() { az deployment group show --resource-group "$resource_group" --name te
 app_name="$(output FUNCTION_APP_NAME)"
 [[ -n "$app_name" ]] || die "deployment returned no function app name"
 
-step "Ensuring the context-token signing key and the opt-out hash key in Key Vault"
-"$scripts/ensure-secrets.sh" "$(output KEY_VAULT_NAME)" || die "the keys are not in place; the app cannot sign links or send SMS"
+step "Ensuring the context-token signing key, the opt-out hash key and the Graph certificate in Key Vault"
+"$scripts/ensure-secrets.sh" "$(output KEY_VAULT_NAME)" \
+  || die "the keys are not in place; the app cannot sign links, send SMS or follow Teams call events"
 
 step "Publishing the app to $app_name"
 # Core Tools packages the folder minus .funcignore (tests, local world, local data stay out).

@@ -25,7 +25,7 @@ param namePrefix string = 'tehr'
 ])
 param storageSku string = 'Standard_LRS'
 
-@description('Who deploys (azd passes AZURE_PRINCIPAL_ID; deploy.sh the signed-in user): gets Key Vault Secrets Officer so the deploy can create the keys. Empty: nobody.')
+@description('Who deploys (azd passes AZURE_PRINCIPAL_ID; deploy.sh the signed-in user): gets Key Vault Secrets Officer and Certificates Officer so the deploy can create the keys and the Graph certificate. Empty: nobody.')
 param deployerPrincipalId string = ''
 
 @allowed([
@@ -211,7 +211,7 @@ var connectorSettings = [
   // Graph is called as the app's user-assigned managed identity: no secret to rotate.
   { name: 'GRAPH_TENANT_ID', value: tenant().tenantId }
   { name: 'GRAPH_CLIENT_ID', value: appIdentity.properties.clientId }
-  // Both keys are created by infra/scripts/ensure-secrets.sh (azd postprovision hook, and deploy.sh).
+  // These three are created by infra/scripts/ensure-secrets.sh (azd postprovision hook, and deploy.sh).
   // Teams call events: Graph encrypts rich notifications for this key's certificate (a Key Vault certificate's PEM secret).
   { name: 'GRAPH_NOTIFICATION_KEY', value: '@Microsoft.KeyVault(SecretUri=${keyVault.outputs.graphNotificationKeySecretUri})' }
   { name: 'CONTEXT_TOKEN_SECRET', value: '@Microsoft.KeyVault(SecretUri=${keyVault.outputs.contextTokenSecretUri})' }

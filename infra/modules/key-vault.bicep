@@ -1,7 +1,8 @@
 // Key Vault in RBAC mode for the connector's keys: the private key it signs with towards Epic (the operator
 // uploads it as secret `epic-private-key`, see README.md, Deploying into your Azure subscription) and the two
-// random keys infra/scripts/ensure-secrets.sh creates. The app identity may read secrets, nothing more; the
-// deployer, when named, may write them (Key Vault Secrets Officer), so both deploy paths can create the keys.
+// random keys and the Graph notification certificate infra/scripts/ensure-secrets.sh creates. The app identity
+// may read secrets, nothing more; the deployer, when named, may write secrets and certificates (Key Vault Secrets
+// Officer and Key Vault Certificates Officer), so both deploy paths can create the keys.
 // Purge protection keeps a deleted vault's name for 90 days: after `azd down`, the next deployment recovers
 // the vault (createMode 'recover', chosen by infra/scripts/vault-create-mode.sh) instead of failing on its name.
 
@@ -30,6 +31,7 @@ param createMode string = 'default'
 param tags object = {}
 
 var keyVaultSecretsOfficer = 'b86a8fe4-44ce-4948-aee5-eccb2c155cd7'
+var keyVaultCertificatesOfficer = 'a4417e6f-fecd-4de8-b567-7b0420556985'
 var keyVaultSecretsUser = '4633458b-17de-408a-b874-0445c86b69e6'
 
 // A constant, not a parameter, so the documentation, the upload command and app settings agree.
@@ -37,7 +39,8 @@ var epicPrivateKeySecretName = 'epic-private-key'
 // The key that signs context tokens (device-test links); infra/scripts/ensure-secrets.sh creates it with random bytes.
 var contextTokenSecretName = 'context-token-secret'
 // The key and certificate Graph encrypts Teams call events for: a Key Vault certificate of this name (RSA 2048,
-// content type PEM), whose secret of the same name holds both; the operator creates it (README "Graph permissions").
+// content type PEM), whose secret of the same name holds both; infra/scripts/ensure-secrets.sh creates it and
+// Key Vault renews it on the same key (infra/scripts/graph-notification-key-policy.json).
 var graphNotificationKeyName = 'graph-notification-key'
 // The key of the SMS opt-out list's keyed hash; infra/scripts/ensure-secrets.sh creates it with random bytes. Never rotate it
 // without re-keying the list: a new key forgets every opt-out.
@@ -80,15 +83,15 @@ resource secretsUser 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
   }
 }
 
-resource deployerSecretsOfficer 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (!empty(deployerPrincipalId)) {
-  name: guid(vault.id, deployerPrincipalId, keyVaultSecretsOfficer)
+resource deployerRoles 'Microsoft.Authorization/roleAssignments@2022-04-01' = [for role in [keyVaultSecretsOfficer, keyVaultCertificatesOfficer]: if (!empty(deployerPrincipalId)) {
+  name: guid(vault.id, deployerPrincipalId, role)
   scope: vault
   properties: {
-    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', keyVaultSecretsOfficer)
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', role)
     principalId: deployerPrincipalId
     principalType: deployerPrincipalType
   }
-}
+}]
 
 output name string = vault.name
 output uri string = vault.properties.vaultUri

@@ -1,6 +1,7 @@
-"""The deploy scripts against an `az` stand-in: keys created once and never replaced, soft-deleted ones
-recovered, the vault recovered after `azd down`, the SMS subscription made only once the function is listed,
-and both deploy paths (infra/deploy.sh, the azd hooks in azure.yaml) running the same scripts."""
+"""The deploy scripts against an `az` stand-in: keys and the Graph certificate created once and never replaced,
+soft-deleted ones recovered, the vault recovered after `azd down`, the SMS subscription made only once the
+function is listed, and both deploy paths (infra/deploy.sh, the azd hooks in azure.yaml) running the same
+scripts."""
 
 from __future__ import annotations
 
@@ -12,76 +13,110 @@ from typing import Any
 
 import pytest
 import yaml
-from az_standin import install
+from az_standin import run_script
+from cryptography import x509
 from infra_paths import INFRA, REPO
+
+from shared.adapters.graph_notifications import load_notification_certificate
 
 SCRIPTS = INFRA / "scripts"
 KEYS = ("context-token-secret", "opt-out-hash-key")
-QUICK = {"SECRETS_RETRY_SECONDS": "0", "SUBSCRIBE_WAIT_SECONDS": "0"}
+CERTIFICATE = "graph-notification-key"
 
 
 def run(tmp_path: Path, script: str, args: list[str], state: dict[str, Any], **env: str) -> tuple[Any, dict]:
-    """Run `script` with the stand-in as `az`; return the completed process and the stand-in's final state."""
-    state_file = tmp_path / "az-state.json"
-    environment = {**install(tmp_path, state_file, state), **QUICK, **env}
-    completed = subprocess.run(
-        [str(SCRIPTS / script), *args], capture_output=True, text=True, env=environment, timeout=60, check=False
-    )
-    return completed, json.loads(state_file.read_text())
+    return run_script(tmp_path, SCRIPTS / script, args, state, **env)
 
 
 def writes(state: dict[str, Any]) -> list[str]:
-    return [call[call.index("--name") + 1] for call in state["calls"] if call[:3] == ["keyvault", "secret", "set"]]
+    """Every key the script wrote: secrets set and certificates created, in order."""
+    return [
+        call[call.index("--name") + 1]
+        for call in state["calls"]
+        if call[:3] in (["keyvault", "secret", "set"], ["keyvault", "certificate", "create"])
+    ]
 
 
 def test_missing_keys_are_created_with_32_random_bytes_or_more(tmp_path: Path) -> None:
-    completed, state = run(tmp_path, "ensure-secrets.sh", ["kv-1"], {"secrets": {}, "deleted": {}})
+    completed, state = run(tmp_path, "ensure-secrets.sh", ["kv-1"], {})
     assert completed.returncode == 0, completed.stderr
-    assert writes(state) == list(KEYS)
+    assert writes(state) == [*KEYS, CERTIFICATE]
     keys = [base64.b64decode(state["secrets"][name]) for name in KEYS]
     assert all(len(key) >= 32 for key in keys)
     assert keys[0] != keys[1]
-    assert not any(state["secrets"][name] in completed.stdout + completed.stderr for name in KEYS)
+    assert not any(state["secrets"][name] in completed.stdout + completed.stderr for name in [*KEYS, CERTIFICATE])
     assert not [call for call in state["calls"] if "--value" in call], "a key on the command line is visible to ps"
 
 
+def test_the_created_certificate_is_one_the_app_reads_and_key_vault_renews(tmp_path: Path) -> None:
+    """Its secret is what GRAPH_NOTIFICATION_KEY resolves to: PEM with the private key (a PKCS#12 or
+    non-exportable policy would leave the app without a key), RSA 2048, renewed on the same key."""
+    completed, state = run(tmp_path, "ensure-secrets.sh", ["kv-1"], {})
+    assert completed.returncode == 0, completed.stderr
+    loaded = load_notification_certificate(state["secrets"][CERTIFICATE], "GRAPH_NOTIFICATION_KEY")
+    assert loaded.private_key.key_size == 2048
+    certificate = x509.load_der_x509_certificate(base64.b64decode(loaded.certificate_b64))
+    assert certificate.subject == certificate.issuer
+    assert certificate.subject.rfc4514_string() == "CN=Teams EHR connector Graph notifications"
+    assert 360 <= (certificate.not_valid_after_utc - certificate.not_valid_before_utc).days <= 370
+    policy = state["certificates"][CERTIFICATE]["policy"]
+    assert policy["key_properties"]["reuse_key"] is True
+    renewal = policy["lifetime_actions"][0]
+    assert renewal["action"]["action_type"] == "AutoRenew"
+    assert 0 < renewal["trigger"]["days_before_expiry"] < 365
+
+
 def test_existing_keys_are_never_replaced(tmp_path: Path) -> None:
-    existing = {"context-token-secret": "old-1", "opt-out-hash-key": "old-2"}
-    completed, state = run(tmp_path, "ensure-secrets.sh", ["kv-1"], {"secrets": dict(existing), "deleted": {}})
+    existing = {"context-token-secret": "old-1", "opt-out-hash-key": "old-2", CERTIFICATE: "old-pem"}
+    certificates = {CERTIFICATE: {"policy": {"issuer_parameters": {"name": "Self"}}}}
+    state = {"secrets": dict(existing), "certificates": certificates}
+    completed, state = run(tmp_path, "ensure-secrets.sh", ["kv-1"], state)
     assert completed.returncode == 0, completed.stderr
     assert state["secrets"] == existing
+    assert state["certificates"] == certificates
     assert writes(state) == []
 
 
 def test_a_soft_deleted_key_is_recovered_not_replaced(tmp_path: Path) -> None:
-    state = {"secrets": {"context-token-secret": "c"}, "deleted": {"opt-out-hash-key": "the-opt-out-key"}}
+    state = {
+        "secrets": {"context-token-secret": "c"},
+        "deleted": {"opt-out-hash-key": "the-opt-out-key"},
+        "deleted_certificates": {CERTIFICATE: {"policy": {"issuer_parameters": {"name": "Self"}}, "secret": "pem"}},
+    }
     completed, state = run(tmp_path, "ensure-secrets.sh", ["kv-1"], state)
     assert completed.returncode == 0, completed.stderr
     assert state["secrets"]["opt-out-hash-key"] == "the-opt-out-key"
+    assert state["secrets"][CERTIFICATE] == "pem"
+    assert state["deleted_certificates"] == {}
     assert writes(state) == []
 
 
-def test_an_error_that_is_not_not_found_stops_without_writing(tmp_path: Path) -> None:
+@pytest.mark.parametrize("kind", ["secret", "certificate"])
+def test_an_error_that_is_not_not_found_stops_without_writing(tmp_path: Path, kind: str) -> None:
     """The old `show ... 2>/dev/null || set` overwrote opt-out-hash-key on any error, forgetting every opt-out."""
-    state = {"secrets": {"opt-out-hash-key": "k"}, "deleted": {}, "broken": True}
+    state = {"secrets": {"context-token-secret": "c", "opt-out-hash-key": "k"}, "broken": [kind]}
     completed, state = run(tmp_path, "ensure-secrets.sh", ["kv-1"], state)
     assert completed.returncode != 0
     assert "left alone" in completed.stderr
     assert writes(state) == []
 
 
-def test_forbidden_while_the_role_propagates_is_retried(tmp_path: Path) -> None:
-    completed, state = run(tmp_path, "ensure-secrets.sh", ["kv-1"], {"secrets": {}, "deleted": {}, "forbidden": 3})
+def test_forbidden_while_the_roles_propagate_is_retried(tmp_path: Path) -> None:
+    completed, state = run(tmp_path, "ensure-secrets.sh", ["kv-1"], {"forbidden": {"secret": 3, "certificate": 3}})
     assert completed.returncode == 0, completed.stderr
-    assert writes(state) == list(KEYS)
+    assert writes(state) == [*KEYS, CERTIFICATE]
 
 
-def test_forbidden_for_good_names_the_role_to_grant(tmp_path: Path) -> None:
-    state = {"secrets": {}, "deleted": {}, "forbidden": 100}
+@pytest.mark.parametrize(
+    ("kind", "role", "written"),
+    [("secret", "Key Vault Secrets Officer", []), ("certificate", "Key Vault Certificates Officer", list(KEYS))],
+)
+def test_forbidden_for_good_names_the_role_to_grant(tmp_path: Path, kind: str, role: str, written: list) -> None:
+    state = {"forbidden": {kind: 100}}
     completed, state = run(tmp_path, "ensure-secrets.sh", ["kv-1"], state, SECRETS_RETRY_TRIES="2")
     assert completed.returncode != 0
-    assert "Key Vault Secrets Officer" in completed.stderr
-    assert writes(state) == []
+    assert f"you need '{role}'" in completed.stderr
+    assert writes(state) == written
 
 
 @pytest.mark.parametrize(
