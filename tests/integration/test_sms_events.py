@@ -33,7 +33,8 @@ from tests.appcalls import call
 from tests.hl7_support import Sender, seed_sender
 
 NOW = datetime.now(UTC).replace(microsecond=0)
-"""ACS (the stand-in) judges repeatability against its own clock: the tests' time is the real one."""
+"""The tests' time, and ACS's (the stand-in judges repeatability against its clock, set to this: the suite may
+run longer than the 5-minute window after this module was imported)."""
 GEO = "EU"
 
 
@@ -140,7 +141,7 @@ def writeback_events(clinic: Sender) -> list[EhrEvent]:
 def test_the_tag_routes_to_the_job_and_names_no_patient(clinic: Sender) -> None:
     patient = random_number("+1617555")
     job = make_job(clinic, patient)
-    with AcsSmsStandIn([accepted()]) as acs:
+    with AcsSmsStandIn([accepted()], clock=lambda: NOW) as acs:
         assert send(job, acs) is JobStatus.SENT
         tag = tag_sent(acs)
     assert tag == f"v1|{GEO}|{clinic.endpoint.id}|{job.job_id}"
@@ -150,7 +151,7 @@ def test_the_tag_routes_to_the_job_and_names_no_patient(clinic: Sender) -> None:
 
 def test_a_delivered_report_marks_the_job_and_its_report_row(clinic: Sender) -> None:
     job = make_job(clinic, random_number("+1617555"))
-    with AcsSmsStandIn([accepted()]) as acs:
+    with AcsSmsStandIn([accepted()], clock=lambda: NOW) as acs:
         send(job, acs)
         call("receive_sms_delivery_report", delivery_report(tag_sent(acs), "Delivered", "No error.", NOW))
     assert job_row(job)["Delivery"] == "delivered"
@@ -162,7 +163,7 @@ def test_a_delivered_report_marks_the_job_and_its_report_row(clinic: Sender) -> 
 
 def test_an_undelivered_reminder_is_queued_for_the_ehr_once_despite_duplicates(clinic: Sender) -> None:
     job = make_job(clinic, random_number("+1617555"))
-    with AcsSmsStandIn([accepted()]) as acs:
+    with AcsSmsStandIn([accepted()], clock=lambda: NOW) as acs:
         send(job, acs)
         report = delivery_report(tag_sent(acs), "Failed", "Recipient opted out of messages from this sender", NOW)
     call("receive_sms_delivery_report", report)
@@ -179,7 +180,7 @@ def test_an_undelivered_reminder_is_queued_for_the_ehr_once_despite_duplicates(c
 def test_an_endpoint_without_write_back_gets_no_ehr_event(app_env: dict[str, str]) -> None:
     quiet = seed_sender(GEO, sms=SmsSettings(True, True, (1440, 60), random_number("+1800555")))
     job = make_job(quiet, random_number("+1617555"))
-    with AcsSmsStandIn([accepted()]) as acs:
+    with AcsSmsStandIn([accepted()], clock=lambda: NOW) as acs:
         send(job, acs)
         report = delivery_report(tag_sent(acs), "Failed", "Destination unreachable", NOW)
     call("receive_sms_delivery_report", report)
@@ -189,7 +190,7 @@ def test_an_endpoint_without_write_back_gets_no_ehr_event(app_env: dict[str, str
 
 def test_an_older_report_arriving_late_does_not_overwrite_a_newer_one(clinic: Sender) -> None:
     job = make_job(clinic, random_number("+1617555"))
-    with AcsSmsStandIn([accepted()]) as acs:
+    with AcsSmsStandIn([accepted()], clock=lambda: NOW) as acs:
         send(job, acs)
         tag = tag_sent(acs)
     call("receive_sms_delivery_report", delivery_report(tag, "Delivered", "No error.", NOW + timedelta(minutes=2)))
@@ -216,18 +217,18 @@ def test_a_report_with_a_foreign_tag_is_dropped_without_error(clinic: Sender, ta
 def test_stop_prevents_further_sms_from_that_number_and_start_allows_them_again(clinic: Sender) -> None:
     patient = random_number("+1617555")
     call("receive_sms_delivery_report", inbound(clinic, patient, " Stop. ", NOW))
-    with AcsSmsStandIn([accepted()]) as acs:
+    with AcsSmsStandIn([accepted()], clock=lambda: NOW) as acs:
         assert send(make_job(clinic, patient), acs) is JobStatus.FAILED
         assert acs.requests == []
     blocked = make_job(clinic, patient)
-    with AcsSmsStandIn([accepted()]) as acs:
+    with AcsSmsStandIn([accepted()], clock=lambda: NOW) as acs:
         send(blocked, acs)
     assert job_row(blocked)["Reason"] == OPTED_OUT_REASON
     other_patient = random_number("+1617555")
-    with AcsSmsStandIn([accepted()]) as acs:
+    with AcsSmsStandIn([accepted()], clock=lambda: NOW) as acs:
         assert send(make_job(clinic, other_patient), acs) is JobStatus.SENT
     call("receive_sms_delivery_report", inbound(clinic, patient, "START", NOW + timedelta(minutes=1)))
-    with AcsSmsStandIn([accepted()]) as acs:
+    with AcsSmsStandIn([accepted()], clock=lambda: NOW) as acs:
         assert send(make_job(clinic, patient), acs) is JobStatus.SENT
 
 
@@ -277,7 +278,7 @@ def test_a_stop_written_without_plus_and_in_pascal_case_still_opts_the_patient_o
     }
     call("receive_sms_delivery_report", event("Microsoft.Communication.SMSReceived", data))
     assert bootstrap.get_opt_outs(GEO).is_opted_out(ours, patient)
-    with AcsSmsStandIn([accepted()]) as acs:
+    with AcsSmsStandIn([accepted()], clock=lambda: NOW) as acs:
         assert send(make_job(clinic, patient), acs) is JobStatus.FAILED
         assert acs.requests == []
 

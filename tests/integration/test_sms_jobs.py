@@ -31,7 +31,8 @@ from shared.services.sms_jobs import send_sms_job
 from shared.settings import AcsConnection, load_settings
 
 NOW = datetime.now(UTC).replace(microsecond=0)
-"""ACS (the stand-in) judges repeatability against its own clock: the tests' time is the real one."""
+"""The tests' time, and ACS's (the stand-in judges repeatability against its clock, set to this: the suite may
+run longer than the 5-minute window after this module was imported)."""
 OPT_OUT_KEY = b"opt-out key for the SMS job tests!"
 THROTTLED = Response.json({"error": {"code": "TooManyRequests"}}, 429, {"Retry-After": "37"})
 
@@ -101,7 +102,7 @@ def deliver_report(account, acs: AcsSmsStandIn, sent: SentSms) -> None:
 
 def test_a_job_is_sent_once_however_often_it_is_delivered(account) -> None:
     the_job = job()
-    with AcsSmsStandIn([accepted("msg-1")]) as acs:
+    with AcsSmsStandIn([accepted("msg-1")], clock=lambda: NOW) as acs:
         assert run(account, acs, the_job) is JobStatus.SENT
         assert run(account, acs, the_job) is None
         assert len(acs.requests) == 1
@@ -111,7 +112,7 @@ def test_a_job_is_sent_once_however_often_it_is_delivered(account) -> None:
 
 def test_the_repeatability_pair_is_stored_before_the_first_try_and_sent_with_it(account) -> None:
     the_job = job()
-    with AcsSmsStandIn() as acs:
+    with AcsSmsStandIn(clock=lambda: NOW) as acs:
         assert run(account, acs, the_job) is JobStatus.SENT
         [recipient] = acs.bodies()[0]["smsRecipients"]
     row = row_of(account, the_job)
@@ -121,7 +122,7 @@ def test_the_repeatability_pair_is_stored_before_the_first_try_and_sent_with_it(
 
 def test_a_crash_after_acs_sent_is_repeated_inside_the_window_and_acs_sends_once(account) -> None:
     the_job = job()
-    with AcsSmsStandIn() as acs:
+    with AcsSmsStandIn(clock=lambda: NOW) as acs:
         crash_mid_send(account, acs, the_job, reached_acs=True)
         assert run(account, acs, the_job, now=NOW + timedelta(minutes=2)) is JobStatus.SENT
         [sent] = acs.sent
@@ -132,7 +133,7 @@ def test_a_crash_after_acs_sent_is_repeated_inside_the_window_and_acs_sends_once
 
 def test_a_crash_before_acs_got_it_is_sent_once_by_the_redelivery(account) -> None:
     the_job = job()
-    with AcsSmsStandIn() as acs:
+    with AcsSmsStandIn(clock=lambda: NOW) as acs:
         crash_mid_send(account, acs, the_job, reached_acs=False)
         assert run(account, acs, the_job, now=NOW + timedelta(minutes=1)) is JobStatus.SENT
         assert len(acs.sent) == 1
@@ -141,7 +142,7 @@ def test_a_crash_before_acs_got_it_is_sent_once_by_the_redelivery(account) -> No
 def test_a_timeout_after_acs_sent_is_retried_with_the_same_pair_and_not_sent_twice(account, storage_env) -> None:
     the_job = job()
     queue = account.queue(f"sms-{uuid.uuid4().hex[:8]}")
-    with AcsSmsStandIn(delay_seconds=1.5) as acs:
+    with AcsSmsStandIn(delay_seconds=1.5, clock=lambda: NOW) as acs:
         assert run(account, acs, the_job, queue=queue, read_timeout=0.3) is JobStatus.RETRY
         assert row_of(account, the_job)["MayHaveSent"] is True
         assert queued(storage_env, queue) == 1
@@ -244,7 +245,7 @@ def test_throttling_requeues_the_job_after_its_retry_after_then_it_is_sent(accou
     the_job = job()
     queue = account.queue(f"sms-{uuid.uuid4().hex[:8]}")
     log = JobLog(account)
-    with AcsSmsStandIn([THROTTLED, accepted("msg-2")]) as acs:
+    with AcsSmsStandIn([THROTTLED, accepted("msg-2")], clock=lambda: NOW) as acs:
         assert (
             send_sms_job(
                 the_job,
@@ -278,7 +279,7 @@ def test_throttling_requeues_the_job_after_its_retry_after_then_it_is_sent(accou
 
 def test_a_refused_recipient_is_recorded_and_not_retried(account) -> None:
     the_job = job()
-    with AcsSmsStandIn([recipient_failed(400, "Invalid phone number")]) as acs:
+    with AcsSmsStandIn([recipient_failed(400, "Invalid phone number")], clock=lambda: NOW) as acs:
         assert run(account, acs, the_job) is JobStatus.FAILED
         assert run(account, acs, the_job) is None
     row = JobLog(account).get(the_job.endpoint_id, the_job.job_id).entity
@@ -288,7 +289,7 @@ def test_a_refused_recipient_is_recorded_and_not_retried(account) -> None:
 
 def test_the_last_attempt_gives_up(account) -> None:
     the_job = job(attempt=MAX_ATTEMPTS)
-    with AcsSmsStandIn([THROTTLED]) as acs:
+    with AcsSmsStandIn([THROTTLED], clock=lambda: NOW) as acs:
         assert run(account, acs, the_job) is JobStatus.FAILED
 
 
