@@ -18,6 +18,7 @@ import pytest
 import requests
 from azure.storage.queue import QueueClient
 
+from shared.adapters.storage import StorageAccount
 from shared.devhost.azurite import free_port
 from shared.devhost.host import DevHost
 from shared.hostconfig import get_host_config
@@ -141,12 +142,14 @@ def _free(port: int) -> bool:
 
 
 def test_the_cli_with_the_local_world_seeds_once_and_prints_each_service(
-    storage_env: dict[str, str], tmp_path: Path
+    storage_env: dict[str, str], spare_account: StorageAccount, tmp_path: Path
 ) -> None:
     port = free_port()
     env = {
         **os.environ,
         **storage_env,
+        # A control account of its own: other tests seed the demo organisation into the session's.
+        "CONTROL_STORAGE": spare_account.connection.connection_string,
         "PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",
         "SMS_OUTBOX_PATH": str(tmp_path / "sms.jsonl"),
         "EPIC_PRIVATE_KEY": str(tmp_path / "devkeys" / "epic-private-key.pem"),
