@@ -9,6 +9,7 @@ import time
 import jwt
 
 from shared.adapters.http_client import get_json
+from shared.log_safety import loggable
 
 logger = logging.getLogger(__name__)
 
@@ -26,7 +27,7 @@ def fetch_jwks(url: str, *, what: str, key_types: tuple[str, ...] = ("RSA", "EC"
             try:
                 keys[str(entry["kid"])] = jwt.PyJWK(entry)
             except jwt.PyJWTError:
-                logger.warning("Skipping an unusable key %s in %s", entry.get("kid"), what)
+                logger.warning("Skipping an unusable key %s in %s", loggable(entry.get("kid")), what)
     return keys
 
 

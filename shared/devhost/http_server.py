@@ -13,6 +13,7 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 import azure.functions as func
 
 from shared.devhost.functions import Function
+from shared.log_safety import loggable
 
 logger = logging.getLogger(__name__)
 
@@ -164,6 +165,6 @@ def _handler_for(host: HttpHost) -> type[BaseHTTPRequestHandler]:
 
         def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - stdlib signature
             status = args[1] if len(args) > 1 else ""
-            logger.info("%s %s -> %s", self.command, host.loggable(self.command, self.path), status)
+            logger.info("%s %s -> %s", loggable(self.command), host.loggable(self.command, self.path), status)
 
     return Handler

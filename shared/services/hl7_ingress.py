@@ -27,6 +27,7 @@ from shared.errors import (
     NotFoundError,
     UpstreamError,
 )
+from shared.log_safety import loggable
 from shared.queue_names import HL7_INBOUND_QUEUE
 
 logger = logging.getLogger(__name__)
@@ -89,10 +90,10 @@ def ingest_hl7(
             )
         _store(account, endpoint, body, header, now)
     except _Refused as refusal:
-        logger.info("HL7 for endpoint %s refused (%d): %s", endpoint_id, refusal.status, refusal.reason)
+        logger.info("HL7 for endpoint %s refused (%d): %s", loggable(endpoint_id), refusal.status, refusal.reason)
         ack = build_ack(header, refusal.ack_code, now=now, reason=refusal.reason, error_code=refusal.error_code)
         return IngressReply(refusal.status, ack)
-    logger.info("HL7 %s for endpoint %s queued", header.control_id, endpoint_id)
+    logger.info("HL7 %s for endpoint %s queued", loggable(header.control_id), endpoint_id)
     return IngressReply(200, build_ack(header, "AA", now=now))
 
 
@@ -167,7 +168,9 @@ def _store(account: StorageAccount, endpoint: Endpoint, body: bytes, header: Mes
             account.container(OVERFLOW_CONTAINER).upload(name, text.encode("utf-8"))
             account.queue(HL7_INBOUND_QUEUE).send({**payload, "blob": name})
     except ConnectorError as error:
-        logger.warning("HL7 %s for endpoint %s could not be stored: %s", header.control_id, endpoint.id, error.message)
+        logger.warning(
+            "HL7 %s for endpoint %s could not be stored: %s", loggable(header.control_id), endpoint.id, error.message
+        )
         raise _Refused(
             503,
             "The message could not be stored; send it again.",

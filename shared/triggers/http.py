@@ -27,6 +27,7 @@ from shared.errors import (
     SettingsError,
     UpstreamError,
 )
+from shared.log_safety import loggable
 
 logger = logging.getLogger(__name__)
 
@@ -100,8 +101,8 @@ def api_errors(handler: HttpHandler) -> HttpHandler:
 
 
 def _path(req: func.HttpRequest) -> str:
-    """The request path without its query string, which may carry tokens."""
-    return req.url.split("?", 1)[0]
+    """The request path without its query string, which may carry tokens; sanitised, since a caller chose it."""
+    return loggable(req.url.split("?", 1)[0], limit=200)
 
 
 MAX_JSON_BODY = 64 * 1024
