@@ -9,11 +9,12 @@ import azure.functions as func
 from shared import bootstrap
 from shared.errors import JoinLinkInvalidError
 from shared.lazy import lazy_import
+from shared.triggers.http import HttpBlueprint
 from shared.triggers.pages import invalid_link_page, person_errors, redirect
 
 join = lazy_import("shared.services.join")
 
-bp = func.Blueprint()
+bp = HttpBlueprint()
 
 
 @bp.route(route="join/{token}", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)

@@ -9,14 +9,11 @@ from __future__ import annotations
 
 import logging
 import unicodedata
-from collections.abc import Iterator
 
 import pytest
 import requests
 
-import function_app
 from localworld.entra import EntraStandIn
-from localworld.epic import EpicStandIn
 from shared.devhost.host import DevHost
 from shared.log_safety import loggable
 from tests.routes import app_routes
@@ -24,14 +21,6 @@ from tests.routes import app_routes
 FORGED_LINE = "x\r\n2026-12-01 00:00:00,000 ERROR shared.security: FORGED \x1b[2J\x1b[31m\u2028"
 HEADER_VALUE = "x \x1b[2J\x1b[31m FORGED"  # CR/LF cannot travel in a header; an ANSI escape can
 HL7_BODY = b"MSH|^~\\&|A|B|C|D|20261201||SIU^S12|x\n2026 ERROR FORGED\x1b[31m|P|2.5\r"
-
-
-@pytest.fixture
-def app_host(epic: EpicStandIn) -> Iterator[DevHost]:
-    host = DevHost(function_app.app, port=0, timers=False)
-    host.start()
-    yield host
-    host.stop()
 
 
 def _unprintable(text: str) -> list[str]:
