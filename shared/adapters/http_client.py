@@ -21,10 +21,12 @@ TIMEOUT_SECONDS = (5, 15)
 MAX_DOCUMENT_BYTES = 1024 * 1024
 
 
-def get_json(url: str, *, what: str, bearer: str | None = None) -> dict[str, Any]:
-    """GET a JSON object, with `bearer` as access token if given. Raises UpstreamError (naming `what` and
-    the host only) on any failure."""
-    return _call("GET", url, what=what, accept_client_errors=False, bearer=bearer)[1]
+def get_json(
+    url: str, *, what: str, bearer: str | None = None, timeout: tuple[float, float] = TIMEOUT_SECONDS
+) -> dict[str, Any]:
+    """GET a JSON object, with `bearer` as access token if given, within `timeout` (connect, read). Raises
+    UpstreamError (naming `what` and the host only) on any failure."""
+    return _call("GET", url, what=what, accept_client_errors=False, bearer=bearer, timeout=timeout)[1]
 
 
 def post_form(url: str, form: dict[str, str], *, what: str) -> tuple[int, dict[str, Any]]:
@@ -61,6 +63,7 @@ def _call(
     json: dict[str, Any] | None = None,
     bearer: str | None = None,
     extra: dict[str, str] | None = None,
+    timeout: tuple[float, float] = TIMEOUT_SECONDS,
 ) -> tuple[int, dict[str, Any]]:
     import requests
 
@@ -69,7 +72,7 @@ def _call(
     if bearer:
         headers["Authorization"] = f"Bearer {bearer}"
     try:
-        response = _session().request(method, url, data=data, json=json, timeout=TIMEOUT_SECONDS, headers=headers)
+        response = _session().request(method, url, data=data, json=json, timeout=timeout, headers=headers)
     except requests.Timeout as exc:
         raise UpstreamError(f"{what} at {host} did not answer in time.", retryable=True) from exc
     except requests.RequestException as exc:
