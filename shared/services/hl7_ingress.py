@@ -3,6 +3,9 @@
 `MSA|AA` is only ever sent after the message is durably queued; every refusal is an ACK with `AR` (or
 `AE` when we failed) and a plain reason, paired with its HTTP status. A message too large for a queue
 message waits in the geography's blob container and the queue carries its name.
+
+Strangers learn nothing of an endpoint's state: the sender is authenticated before the endpoint's status
+is looked at, and an environment without a usable key refuses like a wrong signature (the log says why).
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ logger = logging.getLogger(__name__)
 MAX_BODY_BYTES = 1024 * 1024
 OVERFLOW_CONTAINER = "hl7-overflow"
 SENDER_TOKENS_TABLE = "sendertokens"
+NO_USABLE_KEY = "The token is not signed with a key this endpoint accepts."
 
 
 class Directory(Protocol):
@@ -81,9 +85,13 @@ def ingest_hl7(
     try:
         if len(body) > MAX_BODY_BYTES:
             raise _Refused(413, "The message is larger than 1 MiB.", Hl7ErrorCode.APPLICATION_INTERNAL_ERROR)
-        endpoint = _approved_endpoint(directory, endpoint_id)
+        endpoint = _endpoint(directory, endpoint_id)
         account = account_for_geo(endpoint.geo)
         _authenticate(endpoint, body, authorization, audience, directory, keys, account, now)
+        if endpoint.status is not EndpointStatus.APPROVED:
+            raise _Refused(
+                409, f"The endpoint is not approved (status {endpoint.status}).", Hl7ErrorCode.APPLICATION_RECORD_LOCKED
+            )
         if header is None:
             raise _Refused(
                 400, "The body is not an HL7 v2 message (no readable MSH segment).", Hl7ErrorCode.SEGMENT_SEQUENCE_ERROR
@@ -97,18 +105,13 @@ def ingest_hl7(
     return IngressReply(200, build_ack(header, "AA", now=now))
 
 
-def _approved_endpoint(directory: Directory, endpoint_id: str) -> Endpoint:
+def _endpoint(directory: Directory, endpoint_id: str) -> Endpoint:
     try:
-        endpoint = directory.get_endpoint(endpoint_id)
+        return directory.get_endpoint(endpoint_id)
     except NotFoundError:
         raise _Refused(404, "Unknown endpoint.", Hl7ErrorCode.UNKNOWN_KEY_IDENTIFIER) from None
     except UpstreamError as error:
         raise _unavailable(error) from error
-    if endpoint.status is not EndpointStatus.APPROVED:
-        raise _Refused(
-            409, f"The endpoint is not approved (status {endpoint.status}).", Hl7ErrorCode.APPLICATION_RECORD_LOCKED
-        )
-    return endpoint
 
 
 def _authenticate(
@@ -132,14 +135,10 @@ def _authenticate(
         _use_once(account, endpoint.id, verified.jti, verified.expires)
     except NotAuthorisedError as error:
         raise _Refused(401, error.message, Hl7ErrorCode.APPLICATION_INTERNAL_ERROR) from error
-    except NotFoundError:
-        raise _Refused(
-            409,
-            f"No certificate or JWKS URL is configured for the {endpoint.environment} environment.",
-            Hl7ErrorCode.APPLICATION_RECORD_LOCKED,
-        ) from None
-    except ConflictError as error:
-        raise _Refused(409, error.message, Hl7ErrorCode.APPLICATION_RECORD_LOCKED) from error
+    except (NotFoundError, ConflictError) as error:
+        # No certificate, or only an expired one: the caller cannot be authenticated, and is not told why.
+        logger.info("HL7 for endpoint %s: no usable sender key (%s)", endpoint.id, error.message)
+        raise _Refused(401, NO_USABLE_KEY, Hl7ErrorCode.APPLICATION_INTERNAL_ERROR) from None
     except UpstreamError as error:
         raise _unavailable(error) from error
 
