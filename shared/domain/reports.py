@@ -55,7 +55,7 @@ def parse_page_size(text: str | None) -> int:
     """`limit` (1 to MAX_PAGE_SIZE, default DEFAULT_PAGE_SIZE). Raises InvalidRequestError."""
     if not text:
         return DEFAULT_PAGE_SIZE
-    if not text.isdigit() or not 1 <= int(text) <= MAX_PAGE_SIZE:
+    if not (text.isascii() and text.isdigit()) or not 1 <= int(text) <= MAX_PAGE_SIZE:
         raise InvalidRequestError(f"Query parameter limit must be a whole number from 1 to {MAX_PAGE_SIZE}.")
     return int(text)
 

@@ -65,7 +65,7 @@ def upload_device_test_sample(req: func.HttpRequest) -> func.HttpResponse:
 def download_device_test_sample(req: func.HttpRequest) -> func.HttpResponse:
     _verify(req)
     raw = req.params.get("bytes", "0")
-    if not raw.isdigit() or int(raw) > MAX_SAMPLE_BYTES:
+    if not (raw.isascii() and raw.isdigit()) or int(raw) > MAX_SAMPLE_BYTES:
         raise InvalidRequestError(f"bytes must be a whole number from 0 to {MAX_SAMPLE_BYTES}.")
     # Random bytes: a compressing proxy must not make the link look faster than it is.
     return func.HttpResponse(
@@ -78,7 +78,7 @@ def download_device_test_sample(req: func.HttpRequest) -> func.HttpResponse:
 def post_device_test_result(req: func.HttpRequest) -> func.HttpResponse:
     try:
         document = json.loads(req.get_body() or b"null")
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:  # RecursionError: nested too deep to parse
         raise InvalidRequestError("The result must be JSON.") from exc
     storage = bootstrap.get_storage()
     result_id, result = device_test.record_device_test(

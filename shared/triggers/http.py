@@ -166,7 +166,7 @@ def read_json_object(req: func.HttpRequest, max_bytes: int = MAX_JSON_BODY) -> d
         raise InvalidRequestError(f"The request body exceeds {max_bytes // 1024} KiB.")
     try:
         document = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):  # RecursionError: nested too deep to parse
         raise InvalidRequestError("The request body must be a JSON object.") from None
     if not isinstance(document, dict):
         raise InvalidRequestError("The request body must be a JSON object.")
