@@ -1,11 +1,12 @@
 # Two commands on a fresh machine (Python 3.11 and Node.js 20+):
 #   make run    start Azurite and the connector on http://127.0.0.1:7071
 #   make test   run the whole test suite (Azurite is started by the tests)
+#   make fuzz   the fuzz suite with many examples (FUZZ_EXAMPLES=200), printing requests per route
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: run test lint bench setup
+.PHONY: run test fuzz lint bench setup
 
 setup: $(VENV)/.installed node_modules/.installed
 
@@ -27,6 +28,9 @@ run: setup local.settings.json
 
 test: setup
 	$(PY) -m pytest
+
+fuzz: setup
+	FUZZ_EXAMPLES=$(or $(FUZZ_EXAMPLES),200) $(PY) -m pytest tests/fuzz tests/e2e/test_config_schemathesis.py -q -p no:cacheprovider
 
 lint: setup
 	$(VENV)/bin/ruff check .

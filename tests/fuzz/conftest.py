@@ -8,7 +8,7 @@ from collections import Counter, defaultdict
 
 import pytest
 
-FUZZ_EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "12"))
+FUZZ_EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES") or 10)
 """Examples per route and per queue function: small in CI (about a minute on 2 cores), large in `make fuzz`."""
 
 SENT: Counter[str] = Counter()
