@@ -1,12 +1,13 @@
 # Two commands on a fresh machine (Python 3.11 and Node.js 20+):
 #   make run    start Azurite, the connector on http://127.0.0.1:7071 and the local world (7072-7076)
 #   make test   run the whole test suite (Azurite is started by the tests)
+#   make fuzz   the fuzz suite with many examples (FUZZ_EXAMPLES=200), printing requests per route
 PYTHON ?= python3
 VENV := .venv
 WORLD_PORT ?= 7072
 PY := $(VENV)/bin/python
 
-.PHONY: run test lint bench setup
+.PHONY: run test fuzz lint bench setup
 
 setup: $(VENV)/.installed node_modules/.installed
 
@@ -28,6 +29,9 @@ run: setup local.settings.json
 
 test: setup
 	$(PY) -m pytest
+
+fuzz: setup
+	FUZZ_EXAMPLES=$(or $(FUZZ_EXAMPLES),200) $(PY) -m pytest tests/fuzz tests/e2e/test_config_schemathesis.py -q -p no:cacheprovider
 
 lint: setup
 	$(VENV)/bin/ruff check .

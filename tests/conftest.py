@@ -10,12 +10,14 @@ from pathlib import Path
 
 import pytest
 
+import function_app
 from localworld.entra import EntraStandIn
 from localworld.epic import CLIENT_ID as EPIC_CLIENT_ID
 from localworld.epic import EpicStandIn
 from shared import bootstrap
 from shared.adapters.storage import StorageAccount
 from shared.devhost.azurite import Azurite
+from shared.devhost.host import DevHost
 from shared.settings import StorageConnection
 from tests.browser import chromium  # noqa: F401 - the fixture every browser test asks for
 
@@ -114,3 +116,13 @@ def spare_account(azurite: Azurite) -> StorageAccount:
     if name is None:
         pytest.fail("Out of spare Azurite accounts: add more to SPARE_ACCOUNTS in tests/conftest.py")
     return StorageAccount(StorageConnection(setting=f"SPARE_{name}", connection_string=azurite.connection_string(name)))
+
+
+@pytest.fixture
+def app_host(epic: EpicStandIn) -> Iterator[DevHost]:
+    """function_app's HTTP triggers in the local host, with Entra, Epic and Azurite behind them. Queue and
+    timer triggers do not run, so storage changes only by what the requests do."""
+    host = DevHost(function_app.app, port=0, timers=False)
+    host.http.start()
+    yield host
+    host.http.stop()

@@ -28,10 +28,14 @@ def get_json(
     bearer: str | None = None,
     params: dict[str, str] | None = None,
     headers: dict[str, str] | None = None,
+    timeout: tuple[float, float] = TIMEOUT_SECONDS,
 ) -> dict[str, Any]:
     """GET a JSON object (`{}` for an empty answer), with `bearer` as access token and `params` as query if
-    given. Raises UpstreamError (naming `what` and the host only, with the status it answered) on any failure."""
-    return _call("GET", url, what=what, accept_client_errors=False, bearer=bearer, params=params, extra=headers)[1]
+    given, within `timeout` (connect, read). Raises UpstreamError (naming `what` and the host only, with the
+    status it answered) on any failure."""
+    return _call(
+        "GET", url, what=what, accept_client_errors=False, bearer=bearer, params=params, extra=headers, timeout=timeout
+    )[1]
 
 
 def post_form(url: str, form: dict[str, str], *, what: str) -> tuple[int, dict[str, Any]]:
@@ -69,6 +73,7 @@ def _call(
     bearer: str | None = None,
     params: dict[str, str] | None = None,
     extra: dict[str, str] | None = None,
+    timeout: tuple[float, float] = TIMEOUT_SECONDS,
 ) -> tuple[int, dict[str, Any]]:
     import requests
 
@@ -78,7 +83,7 @@ def _call(
         headers["Authorization"] = f"Bearer {bearer}"
     try:
         response = _session().request(
-            method, url, params=params, data=data, json=json, timeout=TIMEOUT_SECONDS, headers=headers
+            method, url, params=params, data=data, json=json, timeout=timeout, headers=headers
         )
     except requests.Timeout as exc:
         raise UpstreamError(f"{what} at {host} did not answer in time.", retryable=True) from exc

@@ -67,7 +67,10 @@ class Table:
         return self._client.table_name
 
     def get(self, partition_key: str, row_key: str) -> Stored:
-        """Raises NotFoundError when the entity does not exist."""
+        """Raises NotFoundError when the entity does not exist, also at once for a key no entity can have
+        (a caller's id with `/` in it, say), which the service would refuse with an error."""
+        if not (storable_key(partition_key) and storable_key(row_key)):
+            raise NotFoundError(f"Not found in table {self.name}.")
         with _translated(f"table {self.name}"):
             entity = self._client.get_entity(partition_key, row_key)
         return _stored(entity)
@@ -206,6 +209,21 @@ class Queue:
     def delete(self, message: Any) -> None:
         with _translated(f"queue {self.name}"):
             self._client.delete_message(message)
+
+
+MAX_KEY_BYTES = 1024
+_KEY_DISALLOWED = frozenset("/\\#?") | {chr(c) for c in (*range(0x20), *range(0x7F, 0xA0))}
+
+
+def storable_key(key: str) -> bool:
+    """Whether Azure Tables can hold `key` as a PartitionKey or RowKey: at most 1 KiB, none of `/ \\ # ?`
+    or control characters (https://learn.microsoft.com/en-us/rest/api/storageservices/
+    understanding-the-table-service-data-model#characters-disallowed-in-key-fields), and valid UTF-8."""
+    try:
+        size = len(key.encode("utf-8"))
+    except UnicodeEncodeError:  # a lone surrogate
+        return False
+    return size <= MAX_KEY_BYTES and not _KEY_DISALLOWED.intersection(key)
 
 
 def encode_queue_message(payload: dict[str, Any]) -> str:

@@ -75,14 +75,9 @@ class Azurite:
         binary = shutil.which("azurite", path=str(AZURITE_BIN.parent)) or shutil.which("azurite")
         if binary is None:
             raise RuntimeError("Azurite is not installed: run `npm ci` in the repository root (see README.md).")
-        args = [binary, "--skipApiVersionCheck", "--loose", "--disableProductStyleUrl"]
-        for service in SERVICES:
-            args += [f"--{service}Host", "127.0.0.1", f"--{service}Port", str(self.ports[service])]
-        if self.location is None:
-            args.append("--inMemoryPersistence")
-        else:
+        args = self.command_line(binary)
+        if self.location is not None:
             self.location.mkdir(parents=True, exist_ok=True)
-            args += ["--location", str(self.location)]
         env = {**os.environ, "AZURITE_ACCOUNTS": ";".join(f"{a.name}:{a.key}" for a in self.accounts)}
         log = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL  # noqa: SIM115
         self._process = subprocess.Popen(args, env=env, stdout=log, stderr=subprocess.STDOUT)
@@ -93,6 +88,13 @@ class Azurite:
                     self.stop()
                     raise RuntimeError(f"Azurite did not start (port {port}); see its log.")
                 time.sleep(0.1)
+
+    def command_line(self, binary: str) -> list[str]:
+        """How Azurite is started: loopback ports, no telemetry sent to Microsoft, memory or `location`."""
+        args = [binary, "--skipApiVersionCheck", "--loose", "--disableProductStyleUrl", "--disableTelemetry"]
+        for service in SERVICES:
+            args += [f"--{service}Host", "127.0.0.1", f"--{service}Port", str(self.ports[service])]
+        return args + (["--inMemoryPersistence"] if self.location is None else ["--location", str(self.location)])
 
     def stop(self) -> None:
         if self._process and self._process.poll() is None:

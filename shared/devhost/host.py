@@ -10,7 +10,7 @@ import azure.functions as func
 from shared.adapters.metering import StorageMeter
 from shared.devhost.event_grid import WEBHOOK_PATH, EventGridWebhook
 from shared.devhost.functions import Catalogue, read_functions
-from shared.devhost.http_server import HttpHost
+from shared.devhost.http_server import BODY_LIMIT_SETTING, MAX_BODY, HttpHost
 from shared.devhost.queues import QueuePump
 from shared.devhost.timers import TimerRunner
 from shared.hostconfig import QueueSemantics, get_host_config
@@ -39,11 +39,13 @@ class DevHost:
         env = dict(os.environ if env is None else env)
         config = get_host_config()
         self.catalogue: Catalogue = read_functions(app, env)
+        max_body = int(env.get(BODY_LIMIT_SETTING) or MAX_BODY)
         self.http = HttpHost(
             self.catalogue.http,
             route_prefix=config.route_prefix,
             port=port,
             event_grid=EventGridWebhook(self.catalogue.event_grid),
+            max_body=max_body,
         )
         semantics = queue_semantics or config.queues
         self.pumps = [QueuePump(f, semantics, env, meter=meter) for f in self.catalogue.queue]

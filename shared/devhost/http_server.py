@@ -14,11 +14,15 @@ import azure.functions as func
 
 from shared.devhost.event_grid import WEBHOOK_PATH, EventGridWebhook
 from shared.devhost.functions import Function
+from shared.log_safety import loggable
 
 logger = logging.getLogger(__name__)
 
 MAX_BODY = 100 * 1024 * 1024
-"""The Functions host refuses request bodies above 100 MB; so do we."""
+"""The Functions host refuses request bodies above 100 MB unless FUNCTIONS_REQUEST_BODY_SIZE_LIMIT says
+otherwise (bytes); so do we, and we stop reading a body the moment it passes the limit."""
+BODY_LIMIT_SETTING = "FUNCTIONS_REQUEST_BODY_SIZE_LIMIT"
+_CHUNK_LINE_MAX = 1024
 
 # Segment ranks as ASP.NET routing orders them: literals win over parameters, catch-alls come last.
 _LITERAL, _CONSTRAINED, _PARAMETER, _CATCH_ALL = range(4)
@@ -77,11 +81,19 @@ class HttpHost:
     """A threading HTTP server on 127.0.0.1 that turns requests into func.HttpRequest calls."""
 
     def __init__(
-        self, functions: list[Function], *, route_prefix: str, port: int, event_grid: EventGridWebhook | None = None
+        self,
+        functions: list[Function],
+        *,
+        route_prefix: str,
+        port: int,
+        event_grid: EventGridWebhook | None = None,
+        max_body: int = MAX_BODY,
     ) -> None:
-        """`event_grid`: the Event Grid triggers, served at the host's webhook (`/runtime/webhooks/eventgrid`)."""
+        """`event_grid`: the Event Grid triggers, served at the host's webhook (`/runtime/webhooks/eventgrid`);
+        `max_body`: the host's request body limit (FUNCTIONS_REQUEST_BODY_SIZE_LIMIT)."""
         self.router = Router(functions)
         self.event_grid = event_grid or EventGridWebhook([])
+        self.max_body = max_body
         self.prefix = "/" + route_prefix.strip("/") if route_prefix else ""
         self.server = ThreadingHTTPServer(("127.0.0.1", port), _handler_for(self))
         self.server.daemon_threads = True
@@ -144,11 +156,12 @@ def _handler_for(host: HttpHost) -> type[BaseHTTPRequestHandler]:
         disable_nagle_algorithm = True
 
         def _serve(self) -> None:
-            length = int(self.headers.get("Content-Length") or 0)
-            if length > MAX_BODY:
-                self.send_error(413)
+            try:
+                body = self._read_body()
+            except _BodyRefused as refusal:
+                self.close_connection = True  # the rest of the body is never read
+                self.send_error(refusal.status)
                 return
-            body = self.rfile.read(length) if length else b""
             response = host.handle(self.command, self.path, dict(self.headers.items()), body)
             payload = response.get_body() or b""
             self.send_response(response.status_code)
@@ -163,6 +176,37 @@ def _handler_for(host: HttpHost) -> type[BaseHTTPRequestHandler]:
             if self.command != "HEAD":
                 self.wfile.write(payload)
 
+        def _read_body(self) -> bytes:
+            """The body, by Content-Length or chunked (RFC 9112 sections 6.3 and 7.1); raises _BodyRefused
+            once it passes the host's limit, before reading further."""
+            if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
+                return self._read_chunked()
+            raw = (self.headers.get("Content-Length") or "0").strip()
+            if not (raw.isascii() and raw.isdigit()):
+                raise _BodyRefused(400)
+            if int(raw) > host.max_body:
+                raise _BodyRefused(413)
+            return self.rfile.read(int(raw)) if int(raw) else b""
+
+        def _read_chunked(self) -> bytes:
+            chunks: list[bytes] = []
+            received = 0
+            while True:
+                size_field = self.rfile.readline(_CHUNK_LINE_MAX).split(b";", 1)[0].strip()
+                try:
+                    size = int(size_field, 16)
+                except ValueError:
+                    raise _BodyRefused(400) from None
+                if size == 0:
+                    while self.rfile.readline(_CHUNK_LINE_MAX) not in (b"\r\n", b"\n", b""):
+                        pass  # trailer fields, ignored
+                    return b"".join(chunks)
+                received += size
+                if received > host.max_body:
+                    raise _BodyRefused(413)
+                chunks.append(self.rfile.read(size))
+                self.rfile.readline(_CHUNK_LINE_MAX)
+
         do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = _serve
 
         def __getattr__(self, name: str) -> Any:
@@ -174,6 +218,12 @@ def _handler_for(host: HttpHost) -> type[BaseHTTPRequestHandler]:
 
         def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - stdlib signature
             status = args[1] if len(args) > 1 else ""
-            logger.info("%s %s -> %s", self.command, host.loggable(self.command, self.path), status)
+            logger.info("%s %s -> %s", loggable(self.command), host.loggable(self.command, self.path), status)
 
     return Handler
+
+
+class _BodyRefused(Exception):
+    def __init__(self, status: int) -> None:
+        super().__init__(status)
+        self.status = status

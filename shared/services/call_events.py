@@ -51,6 +51,7 @@ from shared.domain.call_events import (
 from shared.domain.ehr_events import EhrEvent
 from shared.domain.meetings import CallSubscription
 from shared.errors import ConnectorError, InvalidRequestError, NotAuthorisedError, NotFoundError, SettingsError
+from shared.log_safety import loggable
 from shared.services.ehr_write_back import EndpointDirectory, queue_ehr_event
 
 logger = logging.getLogger(__name__)
@@ -195,6 +196,7 @@ def _subscription_of(notification: Notification, storage: Storage) -> tuple[str,
     try:
         row = SubscriptionStore(storage.for_geo(geo)).get(notification.subscription_id)
     except (SettingsError, NotFoundError):
+        logger.warning("Notification for unknown subscription %s refused", loggable(notification.subscription_id))
         raise refused from None
     if row.is_pending or not client_state_matches(notification.client_state, row.client_state_hash):
         raise refused

@@ -5,6 +5,9 @@ can apply (checked here, so a content error is the sender's to fix now, not a po
 refusal is an ACK with `AR` (do not resend it unchanged) or `AE` (our trouble: send it again) and a plain
 reason, paired with its HTTP status. A message too large for a queue message waits in the geography's blob
 container and the queue carries its name.
+
+Strangers learn nothing of an endpoint's state: the sender is authenticated before the endpoint's status
+is looked at, and an environment without a usable key refuses like a wrong signature (the log says why).
 """
 
 from __future__ import annotations
@@ -31,12 +34,14 @@ from shared.errors import (
     NotFoundError,
     UpstreamError,
 )
+from shared.log_safety import loggable
 from shared.queue_names import HL7_INBOUND_QUEUE
 
 logger = logging.getLogger(__name__)
 
 MAX_BODY_BYTES = 1024 * 1024
 OVERFLOW_CONTAINER = "hl7-overflow"
+NO_USABLE_KEY = "The token is not signed with a key this endpoint accepts."
 
 
 class Directory(Protocol):
@@ -83,9 +88,13 @@ def ingest_hl7(
     try:
         if len(body) > MAX_BODY_BYTES:
             raise _Refused(413, "The message is larger than 1 MiB.", Hl7ErrorCode.APPLICATION_INTERNAL_ERROR)
-        endpoint = _approved_endpoint(directory, endpoint_id)
+        endpoint = _endpoint(directory, endpoint_id)
         account = account_for_geo(endpoint.geo)
         _authenticate(endpoint, body, authorization, audience, directory, keys, account, now)
+        if endpoint.status is not EndpointStatus.APPROVED:
+            raise _Refused(
+                409, f"The endpoint is not approved (status {endpoint.status}).", Hl7ErrorCode.APPLICATION_RECORD_LOCKED
+            )
         if header is None:
             raise _Refused(
                 400, "The body is not an HL7 v2 message (no readable MSH segment).", Hl7ErrorCode.SEGMENT_SEQUENCE_ERROR
@@ -93,27 +102,22 @@ def ingest_hl7(
         _check_content(endpoint, body)
         _store(account, endpoint, body, header, now)
     except _Refused as refusal:
-        logger.info("HL7 for endpoint %s refused (%d): %s", endpoint_id, refusal.status, refusal.reason)
+        logger.info("HL7 for endpoint %s refused (%d): %s", loggable(endpoint_id), refusal.status, refusal.reason)
         ack = build_ack(header, refusal.ack_code, now=now, reason=refusal.reason, error_code=refusal.error_code)
         return IngressReply(refusal.status, ack)
-    logger.info("HL7 %s for endpoint %s queued", header.control_id, endpoint_id)
+    logger.info("HL7 %s for endpoint %s queued", loggable(header.control_id), endpoint_id)
     return IngressReply(200, build_ack(header, "AA", now=now))
 
 
-def _approved_endpoint(directory: Directory, endpoint_id: str) -> Endpoint:
+def _endpoint(directory: Directory, endpoint_id: str) -> Endpoint:
     if not is_endpoint_id(endpoint_id):
         raise _Refused(404, "Unknown endpoint.", Hl7ErrorCode.UNKNOWN_KEY_IDENTIFIER)
     try:
-        endpoint = directory.get_endpoint(endpoint_id)
+        return directory.get_endpoint(endpoint_id)
     except NotFoundError:
         raise _Refused(404, "Unknown endpoint.", Hl7ErrorCode.UNKNOWN_KEY_IDENTIFIER) from None
     except UpstreamError as error:
         raise _unavailable(error) from error
-    if endpoint.status is not EndpointStatus.APPROVED:
-        raise _Refused(
-            409, f"The endpoint is not approved (status {endpoint.status}).", Hl7ErrorCode.APPLICATION_RECORD_LOCKED
-        )
-    return endpoint
 
 
 def _authenticate(
@@ -137,14 +141,10 @@ def _authenticate(
         ReplayGuard(account).use_once(endpoint.id, verified.jti, replay_window_end(now))
     except NotAuthorisedError as error:
         raise _Refused(401, error.message, Hl7ErrorCode.APPLICATION_INTERNAL_ERROR) from error
-    except NotFoundError:
-        raise _Refused(
-            409,
-            f"No certificate or JWKS URL is configured for the {endpoint.environment} environment.",
-            Hl7ErrorCode.APPLICATION_RECORD_LOCKED,
-        ) from None
-    except ConflictError as error:
-        raise _Refused(409, error.message, Hl7ErrorCode.APPLICATION_RECORD_LOCKED) from error
+    except (NotFoundError, ConflictError) as error:
+        # No certificate, or only an expired one: the caller cannot be authenticated, and is not told why.
+        logger.info("HL7 for endpoint %s: no usable sender key (%s)", endpoint.id, error.message)
+        raise _Refused(401, NO_USABLE_KEY, Hl7ErrorCode.APPLICATION_INTERNAL_ERROR) from None
     except UpstreamError as error:
         raise _unavailable(error) from error
 

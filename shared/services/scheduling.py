@@ -22,6 +22,7 @@ from shared.domain.join_tokens import JoinTarget, new_token
 from shared.domain.schedule import due_now, first_entry, is_over, without_contact
 from shared.domain.siu import AppointmentEvent, EventKind, parse_siu
 from shared.errors import ConflictError, InvalidMessageError, NotFoundError, PreconditionFailedError, UpstreamError
+from shared.log_safety import loggable
 from shared.queue_names import HL7_INBOUND_QUEUE, SMS_OUTBOUND_QUEUE
 from shared.services.hl7_ingress import OVERFLOW_CONTAINER
 from shared.services.notices import NoticePolicy, sms_job_for
@@ -88,10 +89,11 @@ def _apply(
     now: datetime,
 ) -> str:
     if event.kind is EventKind.IGNORED:
-        logger.info("HL7 %s for endpoint %s ignored: %s", event.control_id, endpoint.id, event.ignored_reason)
+        reason = loggable(event.ignored_reason)
+        logger.info("HL7 %s for endpoint %s ignored: %s", loggable(event.control_id), endpoint.id, reason)
         return "ignored"
     if event.phone_issue:
-        logger.info("HL7 %s for endpoint %s: %s, so no SMS", event.control_id, endpoint.id, event.phone_issue)
+        logger.info("HL7 %s for endpoint %s: %s, so no SMS", loggable(event.control_id), endpoint.id, event.phone_issue)
     key = appointment_key(event.appointment_id or "")
     change = Change(
         kind=str(event.kind),
@@ -104,7 +106,7 @@ def _apply(
     )
     store = AppointmentStore(account)
     decision, etag = _write(store, endpoint, key, change, geo, policy, now)
-    logger.info("HL7 %s for endpoint %s: %s", event.control_id, endpoint.id, decision.outcome)
+    logger.info("HL7 %s for endpoint %s: %s", loggable(event.control_id), endpoint.id, decision.outcome)
     if decision.outcome is Outcome.STALE:
         return str(decision.outcome)
     state = decision.appointment

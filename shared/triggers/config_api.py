@@ -20,7 +20,7 @@ from shared.triggers.config_documents import (
     phone_number_document,
     sender_keys_document,
 )
-from shared.triggers.http import api_errors, json_response, read_json_object
+from shared.triggers.http import HttpBlueprint, api_errors, json_response, read_json_object
 
 if TYPE_CHECKING:
     from shared.adapters.config_store import Versioned
@@ -35,7 +35,7 @@ phone_numbers = lazy_import("shared.services.phone_numbers")
 sender_keys = lazy_import("shared.services.sender_keys")
 record_texts = lazy_import("shared.domain.integration_records")
 
-bp = func.Blueprint()
+bp = HttpBlueprint()
 ANONYMOUS = func.AuthLevel.ANONYMOUS
 
 

@@ -9,11 +9,11 @@ from shared.errors import InvalidRequestError
 from shared.lazy import lazy_import
 from shared.triggers.config_api import ANONYMOUS, caller_of, now, versioned_response
 from shared.triggers.config_documents import endpoint_document
-from shared.triggers.http import api_errors, json_response
+from shared.triggers.http import HttpBlueprint, api_errors, json_response
 
 approval = lazy_import("shared.services.approval")
 
-bp = func.Blueprint()
+bp = HttpBlueprint()
 CALLBACK_ROUTE = "config/approval/callback"
 
 

@@ -16,13 +16,13 @@ import azure.functions as func
 from shared import bootstrap
 from shared.errors import InvalidRequestError, NotAuthorisedError
 from shared.lazy import lazy_import
-from shared.triggers.http import api_errors, json_response, read_json_object
+from shared.triggers.http import HttpBlueprint, api_errors, json_response, read_json_object
 from shared.triggers.pages import html_response, layout, new_nonce, person_errors
 
 device_test = lazy_import("shared.services.device_test")
 query_numbers = lazy_import("shared.domain.query_numbers")
 
-bp = func.Blueprint()
+bp = HttpBlueprint()
 
 ASSETS = Path(__file__).with_name("assets")
 MAX_SAMPLE_BYTES = 1024 * 1024

@@ -17,13 +17,13 @@ import azure.functions as func
 from shared import bootstrap
 from shared.errors import ConnectorError, InvalidRequestError
 from shared.lazy import lazy_import
-from shared.triggers.http import api_errors, read_json_object
+from shared.triggers.http import HttpBlueprint, api_errors, read_json_object
 
 call_events = lazy_import("shared.services.call_events")
 
 logger = logging.getLogger(__name__)
 
-bp = func.Blueprint()
+bp = HttpBlueprint()
 
 MAX_VALIDATION_TOKEN = 1024
 MAX_NOTIFICATION_BODY = 1024 * 1024

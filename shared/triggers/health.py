@@ -12,11 +12,11 @@ import azure.functions as func
 
 from shared import bootstrap
 from shared.lazy import lazy_import
-from shared.triggers.http import api_errors, json_response, problem
+from shared.triggers.http import HttpBlueprint, api_errors, json_response, problem
 
 health = lazy_import("shared.services.health")
 
-bp = func.Blueprint()
+bp = HttpBlueprint()
 
 
 @bp.route(route="live", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)

@@ -12,6 +12,7 @@ from shared.errors import SettingsError
 from shared.geos import KNOWN_GEOS, geo_storage_setting
 from shared.lazy import lazy_import
 from shared.queue_names import HL7_INBOUND_QUEUE
+from shared.triggers.http import HttpBlueprint
 from shared.triggers.queue_work import run_queue_message
 
 ack = lazy_import("shared.domain.ack")
@@ -23,7 +24,7 @@ logger = logging.getLogger(__name__)
 
 HL7_MEDIA_TYPE = "application/hl7-v2"
 
-bp = func.Blueprint()
+bp = HttpBlueprint()
 
 
 @bp.route(route="hl7/{endpointId}", methods=["POST"], auth_level=func.AuthLevel.ANONYMOUS)

@@ -1,4 +1,9 @@
-"""What every HTTP trigger shares: JSON and problem+json responses, and one error-to-status map.
+"""What every HTTP trigger shares: the security headers, JSON and problem+json responses, and one
+error-to-status map.
+
+`HttpBlueprint` is the one place the security headers are set: every route registered on it answers
+with `nosniff`, `X-Frame-Options: DENY`, a CSP with `frame-ancestors 'none'` (a page's own policy is kept
+and completed) and, when the app is served over https, HSTS.
 
 Errors become RFC 9457 problem documents with a stable `code`, a human `detail` and a `reference`
 that also appears in the log line, so support can find the request without the caller sending
@@ -16,6 +21,7 @@ from typing import Any
 
 import azure.functions as func
 
+from shared import bootstrap
 from shared.domain.json_body import parse_json_object
 from shared.errors import (
     ConflictError,
@@ -29,6 +35,7 @@ from shared.errors import (
     SettingsError,
     UpstreamError,
 )
+from shared.log_safety import loggable
 
 logger = logging.getLogger(__name__)
 
@@ -78,6 +85,50 @@ def status_of(error: ConnectorError) -> int:
 
 HttpHandler = Callable[[func.HttpRequest], func.HttpResponse]
 
+NO_CONTENT_POLICY = "default-src 'none'; frame-ancestors 'none'"
+"""The CSP of every response that is not a page: nothing may load from it, and nothing may frame it."""
+HSTS = "max-age=31536000; includeSubDomains"
+"""One year, as RFC 6797 section 11.2 suggests for a site that is https-only."""
+
+
+class HttpBlueprint(func.Blueprint):
+    """A Blueprint whose every HTTP route answers with the security headers (see the module docstring)."""
+
+    def route(self, *args: Any, **kwargs: Any) -> Callable[..., Any]:
+        register = super().route(*args, **kwargs)
+        return lambda handler: register(_with_security_headers(handler))
+
+
+def _with_security_headers(handler: HttpHandler) -> HttpHandler:
+    @functools.wraps(handler)
+    def wrapper(req: func.HttpRequest) -> func.HttpResponse:
+        return add_security_headers(handler(req))
+
+    return wrapper
+
+
+def add_security_headers(response: func.HttpResponse) -> func.HttpResponse:
+    """`response` with the headers every response carries; a CSP it has already gets `frame-ancestors 'none'`."""
+    headers = response.headers
+    policy = headers.get("Content-Security-Policy")
+    if policy is None:
+        headers["Content-Security-Policy"] = NO_CONTENT_POLICY
+    elif "frame-ancestors" not in policy:
+        headers["Content-Security-Policy"] = f"{policy}; frame-ancestors 'none'"
+    headers["X-Content-Type-Options"] = "nosniff"
+    headers["X-Frame-Options"] = "DENY"
+    if _served_over_https():
+        headers["Strict-Transport-Security"] = HSTS
+    return response
+
+
+def _served_over_https() -> bool:
+    """Whether PUBLIC_BASE_URL is https. A misconfigured app answers its error without HSTS, not with a crash."""
+    try:
+        return bootstrap.get_settings().public_base_url.startswith("https://")
+    except SettingsError:
+        return False
+
 
 def api_errors(handler: HttpHandler) -> HttpHandler:
     """Map exceptions raised by an API handler to problem+json responses, logged with a reference."""
@@ -103,8 +154,8 @@ def api_errors(handler: HttpHandler) -> HttpHandler:
 
 
 def _path(req: func.HttpRequest) -> str:
-    """The request path without its query string, which may carry tokens."""
-    return req.url.split("?", 1)[0]
+    """The request path without its query string, which may carry tokens; sanitised, since a caller chose it."""
+    return loggable(req.url.split("?", 1)[0], limit=200)
 
 
 MAX_JSON_BODY = 64 * 1024

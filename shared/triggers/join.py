@@ -20,11 +20,12 @@ import azure.functions as func
 from shared import bootstrap
 from shared.errors import JoinLinkInvalidError
 from shared.lazy import lazy_import
+from shared.triggers.http import HttpBlueprint
 from shared.triggers.pages import html_response, invalid_link_page, layout, new_nonce, person_errors, redirect
 
 join = lazy_import("shared.services.join")
 
-bp = func.Blueprint()
+bp = HttpBlueprint()
 
 ASSETS = Path(__file__).parent / "assets"
 MAX_FORM_BYTES = 512

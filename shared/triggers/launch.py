@@ -13,12 +13,13 @@ import azure.functions as func
 from shared import bootstrap
 from shared.errors import InvalidRequestError, MeetingNotOpenedError
 from shared.lazy import lazy_import
+from shared.triggers.http import HttpBlueprint
 from shared.triggers.pages import message_page, person_errors, redirect
 
 launch = lazy_import("shared.services.launch")
 launch_domain = lazy_import("shared.domain.launch")
 
-bp = func.Blueprint()
+bp = HttpBlueprint()
 
 CALLBACK_ROUTE = "launch/callback"
 SIGN_IN_ROUTE = "launch/signin"

@@ -7,9 +7,11 @@ from pathlib import Path
 
 import azure.functions as func
 
+from shared.triggers.http import HttpBlueprint
+
 OPENAPI_FILE = Path(__file__).resolve().parent.parent / "openapi.json"
 
-bp = func.Blueprint()
+bp = HttpBlueprint()
 
 
 @functools.cache

@@ -3,7 +3,8 @@
 Every page works in Epic's embedded browser and on a phone: inline CSS, no external assets, no script
 unless a page brings its own under a per-response CSP nonce. Errors become a page that says what to do
 and carries a support reference that also appears in the log line; never a stack trace or patient data.
-Pages are never cached and never send a Referer, because their URLs may carry tokens.
+Pages are never cached and never send a Referer, because their URLs may carry tokens; the headers every
+response carries (nosniff, no framing, HSTS) are added by `HttpBlueprint`.
 """
 
 from __future__ import annotations
@@ -82,7 +83,6 @@ def html_response(
         headers={
             "Cache-Control": "no-store",
             "Referrer-Policy": "no-referrer",
-            "X-Content-Type-Options": "nosniff",
             "Content-Security-Policy": policy,
             **(headers or {}),
         },

@@ -9,7 +9,7 @@ import azure.functions as func
 from shared import bootstrap
 from shared.lazy import lazy_import
 from shared.triggers.config_api import caller_of
-from shared.triggers.http import api_errors, json_response
+from shared.triggers.http import HttpBlueprint, api_errors, json_response
 
 if TYPE_CHECKING:
     from shared.services.reports import ReportKind, ReportPage
@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 reports = lazy_import("shared.services.reports")
 report_texts = lazy_import("shared.domain.reports")
 
-bp = func.Blueprint()
+bp = HttpBlueprint()
 CONTINUATION_HEADER = "X-Continuation-Token"
 
 

@@ -10,9 +10,10 @@ import azure.functions as func
 from shared import bootstrap
 from shared.adapters.sandbox_meetings import SANDBOX_MEETING_ROUTE
 from shared.errors import NotFoundError
+from shared.triggers.http import HttpBlueprint
 from shared.triggers.pages import html_response, layout, person_errors
 
-bp = func.Blueprint()
+bp = HttpBlueprint()
 
 _MEETING_ID = re.compile(r"[0-9a-f]{64}")
 

@@ -10,6 +10,7 @@ import azure.functions as func
 from shared import bootstrap
 from shared.errors import InvalidMessageError
 from shared.lazy import lazy_import
+from shared.log_safety import loggable
 
 sms_events = lazy_import("shared.services.sms_events")
 
@@ -31,6 +32,6 @@ def receive_sms_delivery_report(event: func.EventGridEvent) -> None:
     try:
         outcome = sms_events.handle_acs_event(event.event_type, event.get_json(), context)
     except InvalidMessageError as error:
-        logger.warning("ACS event %s dropped: %s", event.id, error.message)
+        logger.warning("ACS event %s dropped: %s", loggable(event.id), error.message)
         return
-    logger.info("ACS event %s: %s", event.id, outcome)
+    logger.info("ACS event %s: %s", loggable(event.id), outcome)

@@ -5,9 +5,9 @@ from __future__ import annotations
 import azure.functions as func
 
 from shared import bootstrap
-from shared.triggers.http import api_errors, json_response
+from shared.triggers.http import HttpBlueprint, api_errors, json_response
 
-bp = func.Blueprint()
+bp = HttpBlueprint()
 
 
 @bp.route(route=".well-known/jwks.json", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)

@@ -89,19 +89,29 @@ def test_unknown_endpoint() -> None:
 
 
 @pytest.mark.usefixtures("config_env")
-def test_an_endpoint_that_is_not_approved_is_refused() -> None:
+def test_an_endpoint_that_is_not_approved_is_refused_to_its_sender_only() -> None:
     sender = seed_sender("EU", status=EndpointStatus.PENDING_APPROVAL)
     body = siu()
     refusal(post(sender, body, sender.headers(body)), 409, "not approved")
+    # Issue 15.6: a stranger (no token, or another sender's) learns nothing of the endpoint's status.
+    stranger = seed_sender("EU")
+    for headers in ({}, {"Authorization": "Bearer x.y.z"}, stranger.headers(body)):
+        response = post(sender, body, headers)
+        assert response.status_code == 401
+        assert "approved" not in ack_of(response)
+        assert "pending" not in ack_of(response)
 
 
 @pytest.mark.usefixtures("config_env")
-def test_no_certificate_and_expired_certificate_are_refused_with_their_reason() -> None:
+def test_no_certificate_and_expired_certificate_refuse_like_a_wrong_key(caplog: pytest.LogCaptureFixture) -> None:
     body = siu()
+    caplog.set_level("INFO")
     no_keys = seed_sender("EU", with_keys=False)
-    refusal(post(no_keys, body, no_keys.headers(body)), 409, "No certificate")
+    refusal(post(no_keys, body, no_keys.headers(body)), 401, "not signed with a key this endpoint accepts")
     expired = seed_sender("EU", certificate_expired=True)
-    refusal(post(expired, body, expired.headers(body)), 409, "expired")
+    refusal(post(expired, body, expired.headers(body)), 401, "not signed with a key this endpoint accepts")
+    assert "expired" not in ack_of(post(expired, body, expired.headers(body)))
+    assert any("expired" in record.getMessage() for record in caplog.records)  # the operator still sees why
 
 
 def test_bad_tokens_are_refused_with_reasons(sender: Sender) -> None:
