@@ -168,9 +168,9 @@ def _authenticate(
 def _check_content(endpoint: Endpoint, body: bytes) -> None:
     """Refuse now what the queue function could never apply (SCH missing, an id too long for a key, ...).
 
-    Its cost (about 0.5 ms of a 300-byte SIU, mostly python-hl7's parse: `bench/pipeline.py`) is kept whole:
-    the check reads exactly what `parse_siu` will, so `AA` always means "can be applied". Parsing only the
-    segments it reads would let the queue function meet content the ingress never looked at.
+    Its cost (about 0.8 ms of a 300-byte SIU, a sixth of the ingress's own time, mostly python-hl7's parse)
+    is kept whole: the check reads exactly what `parse_siu` will, so `AA` always means "can be applied".
+    Parsing only the segments it reads would let the queue function meet content the ingress never read.
     """
     try:
         check_siu(body, local_tz=ZoneInfo(endpoint.time_zone))
