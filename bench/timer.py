@@ -73,7 +73,8 @@ def seed(service: TableServiceClient, endpoint_id: str, count: int, due: int, no
             purge_grace=timedelta(hours=1),
             now=now - timedelta(seconds=1),
         )
-        by_partition[entry.bucket].append(schedule_entity(entry))
+        row = schedule_entity(entry)
+        by_partition[row["PartitionKey"]].append(row)
     by_owner: dict[str, list[dict]] = defaultdict(list)
     for row in rows:
         by_owner[row["PartitionKey"]].append(row)

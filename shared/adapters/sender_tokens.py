@@ -10,7 +10,8 @@ Why `SHARDS` = 16: Azure Tables targets about 2,000 entities/s per partition. Ea
 operations (its row and index row written, later both deleted). At the ingress goal of issue 19 (about
 330 messages/s per geography on the benchmark machine) times 10, 3,300 tokens/s make 13,200 entity
 operations/s, about 825/s per shard: under the target with room to spare, while the timer's deletion
-costs only 16 range queries per tick.
+costs only 16 range queries per tick. Only tokens that do not bind the body (no `body_sha256`) are recorded
+here (`shared/services/hl7_ingress.py` says why), so the figure is an upper bound.
 """
 
 from __future__ import annotations

@@ -14,6 +14,8 @@ import contextlib
 import functools
 import json
 import logging
+import os
+import urllib.request
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -335,10 +337,28 @@ class StorageAccount:
         return self._build(BlobServiceClient, self.connection.blob_uri)
 
     def _build(self, client_type: Callable[..., Any], endpoint: str | None) -> Any:
-        options = {**CLIENT_TIMEOUTS, "raw_response_hook": self._meter} if self._meter else dict(CLIENT_TIMEOUTS)
+        options = {**CLIENT_TIMEOUTS, **_environment_options()}
+        if self._meter:
+            options["raw_response_hook"] = self._meter
         if self.connection.connection_string:
             return client_type.from_connection_string(self.connection.connection_string, **options)
         return client_type(endpoint, credential=managed_identity(self.connection.client_id), **options)
+
+
+def _environment_options() -> dict[str, Any]:
+    """Client options that spare every storage call requests' scan of the environment.
+
+    azure-core's `RequestsTransport` leaves requests' `trust_env` on (`use_env_settings`, default True), and
+    then requests merges the environment into each request: every `*_proxy` variable, the host against
+    `no_proxy`, `~/.netrc`, and `REQUESTS_CA_BUNDLE` / `CURL_CA_BUNDLE` for `verify`. Read once here, as
+    clients are built, the CA bundle becomes `connection_verify` and `use_env_settings=False` drops the
+    per-call scan: the same requests. Where a proxy variable is set the SDK's default stays (requests alone
+    applies `no_proxy` exactly). A `~/.netrc` entry would only have replaced storage's own Authorization.
+    """
+    if urllib.request.getproxies():
+        return {}
+    bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
+    return {"use_env_settings": False, **({"connection_verify": bundle} if bundle else {})}
 
 
 class Storage:

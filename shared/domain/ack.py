@@ -2,7 +2,9 @@
 
 Built with python-hl7's `Message.create_ack` from the sender's MSH — or, for a body that could not
 be parsed, from whatever MSH fields `read_header` could read — so the ACK echoes the sender's ids,
-trigger event, processing id, version and separators.
+trigger event, processing id, version and separators. The `AA` of a message in the standard separators
+(nearly every message, and the ingress's hot path) is written out directly instead: the same text, without
+parsing an MSH we wrote ourselves (`tests/unit/test_ack.py` holds the two paths equal).
 """
 
 from __future__ import annotations
@@ -10,12 +12,16 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import hl7
+import hl7.util
 
 from shared.domain.hl7_message import ERROR_TEXTS, Hl7ErrorCode, MessageHeader
 
 ACK_CODES = frozenset({"AA", "AE", "AR"})
 FALLBACK_VERSION = "2.5"
 """The version an ACK claims when the message's own MSH-12 could not be read."""
+STANDARD_SEPARATORS = ("|", "^~\\&")
+"""MSH-1 and MSH-2 as HL7 recommends them: the separators the direct `AA` is written in."""
+TIME_FORMAT = "%Y%m%d%H%M%S+0000"
 
 
 def build_ack(
@@ -36,10 +42,9 @@ def build_ack(
     """
     if ack_code not in ACK_CODES:
         raise ValueError(f"ack_code must be one of {sorted(ACK_CODES)}")
-    source = hl7.parse(_source_msh(header))
-    ack = source.create_ack(ack_code, message_id=control_id)
-    msh = ack.segment("MSH")
-    msh.assign_field(now.astimezone(UTC).strftime("%Y%m%d%H%M%S+0000"), 7)
+    if ack_code == "AA" and header is not None and _separators(header) == STANDARD_SEPARATORS:
+        return _accept(header, now, control_id)
+    ack = parsed_ack(header, ack_code, now=now, control_id=control_id)
     version = _version(header)
     if ack_code == "AA":
         return str(ack)
@@ -62,6 +67,37 @@ def build_ack(
         err.assign_field(ack.escape(reason), 8)
     ack.append(err)
     return str(ack)
+
+
+def parsed_ack(header: MessageHeader | None, ack_code: str, *, now: datetime, control_id: str | None) -> hl7.Message:
+    """MSH and MSA of the ACK, through python-hl7's `create_ack` (any separators)."""
+    ack = hl7.parse(_source_msh(header)).create_ack(ack_code, message_id=control_id)
+    ack.segment("MSH").assign_field(f"{now.astimezone(UTC):{TIME_FORMAT}}", 7)
+    return ack
+
+
+def _accept(header: MessageHeader, now: datetime, control_id: str | None) -> str:
+    """The `AA` that `parsed_ack` makes of a header in the standard separators, written out: MSH-3/4 and
+    MSH-5/6 swapped, MSH-9 `ACK^<event>^ACK`, MSH-11 and MSH-12 echoed, MSA-2 the message's MSH-10."""
+    msh = [
+        "MSH",
+        header.encoding_characters,
+        header.receiving_application,
+        header.receiving_facility,
+        header.sending_application,
+        header.sending_facility,
+        f"{now.astimezone(UTC):{TIME_FORMAT}}",
+        "",
+        f"ACK^{header.event}^ACK",
+        control_id if control_id is not None else hl7.util.generate_message_control_id(),
+        header.processing_id,
+        header.version or FALLBACK_VERSION,
+    ]
+    return "|".join(msh) + f"\rMSA|AA|{header.control_id}\r"
+
+
+def _separators(header: MessageHeader) -> tuple[str, str]:
+    return header.field_separator, header.encoding_characters
 
 
 def _source_msh(header: MessageHeader | None) -> str:

@@ -31,10 +31,20 @@ LAST_NUMERIC_DATE = 253_402_300_799
 
 
 @dataclass(frozen=True)
+class TokenHeader:
+    """The JOSE header of a token, read once per request (before the signature is checked: hints only)."""
+
+    algorithm: str | None
+    key_id: str | None
+
+
+@dataclass(frozen=True)
 class VerifiedSender:
     jti: str
     expires: datetime
     key_id: str | None
+    binds_body: bool
+    """The token carries `body_sha256` (checked): it can only ever bring this very body."""
 
 
 def replay_window_end(now: datetime) -> datetime:
@@ -57,32 +67,31 @@ def bearer_token(authorization: str | None) -> str:
     return token.strip()
 
 
-def token_key_id(token: str) -> str | None:
-    """The `kid` of the token's header, to pick a JWKS key. Raises NotAuthorisedError on a malformed token."""
-    return _header(token).get("kid")
-
-
-def _header(token: str) -> dict[str, Any]:
+def read_token_header(token: str) -> TokenHeader:
+    """The token's `alg` and `kid` (to pick a JWKS key). Raises NotAuthorisedError on a malformed token."""
     try:
-        return jwt.get_unverified_header(token)
+        header = jwt.get_unverified_header(token)
     except jwt.PyJWTError as exc:
         raise NotAuthorisedError("The bearer token is not a well-formed JWT.") from exc
+    return TokenHeader(algorithm=header.get("alg"), key_id=header.get("kid"))
 
 
 def verify_sender_token(
     token: str,
     *,
+    header: TokenHeader,
     keys: Sequence[Any],
     audience: str,
     body: bytes,
     require_body_hash: bool,
 ) -> VerifiedSender:
-    """Check signature (against any of `keys`), audience, lifetime, jti and body hash.
+    """Check signature (against any of `keys`), audience, lifetime, jti and body hash; `header` is the token's
+    own (`read_token_header`).
 
     Raises NotAuthorisedError with a reason a sender's engineer can act on (never echoing the token).
     """
     now = datetime.now(UTC)  # PyJWT checks exp and iat against the real clock too
-    claims = _decode(token, keys, audience)
+    claims = _decode(token, header, keys, audience)
     exp, iat = claims["exp"], claims["iat"]
     if not all(_numeric_date(value) for value in (exp, iat)):
         # Checked before any arithmetic: an absurd exp (10**20, 1e308) is no datetime at all.
@@ -98,7 +107,7 @@ def verify_sender_token(
         raise NotAuthorisedError(f"This endpoint requires the {BODY_HASH_CLAIM} claim.")
     if claimed_hash is not None and not hmac.compare_digest(str(claimed_hash), body_hash(body)):
         raise NotAuthorisedError(f"The {BODY_HASH_CLAIM} claim does not match the body.")
-    return VerifiedSender(jti=claims["jti"], expires=expires, key_id=token_key_id(token))
+    return VerifiedSender(jti=claims["jti"], expires=expires, key_id=header.key_id, binds_body=claimed_hash is not None)
 
 
 def _numeric_date(value: object) -> bool:
@@ -106,10 +115,10 @@ def _numeric_date(value: object) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool) and 0 <= value <= LAST_NUMERIC_DATE
 
 
-def _decode(token: str, keys: Sequence[Any], audience: str) -> dict[str, Any]:
+def _decode(token: str, header: TokenHeader, keys: Sequence[Any], audience: str) -> dict[str, Any]:
     if not keys:
         raise NotAuthorisedError("No sender key is configured for this endpoint's environment.")
-    algorithm = _header(token).get("alg")
+    algorithm = header.algorithm
     if algorithm not in ALGORITHMS:
         raise NotAuthorisedError(f"The token's alg must be one of {', '.join(ALGORITHMS)}.")
     key_type = rsa.RSAPublicKey if algorithm.startswith("RS") else ec.EllipticCurvePublicKey

@@ -135,11 +135,30 @@ def test_bad_tokens_are_refused_with_reasons(sender: Sender) -> None:
         refusal(post(sender, body, headers), 401, reason)
 
 
-def test_a_replayed_token_is_refused(sender: Sender) -> None:
+def test_a_replayed_token_that_does_not_bind_the_body_is_refused(sender: Sender) -> None:
     body = siu()
-    headers = sender.headers(body)
+    now = int(time.time())
+    plain = jwt.encode(
+        {"aud": sender.audience, "iat": now, "exp": now + 60, "jti": str(uuid.uuid4())},
+        _private_key(sender),
+        algorithm="RS384",
+    )
+    headers = {"Authorization": f"Bearer {plain}"}
     assert post(sender, body, headers).status_code == 200
     refusal(post(sender, body, headers), 401, "used already")
+    refusal(post(sender, siu(control_id="another"), headers), 401, "used already")
+
+
+def test_a_replayed_body_bound_token_brings_only_its_own_message_again(sender: Sender, config_env) -> None:
+    """Not recorded in the replay guard: the same message again is a resend, absorbed by MSH-10 idempotency
+    (`tests/unit/test_appointment.py`, redelivery); any other body is refused by the hash."""
+    body = siu(control_id="c-replayed")
+    headers = sender.headers(body)
+    assert post(sender, body, headers).status_code == 200
+    assert "MSA|AA|c-replayed" in ack_of(post(sender, body, headers))
+    refusal(post(sender, siu(control_id="c-other"), headers), 401, "does not match")
+    mine = [m["body"] for m in queued(config_env, "EU") if m["endpoint"] == sender.endpoint.id]
+    assert mine == [body.decode().rstrip("\r")] * 2
 
 
 @pytest.mark.usefixtures("config_env")

@@ -148,3 +148,33 @@ def test_the_meter_says_which_table_and_queue_each_call_went_to(storage_env: dic
         Call("scope-a", account_name, queue.name, "POST", 201): 2,
     }
     assert meter.transactions == 4
+
+
+def closed_port() -> int:
+    """A local port nothing listens on: a proxy there refuses every connection."""
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def test_the_environment_is_read_when_clients_are_built_not_per_call(
+    storage: Storage, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No proxy at build time: the clients never look again (a proxy set later is not even seen)."""
+    table = storage.control.table(unique("env"))
+    monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{closed_port()}")
+    table.create({"PartitionKey": "p", "RowKey": "r"})
+    assert table.get("p", "r").entity["RowKey"] == "r"
+
+
+def test_a_proxy_in_the_environment_is_still_used(storage_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{closed_port()}")
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    unreachable = Storage(load_settings(storage_env)).control.queue_service.get_queue_client(unique("proxied"))
+    from azure.core.exceptions import ServiceRequestError
+
+    with pytest.raises(ServiceRequestError):  # refused by the proxy's port: the request went to the proxy
+        unreachable.create_queue(retry_total=0)

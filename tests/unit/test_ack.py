@@ -6,9 +6,11 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import hl7
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from shared.domain.ack import build_ack
-from shared.domain.hl7_message import Hl7ErrorCode, Hl7MessageError, read_header
+from shared.domain.ack import build_ack, parsed_ack
+from shared.domain.hl7_message import Hl7ErrorCode, Hl7MessageError, MessageHeader, read_header
 from shared.domain.siu import parse_siu
 from tests.samples import sample
 
@@ -84,3 +86,36 @@ def test_custom_separators_are_answered_in_kind() -> None:
 def test_unknown_ack_code_is_refused() -> None:
     with pytest.raises(ValueError, match="ack_code"):
         build_ack(None, "OK", now=NOW)
+
+
+# Field text as ER7 carries it in the standard separators: components, repetitions, subcomponents, escapes.
+FIELD_TEXT = st.text(st.sampled_from("AZaz09 ^~&\\.-_#\u00e9"), max_size=12)
+
+
+@given(
+    st.builds(
+        MessageHeader,
+        field_separator=st.just("|"),
+        encoding_characters=st.just("^~\\&"),
+        sending_application=FIELD_TEXT,
+        sending_facility=FIELD_TEXT,
+        receiving_application=FIELD_TEXT,
+        receiving_facility=FIELD_TEXT,
+        message_time=FIELD_TEXT,
+        message_type=st.sampled_from(["SIU", "ADT", ""]),
+        event=st.text(st.sampled_from("S1290&\\"), max_size=4),
+        control_id=FIELD_TEXT,
+        processing_id=FIELD_TEXT,
+        version=st.sampled_from(["2.3", "2.5.1", "2.8", ""]),
+    ),
+    st.one_of(st.none(), st.just("ACK-1")),
+)
+def test_the_direct_aa_is_what_python_hl7_makes(header: MessageHeader, control_id: str | None) -> None:
+    direct = build_ack(header, "AA", now=NOW, control_id=control_id)
+    made = str(parsed_ack(header, "AA", now=NOW, control_id=control_id or "ID"))
+    if control_id is None:  # a fresh id each time: compare the rest
+        fields = direct.split("|")
+        assert len(fields[9]) == 20
+        assert fields[9].isalnum()
+        direct = "|".join([*fields[:9], "ID", *fields[10:]])
+    assert direct == made

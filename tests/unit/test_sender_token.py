@@ -10,7 +10,7 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
-from shared.domain.sender_token import bearer_token, body_hash, token_key_id, verify_sender_token
+from shared.domain.sender_token import bearer_token, body_hash, read_token_header, verify_sender_token
 from shared.errors import NotAuthorisedError
 
 AUDIENCE = "https://connector.example.org/api/hl7/ep1"
@@ -28,7 +28,12 @@ def token(key: Any = RSA_KEY, algorithm: str = "RS384", headers: dict | None = N
 
 def verify(encoded: str, keys: list | None = None, body: bytes = BODY, require_body_hash: bool = False):
     return verify_sender_token(
-        encoded, keys=keys or [RSA_KEY.public_key()], audience=AUDIENCE, body=body, require_body_hash=require_body_hash
+        encoded,
+        header=read_token_header(encoded),
+        keys=[RSA_KEY.public_key()] if keys is None else keys,
+        audience=AUDIENCE,
+        body=body,
+        require_body_hash=require_body_hash,
     )
 
 
@@ -73,14 +78,15 @@ def test_a_none_algorithm_token_is_refused() -> None:
 
 def test_body_hash_is_optional_unless_the_endpoint_requires_it() -> None:
     plain = token(body_sha256=None)
-    assert verify(plain).jti
+    assert not verify(plain).binds_body
+    assert verify(token()).binds_body
     with pytest.raises(NotAuthorisedError, match="requires the body_sha256"):
         verify(plain, require_body_hash=True)
 
 
 def test_no_configured_key_is_a_clear_refusal() -> None:
     with pytest.raises(NotAuthorisedError, match="No sender key"):
-        verify_sender_token(token(), keys=[], audience=AUDIENCE, body=BODY, require_body_hash=False)
+        verify(token(), keys=[])
 
 
 def test_reasons_never_echo_the_token() -> None:
@@ -98,9 +104,10 @@ def test_missing_bearer_tokens_are_refused(header: str | None) -> None:
 
 def test_bearer_and_kid_are_read() -> None:
     assert bearer_token("Bearer abc.def.ghi ") == "abc.def.ghi"
-    assert token_key_id(token(headers={"kid": "k1"})) == "k1"
+    assert read_token_header(token(headers={"kid": "k1"})).key_id == "k1"
+    assert read_token_header(token(EC_KEYS["ES256"], "ES256")).algorithm == "ES256"
     with pytest.raises(NotAuthorisedError, match="well-formed"):
-        token_key_id("garbage")
+        read_token_header("garbage")
 
 
 @pytest.mark.parametrize(
