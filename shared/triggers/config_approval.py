@@ -10,6 +10,7 @@ from shared.lazy import lazy_import
 from shared.triggers.config_api import ANONYMOUS, caller_of, now, versioned_response
 from shared.triggers.config_documents import endpoint_document
 from shared.triggers.http import api_errors, json_response
+from shared.triggers.pages import redirect
 
 approval = lazy_import("shared.services.approval")
 
@@ -39,7 +40,9 @@ def start_epic_validation(req: func.HttpRequest) -> func.HttpResponse:
 @bp.route(route=CALLBACK_ROUTE, methods=["GET"], auth_level=ANONYMOUS)
 @api_errors
 def complete_epic_validation(req: func.HttpRequest) -> func.HttpResponse:
-    """Epic's redirect: no bearer token here; the one-time state binds it to the approver and endpoint."""
+    """Epic's redirect: no bearer token here; the one-time state binds it to the approver and endpoint.
+
+    A browser (it asks for HTML: the portal's "Sign in with Epic") goes back to the endpoint's portal page."""
     if req.params.get("error"):
         raise InvalidRequestError("Epic did not sign the approver in; start the validation again.")
     validation = approval.complete_validation(
@@ -50,6 +53,8 @@ def complete_epic_validation(req: func.HttpRequest) -> func.HttpResponse:
         redirect_uri(),
         now(),
     )
+    if "text/html" in req.headers.get("Accept", ""):
+        return redirect(f"/api/portal/endpoints/{validation.endpoint_id}?notice=validated-with-epic")
     return json_response(
         {
             "validated": True,
