@@ -65,7 +65,12 @@ class LocalWorld:
         self.public_base_url = public_base_url.rstrip("/")
         self.key_dir = key_dir
         self.entra = EntraSignIn(
-            port=ports.entra, redirect_uris=(f"{self.public_base_url}/api/launch/signin", SEED_REDIRECT_URI)
+            port=ports.entra,
+            redirect_uris=(
+                f"{self.public_base_url}/api/launch/signin",
+                f"{self.public_base_url}/api/portal/signin/callback",
+                SEED_REDIRECT_URI,
+            ),
         )
         self.epic = LocalEpic(self.public_base_url, port=ports.epic, tls=False)
         self._graph_secret = secrets.token_urlsafe(24)

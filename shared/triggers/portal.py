@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 import azure.functions as func
 
 from shared import bootstrap
-from shared.errors import InvalidRequestError, NotFoundError
+from shared.errors import ForbiddenError, InvalidRequestError, NotAuthorisedError, NotFoundError
 from shared.lazy import lazy_import
 from shared.triggers.config_documents import (
     audit_document,
@@ -32,6 +32,7 @@ from shared.triggers.portal_web import (
     now,
     portal_page,
     render,
+    see_other,
     session_cookie,
     session_id_of,
     session_of,
@@ -93,18 +94,19 @@ def start_portal_sign_in(req: func.HttpRequest) -> func.HttpResponse:
 def complete_portal_sign_in(req: func.HttpRequest) -> func.HttpResponse:
     if req.params.get("error"):
         raise InvalidRequestError("Microsoft 365 did not sign you in; please try again.")
-    session_id, _ = portal_sign_in.complete_sign_in(
-        store(),
-        bootstrap.get_portal_sessions(),
-        bootstrap.get_token_validator(),
-        req.params.get("state", ""),
-        req.params.get("code", ""),
-        sign_in_redirect_uri(),
-        now(),
-    )
-    response = back_to("")
-    response.headers["Set-Cookie"] = session_cookie(session_id)
-    return response
+    try:
+        session_id, _ = portal_sign_in.complete_sign_in(
+            store(),
+            bootstrap.get_portal_sessions(),
+            bootstrap.get_token_validator(),
+            req.params.get("state", ""),
+            req.params.get("code", ""),
+            sign_in_redirect_uri(),
+            now(),
+        )
+    except NotAuthorisedError as error:  # a refused sign-in is said, not sent round to sign in again
+        raise ForbiddenError(error.message) from error
+    return back_to("", headers={"Set-Cookie": session_cookie(session_id)})
 
 
 @bp.route(route="portal/signout", methods=["POST"], auth_level=ANONYMOUS)
@@ -112,9 +114,7 @@ def complete_portal_sign_in(req: func.HttpRequest) -> func.HttpResponse:
 def end_portal_session(req: func.HttpRequest) -> func.HttpResponse:
     form_of(req, session_of(req))
     bootstrap.get_portal_sessions().delete(session_id_of(req))
-    response = render("signed_out.html", None)
-    response.headers["Set-Cookie"] = session_cookie("", max_age=0)
-    return response
+    return render("signed_out.html", None, headers={"Set-Cookie": session_cookie("", max_age=0)})
 
 
 @bp.route(route="portal/assets/{name}", methods=["GET"], auth_level=ANONYMOUS)
@@ -326,9 +326,7 @@ def start_portal_epic_validation(req: func.HttpRequest) -> func.HttpResponse:
     started = approval.start_validation(
         store(), bootstrap.get_smart_client(), session.caller, req.route_params["endpointId"], redirect_uri(), now()
     )
-    response = redirect(started.authorize_url)
-    response.status_code = 303
-    return response
+    return see_other(started.authorize_url)
 
 
 @bp.route(route="portal/endpoints/{endpointId}/approve", methods=["POST"], auth_level=ANONYMOUS)

@@ -102,18 +102,30 @@ def environment() -> jinja2.Environment:
     return env
 
 
-def render(template: str, session: PortalSession | None, status: int = 200, **context: Any) -> func.HttpResponse:
+def render(
+    template: str,
+    session: PortalSession | None,
+    status: int = 200,
+    headers: dict[str, str] | None = None,
+    **context: Any,
+) -> func.HttpResponse:
     """A portal page; its one script (static, from our host) runs under the response's nonce."""
     nonce = new_nonce()
     document = environment().get_template(template).render(session=session, nonce=nonce, **context)
-    return html_response(document, status, nonce=nonce)
+    return html_response(document, status, nonce=nonce, headers=headers)
 
 
-def back_to(path: str, notice: str = "") -> func.HttpResponse:
-    """After a change: 303 to the page showing it (a reload does not post again)."""
-    response = redirect(f"{PORTAL}{path}" + (f"?notice={notice}" if notice else ""))
-    response.status_code = 303
-    return response
+def see_other(url: str, headers: dict[str, str] | None = None) -> func.HttpResponse:
+    """303 to `url`: after a form post the browser GETs it, so a reload does not post again."""
+    return func.HttpResponse(
+        status_code=303,
+        headers={"Location": url, "Cache-Control": "no-store", "Referrer-Policy": "no-referrer", **(headers or {})},
+    )
+
+
+def back_to(path: str, notice: str = "", headers: dict[str, str] | None = None) -> func.HttpResponse:
+    """After a change: to the portal page showing it."""
+    return see_other(f"{PORTAL}{path}" + (f"?notice={notice}" if notice else ""), headers)
 
 
 def portal_page(handler: HttpHandler) -> HttpHandler:
