@@ -145,6 +145,7 @@ class LocalWorld:
             f"mychart  {self.epic.url}/mychart  the patient's page (Begin video visit)",
             f"phone    {self.phone.url}/  SMS each patient number received",
             f"sign-in  {self.entra.url}{AUTHORIZE_PATH}  Entra-shaped sign-in (pick a user)",
+            f"portal   {self.public_base_url}/api/portal  the connector's configuration portal (sign in as Alex Admin)",
             f"fhir     {self.epic.fhir_base_url}  SMART on FHIR (the demo endpoint's FHIR base URL)",
         ]
         if self.graph:

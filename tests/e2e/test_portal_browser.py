@@ -9,6 +9,7 @@ kept in `tests/artefacts/portal/` (git-ignored) for a reviewer.
 from __future__ import annotations
 
 import json
+import logging
 import re
 from pathlib import Path
 from typing import Any
@@ -69,7 +70,10 @@ class Steps:
             self.violations[name] = blocking
 
 
-def test_the_whole_set_up_in_the_portal(running: Running, chromium: Path, tmp_path: Path) -> None:
+def test_the_whole_set_up_in_the_portal(
+    running: Running, chromium: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
     if not AXE.exists():
         pytest.fail("axe-core is missing: run npm install (package.json devDependencies)")
     from playwright.sync_api import expect, sync_playwright
@@ -212,3 +216,6 @@ def test_the_whole_set_up_in_the_portal(running: Running, chromium: Path, tmp_pa
     assert len(steps.checked) >= 12  # every portal page of the set-up was checked
     assert steps.violations == {}, steps.violations
     assert csp_reports == []
+    assert "POST /api/hl7/{endpointId} -> 200" in caplog.text  # the log was captured...
+    for patient_data in ("5550123", "617555", "Jane", "JANE", "E1001"):  # the log holds no patient data
+        assert patient_data not in caplog.text
