@@ -129,10 +129,20 @@ def get_portal_asset(req: func.HttpRequest) -> func.HttpResponse:
 @bp.route(route="portal", methods=["GET"], auth_level=ANONYMOUS)
 @portal_page
 def show_portal_home(req: func.HttpRequest) -> func.HttpResponse:
+    """The admin's organisations; everyone's URLs (admins and report readers: all of the tenant's; an
+    approver: those they approve)."""
     session = session_of(req)
-    found = organisations.list_organisations(store(), session.caller) if session.caller.is_admin else []
-    geos = bootstrap.get_settings().geos
-    return render("home.html", session, organisations=[organisation_document(o.value) for o in found], geos=geos)
+    caller = session.caller
+    found = organisations.list_organisations(store(), caller) if caller.is_admin else []
+    mine = [e.value for e in endpoints.list_my_endpoints(store(), caller)]
+    return render(
+        "home.html",
+        session,
+        organisations=[organisation_document(o.value) for o in found],
+        endpoints=[endpoint_document(e) for e in mine],
+        openable={e.id for e in mine if caller.is_admin or access.is_approver(caller, e)},
+        geos=bootstrap.get_settings().geos,
+    )
 
 
 @bp.route(route="portal/organisations", methods=["POST"], auth_level=ANONYMOUS)

@@ -129,6 +129,7 @@ def test_a_forged_form_without_the_csrf_token_changes_nothing(portal: PortalWorl
 def test_a_report_reader_reads_reports_and_cannot_change_anything(portal: PortalWorld) -> None:
     seeded = portal.seeded
     reader = signed_in(portal, READER)
+    home = reader.get("/api/portal").text
 
     report = reader.get(f"/api/portal/endpoints/{seeded.endpoint_id}/reports")
     csv = reader.get(f"/api/portal/endpoints/{seeded.endpoint_id}/reports?format=csv")
@@ -144,6 +145,8 @@ def test_a_report_reader_reads_reports_and_cannot_change_anything(portal: Portal
         reader.get(f"/api/portal/endpoints/{seeded.endpoint_id}"),
     ]
 
+    assert f"/api/portal/endpoints/{seeded.endpoint_id}/reports" in home  # the tenant's URLs, to report on
+    assert f'/api/portal/endpoints/{seeded.endpoint_id}">Settings' not in home
     assert report.status_code == 200
     assert "SMS per day" in report.text
     assert csv.status_code == 200
@@ -171,6 +174,7 @@ def test_an_admin_of_another_tenant_sees_nothing_of_this_organisation(portal: Po
     ]
 
     assert "Local Demo Hospital" not in home.text
+    assert portal.running.world.epic.fhir_base_url not in home.text
     assert [a.status_code for a in answers] == [404] * len(answers)
     for answer in answers:
         assert "Local Demo Hospital" not in answer.text

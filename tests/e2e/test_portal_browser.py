@@ -163,7 +163,7 @@ def test_the_whole_set_up_in_the_portal(
             # --- the approver: Sign in with Epic, approve ---------------------------------------
             approver_context, approver = person("Ann Analyst")
             steps.check(approver, "approver-home")
-            approver.goto(endpoint_url)
+            approver.get_by_role("link", name="Settings and approval").click()  # the URL they are asked about
             expect(approver.get_by_role("heading", name=re.compile(r"Approve version \d+"))).to_be_visible()
             steps.check(approver, "approver-asked")
             approver.get_by_role("button", name="Sign in with Epic").click()
@@ -196,7 +196,8 @@ def test_the_whole_set_up_in_the_portal(
             steps.check(epic, "epic-sent-siu")
 
             _, reader = person("Rita Reports")
-            reader.goto(f"{endpoint_url}/reports")
+            reader.get_by_role("link", name="Reports").click()
+            assert reader.url.startswith(f"{endpoint_url}/reports")
             for _ in range(120):  # as a person reloads the report while the SMS goes out
                 if reader.locator("td", has_text="scheduled").count():
                     break
