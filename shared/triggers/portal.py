@@ -227,6 +227,24 @@ def order_portal_phone_number(req: func.HttpRequest) -> func.HttpResponse:
     return back_to(f"/operations/{operation.id}")
 
 
+@bp.route(route="portal/organisations/{orgId}/phone-numbers/verification", methods=["POST"], auth_level=ANONYMOUS)
+@portal_page
+def record_portal_toll_free_verification(req: func.HttpRequest) -> func.HttpResponse:
+    """The admin records that a number passed (or has not passed) toll-free verification (Azure portal)."""
+    session = session_of(req)
+    org_id = req.route_params["orgId"]
+    form = form_of(req, session)
+    phone_numbers.record_toll_free_verification(
+        store(),
+        session.caller,
+        org_id,
+        form.get("number", ""),
+        lambda: {"verified": form.get("verified") == "true"},
+        now(),
+    )
+    return back_to(f"/organisations/{org_id}", "verification-recorded")
+
+
 @bp.route(route="portal/operations/{operationId}", methods=["GET"], auth_level=ANONYMOUS)
 @portal_page
 def show_portal_operation(req: func.HttpRequest) -> func.HttpResponse:

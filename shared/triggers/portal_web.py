@@ -38,6 +38,11 @@ PORTAL = "/api/portal"
 TEMPLATES = Path(__file__).with_name("portal_templates")
 ASSETS = Path(__file__).with_name("assets")
 STATUS_LABELS = {"draft": "Draft", "pending_approval": "Pending approval", "approved": "Approved"}
+VERIFICATION_LABELS = {
+    "pending_verification": "Awaiting toll-free verification",
+    "verified": "Verified",
+    "not_required": "Needs no verification",
+}
 SESSION_MAX_AGE = 8 * 3600
 
 
@@ -98,7 +103,7 @@ def environment() -> jinja2.Environment:
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True, undefined=jinja2.StrictUndefined
     )
-    env.globals.update(portal=PORTAL, status_labels=STATUS_LABELS)
+    env.globals.update(portal=PORTAL, status_labels=STATUS_LABELS, verification_labels=VERIFICATION_LABELS)
     return env
 
 

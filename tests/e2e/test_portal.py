@@ -18,8 +18,10 @@ import pytest
 from localworld.entra import OTHER_TENANT, TENANT
 from localworld.seed import Seeded
 from shared import bootstrap
+from shared.adapters.config_store import PhoneNumber
 from shared.adapters.portal_sessions import PortalSessions
 from shared.domain.access import Caller
+from shared.domain.config import NumberVerification
 from tests.e2e.test_walkthrough import Running, run_world
 from tests.portal_support import PortalBrowser
 
@@ -192,3 +194,23 @@ def test_sign_out_ends_the_session_on_the_server(portal: PortalWorld) -> None:
     replay = PortalBrowser(portal.base_url)
     replay.session.cookies.set("portal_session", cookie)
     assert replay.get("/api/portal", allow_redirects=False).status_code == 302
+
+
+def test_an_admin_records_a_toll_free_number_s_verification_beside_it(portal: PortalWorld) -> None:
+    org_id = portal.seeded.org_id
+    number = "+18005550199"
+    bootstrap.get_config_store().upsert_phone_number(
+        PhoneNumber(org_id, number, "acs", datetime.now(UTC), NumberVerification.PENDING)
+    )
+    admin = signed_in(portal, ADMIN)
+    assert "Awaiting toll-free verification" in admin.get(f"/api/portal/organisations/{org_id}").text
+
+    recorded = admin.post(
+        f"/api/portal/organisations/{org_id}/phone-numbers/verification", {"number": number, "verified": "true"}
+    )
+
+    assert recorded.status_code == 200
+    assert "It passed toll-free verification" not in recorded.text
+    assert bootstrap.get_config_store().get_phone_number(org_id, number).verification == NumberVerification.VERIFIED
+    audit = admin.get(f"/api/portal/organisations/{org_id}/audit").text
+    assert "phone_number.toll_free_verification" in audit
