@@ -350,11 +350,24 @@ def start_portal_epic_validation(req: func.HttpRequest) -> func.HttpResponse:
     from shared.triggers.config_approval import redirect_uri
 
     session = session_of(req)
-    form_of(req, session)
+    form = form_of(req, session)
     started = approval.start_validation(
-        store(), bootstrap.get_smart_client(), session.caller, req.route_params["endpointId"], redirect_uri(), now()
+        store(),
+        bootstrap.get_smart_client(),
+        session.caller,
+        req.route_params["endpointId"],
+        redirect_uri(),
+        now(),
+        expected_version=_version(form),
     )
     return see_other(started.authorize_url)
+
+
+def _version(form: dict[str, str]) -> int:
+    """The configuration version the approver's page showed; 0 (no version is) when the form lacks it, so
+    the service refuses it once it has authorised the caller."""
+    text = form.get("version", "")
+    return int(text) if text.isascii() and text.isdigit() else 0
 
 
 @bp.route(route="portal/endpoints/{endpointId}/approve", methods=["POST"], auth_level=ANONYMOUS)
@@ -362,8 +375,8 @@ def start_portal_epic_validation(req: func.HttpRequest) -> func.HttpResponse:
 def approve_portal_endpoint(req: func.HttpRequest) -> func.HttpResponse:
     session = session_of(req)
     endpoint_id = req.route_params["endpointId"]
-    form_of(req, session)
-    approval.approve(store(), session.caller, endpoint_id, now())
+    form = form_of(req, session)
+    approval.approve(store(), session.caller, endpoint_id, now(), expected_version=_version(form))
     return back_to(f"/endpoints/{endpoint_id}", "approved")
 
 

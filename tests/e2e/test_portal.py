@@ -8,6 +8,7 @@ contracts, over HTTP as a browser sends it.
 from __future__ import annotations
 
 import contextlib
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -214,3 +215,25 @@ def test_an_admin_records_a_toll_free_number_s_verification_beside_it(portal: Po
     assert bootstrap.get_config_store().get_phone_number(org_id, number).verification == NumberVerification.VERIFIED
     audit = admin.get(f"/api/portal/organisations/{org_id}/audit").text
     assert "phone_number.toll_free_verification" in audit
+
+
+def test_the_approver_approves_only_the_version_shown_and_an_admin_edit_sends_it_back(portal: PortalWorld) -> None:
+    endpoint = f"/api/portal/endpoints/{portal.seeded.endpoint_id}"
+    admin, approver = signed_in(portal, ADMIN), signed_in(portal, "analyst@hospital.example")
+    number = re.search(r"<option selected>([^<]+)</option>", admin.get(endpoint).text).group(1)
+
+    def edit_sms(leads: str) -> None:
+        form = {"from_number": number, "confirmation_enabled": "on", "reminders_enabled": "on"}
+        assert admin.post(f"{endpoint}/sms", {**form, "reminder_lead_minutes": leads}).status_code == 200
+
+    assert "sends it back to <strong>pending approval</strong>" in admin.get(endpoint).text  # said before saving
+    edit_sms("1440")
+    shown = re.search(r'name="version" value="(\d+)"', approver.get(endpoint).text).group(1)
+    edit_sms("120")  # while the approver looks at the page
+    approved = approver.post(f"{endpoint}/approve", {"version": shown}, csrf=approver.csrf(endpoint))
+
+    assert approved.status_code == 409
+    assert "The configuration changed" in approved.text
+    page = approver.get(endpoint).text
+    assert "Pending approval" in page
+    assert "120 minutes before" in page  # what they are asked to approve now

@@ -163,7 +163,8 @@ def test_the_whole_set_up_in_the_portal(
             # --- the approver: Sign in with Epic, approve ---------------------------------------
             approver_context, approver = person("Ann Analyst")
             steps.check(approver, "approver-home")
-            approver.get_by_role("link", name="Settings and approval").click()  # the URL they are asked about
+            mine = approver.locator("tr", has_text=world.epic.fhir_base_url)
+            mine.get_by_role("link", name="Settings and approval").click()  # the URL they are asked about
             expect(approver.get_by_role("heading", name=re.compile(r"Approve version \d+"))).to_be_visible()
             steps.check(approver, "approver-asked")
             approver.get_by_role("button", name="Sign in with Epic").click()
@@ -196,7 +197,7 @@ def test_the_whole_set_up_in_the_portal(
             steps.check(epic, "epic-sent-siu")
 
             _, reader = person("Rita Reports")
-            reader.get_by_role("link", name="Reports").click()
+            reader.locator("tr", has_text=world.epic.fhir_base_url).get_by_role("link", name="Reports").click()
             assert reader.url.startswith(f"{endpoint_url}/reports")
             for _ in range(120):  # as a person reloads the report while the SMS goes out
                 if reader.locator("td", has_text="scheduled").count():
