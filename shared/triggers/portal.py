@@ -287,7 +287,8 @@ def show_portal_audit_log(req: func.HttpRequest) -> func.HttpResponse:
 @portal_page
 def show_portal_endpoint(req: func.HttpRequest) -> func.HttpResponse:
     session = session_of(req)
-    endpoint = endpoints.get_endpoint(store(), session.caller, req.route_params["endpointId"]).value
+    current = endpoints.get_endpoint(store(), session.caller, req.route_params["endpointId"])
+    endpoint = current.value
     admin = session.caller.is_admin
     org = store().get_organisation(endpoint.org_id)
     numbers = phone_numbers.list_phone_numbers(store(), session.caller, org.id) if admin else []
@@ -295,6 +296,7 @@ def show_portal_endpoint(req: func.HttpRequest) -> func.HttpResponse:
         "endpoint.html",
         session,
         endpoint=endpoint_document(endpoint),
+        etag=current.http_etag,
         is_admin=admin,
         is_approver=access.is_approver(session.caller, endpoint),
         numbers=[n.number for n in numbers],
@@ -320,7 +322,32 @@ def put_portal_sms_settings(req: func.HttpRequest) -> func.HttpResponse:
             "from_number": form.get("from_number") or None,
         }
 
-    endpoints.put_sms_settings(store(), session.caller, endpoint_id, body, None, now())
+    endpoints.put_sms_settings(store(), session.caller, endpoint_id, body, form.get("etag") or None, now())
+    return back_to(f"/endpoints/{endpoint_id}", "saved")
+
+
+@bp.route(route="portal/endpoints/{endpointId}", methods=["POST"], auth_level=ANONYMOUS)
+@portal_page
+def update_portal_endpoint(req: func.HttpRequest) -> func.HttpResponse:
+    """The URL's approver, time zone and meeting organiser (conditional on the version the page showed)."""
+    session = session_of(req)
+    endpoint_id = req.route_params["endpointId"]
+    form = form_of(req, session)
+
+    def body() -> dict[str, Any]:
+        changes: dict[str, Any] = {name: form.get(name, "").strip() for name in ("approver_upn", "time_zone")}
+        changes["organizer_user_id"] = form.get("organizer_user_id", "").strip() or None
+        return {**changes, **({"reason": form["reason"].strip()} if form.get("reason", "").strip() else {})}
+
+    endpoints.update_endpoint(
+        store(),
+        session.caller,
+        endpoint_id,
+        body,
+        form.get("etag") or None,
+        now(),
+        loopback_http=bootstrap.get_settings().loopback_http,
+    )
     return back_to(f"/endpoints/{endpoint_id}", "saved")
 
 

@@ -8,6 +8,7 @@ contracts, over HTTP as a browser sends it.
 from __future__ import annotations
 
 import contextlib
+import html
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -237,3 +238,21 @@ def test_the_approver_approves_only_the_version_shown_and_an_admin_edit_sends_it
     page = approver.get(endpoint).text
     assert "Pending approval" in page
     assert "120 minutes before" in page  # what they are asked to approve now
+
+
+def test_url_details_are_saved_only_if_unchanged_since_the_page_was_read(portal: PortalWorld) -> None:
+    endpoint = f"/api/portal/endpoints/{portal.seeded.endpoint_id}"
+    admin = signed_in(portal, ADMIN)
+    page = admin.get(endpoint).text
+    etag = html.unescape(re.search(r'name="etag" value="([^"]+)"', page).group(1))
+    details = {"approver_upn": "new.analyst@hospital.example", "time_zone": "America/Chicago", "etag": etag}
+
+    saved = admin.post(endpoint, {**details, "reason": "new analyst"}, csrf=admin.csrf(endpoint))
+    stale = admin.post(endpoint, {**details, "time_zone": "Europe/London"}, csrf=admin.csrf(endpoint))
+
+    assert saved.status_code == 200
+    assert "new.analyst@hospital.example" in saved.text
+    assert "Pending approval" in saved.text
+    assert "Waiting for approval because: new analyst" in saved.text
+    assert stale.status_code == 412
+    assert "America/Chicago" in admin.get(endpoint).text
