@@ -16,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+import requests
 
 from localworld.entra import OTHER_TENANT, TENANT
 from localworld.seed import Seeded
@@ -256,3 +257,16 @@ def test_url_details_are_saved_only_if_unchanged_since_the_page_was_read(portal:
     assert "Waiting for approval because: new analyst" in saved.text
     assert stale.status_code == 412
     assert "America/Chicago" in admin.get(endpoint).text
+
+
+def test_a_refused_epic_sign_in_is_a_portal_page_for_a_browser_and_json_for_the_api(portal: PortalWorld) -> None:
+    callback = f"{portal.base_url}/api/config/approval/callback?error=access_denied&state=s"
+
+    page = requests.get(callback, headers={"Accept": "text/html,*/*"}, timeout=10)
+    api = requests.get(callback, timeout=10)
+
+    assert page.status_code == 400
+    assert "Epic did not sign the approver in" in page.text
+    assert page.headers["Content-Type"].startswith("text/html")
+    assert api.status_code == 400
+    assert api.headers["Content-Type"].startswith("application/problem+json")
