@@ -22,9 +22,9 @@ class PortalBrowser:
         self.base_url = base_url
         self.session = requests.Session()
 
-    def sign_in(self, upn: str) -> requests.Response:
+    def sign_in(self, upn: str, *, follow_answer: bool = True) -> requests.Response:
         """Open the portal, choose the user's tenant when the portal asks, pick `upn` on the sign-in page; the
-        answer is the page the portal lands on."""
+        answer is the page the portal lands on (`follow_answer=False`: Entra's redirect back, not followed)."""
         picker = self.session.get(f"{self.base_url}/api/portal", timeout=TIMEOUT)
         if "Choose your organisation" in picker.text:
             tenant = next(user.tenant for user in USERS if user.upn == upn)
@@ -35,7 +35,10 @@ class PortalBrowser:
         assert action
         fields = {unescape(k): unescape(v) for k, v in _HIDDEN.findall(picker.text)}
         return self.session.post(
-            urljoin(picker.url, action.group(1)), data={**fields, "username": upn}, timeout=TIMEOUT
+            urljoin(picker.url, action.group(1)),
+            data={**fields, "username": upn},
+            allow_redirects=follow_answer,
+            timeout=TIMEOUT,
         )
 
     def get(self, path: str, **kwargs: object) -> requests.Response:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
 
@@ -42,10 +43,17 @@ class PortalIdentity(Protocol):
     ) -> Caller: ...
 
 
+@dataclass(frozen=True)
+class SignInStart:
+    authorize_url: str
+    state: str
+    """For the browser to hold until it comes back (binding the answer to it)."""
+
+
 def start_sign_in(
     store: ConfigStore, identity: PortalIdentity, tenant_id: str, redirect_uri: str, now: datetime
-) -> str:
-    """The authorize URL to send the browser to. Raises NotAuthorisedError (tenant not allowed), UpstreamError."""
+) -> SignInStart:
+    """Where to send the browser. Raises NotAuthorisedError (tenant not allowed), UpstreamError."""
     verifier, challenge = new_pkce()
     state, nonce = secrets.token_urlsafe(32), secrets.token_urlsafe(16)
     url = identity.sign_in_url(
@@ -58,7 +66,7 @@ def start_sign_in(
     )
     pending = AuthState("", "", 0, verifier, "", now + STATE_TTL, PORTAL_PURPOSE, {"tenant": tenant_id, "nonce": nonce})
     store.create_auth_state(state, pending)
-    return url
+    return SignInStart(url, state)
 
 
 def complete_sign_in(

@@ -24,14 +24,16 @@ from shared.triggers.config_documents import (
     phone_number_document,
     sender_keys_document,
 )
-from shared.triggers.pages import redirect
 from shared.triggers.portal_web import (
+    SIGN_IN_COOKIE,
+    SIGN_IN_MAX_AGE,
     asset,
     back_to,
     form_of,
     now,
     portal_page,
     render,
+    require_own_sign_in,
     see_other,
     session_cookie,
     session_id_of,
@@ -39,7 +41,9 @@ from shared.triggers.portal_web import (
 )
 
 if TYPE_CHECKING:
+    from shared.adapters.config_store import ConfigStore
     from shared.adapters.portal_sessions import PortalSession
+    from shared.services.reports import ReportKind, ReportPage
 
 access = lazy_import("shared.domain.access")
 approval = lazy_import("shared.services.approval")
@@ -68,7 +72,7 @@ def sign_in_redirect_uri() -> str:
     return f"{bootstrap.get_settings().public_base_url}/api/{SIGN_IN_CALLBACK_ROUTE}"
 
 
-def store() -> Any:
+def store() -> ConfigStore:
     return bootstrap.get_config_store()
 
 
@@ -85,8 +89,14 @@ def start_portal_sign_in(req: func.HttpRequest) -> func.HttpResponse:
         if len(allowed) > 1:
             return render("signin.html", None, tenants=allowed)
         tenant = allowed[0]
-    url = portal_sign_in.start_sign_in(store(), bootstrap.get_token_validator(), tenant, sign_in_redirect_uri(), now())
-    return redirect(url)
+    started = portal_sign_in.start_sign_in(
+        store(), bootstrap.get_token_validator(), tenant, sign_in_redirect_uri(), now()
+    )
+    bound = session_cookie(started.state, SIGN_IN_MAX_AGE, SIGN_IN_COOKIE)
+    return func.HttpResponse(
+        status_code=302,
+        headers={"Location": started.authorize_url, "Cache-Control": "no-store", "Set-Cookie": bound},
+    )
 
 
 @bp.route(route=SIGN_IN_CALLBACK_ROUTE, methods=["GET"], auth_level=ANONYMOUS)
@@ -94,6 +104,7 @@ def start_portal_sign_in(req: func.HttpRequest) -> func.HttpResponse:
 def complete_portal_sign_in(req: func.HttpRequest) -> func.HttpResponse:
     if req.params.get("error"):
         raise InvalidRequestError("Microsoft 365 did not sign you in; please try again.")
+    require_own_sign_in(req)
     try:
         session_id, _ = portal_sign_in.complete_sign_in(
             store(),
@@ -106,7 +117,7 @@ def complete_portal_sign_in(req: func.HttpRequest) -> func.HttpResponse:
         )
     except NotAuthorisedError as error:  # a refused sign-in is said, not sent round to sign in again
         raise ForbiddenError(error.message) from error
-    return back_to("", headers={"Set-Cookie": session_cookie(session_id)})
+    return back_to("", headers={"Set-Cookie": session_cookie(session_id)})  # the sign-in cookie lapses by itself
 
 
 @bp.route(route="portal/signout", methods=["POST"], auth_level=ANONYMOUS)
@@ -466,7 +477,9 @@ def show_portal_report(req: func.HttpRequest) -> func.HttpResponse:
     return render("report.html", session, endpoint_id=endpoint_id, kind=kind_name, query=query, page=page, chart=chart)
 
 
-def _report_page(kind: Any, session: PortalSession, endpoint_id: str, query: dict[str, str], limit: int = 0) -> Any:
+def _report_page(
+    kind: ReportKind, session: PortalSession, endpoint_id: str, query: dict[str, str], limit: int = 0
+) -> ReportPage:
     params = {name: value for name, value in query.items() if value}
     return reports.endpoint_report(
         kind,
@@ -478,7 +491,9 @@ def _report_page(kind: Any, session: PortalSession, endpoint_id: str, query: dic
     )
 
 
-def _all_rows(kind: Any, session: PortalSession, endpoint_id: str, query: dict[str, str]) -> list[dict[str, Any]]:
+def _all_rows(
+    kind: ReportKind, session: PortalSession, endpoint_id: str, query: dict[str, str]
+) -> list[dict[str, Any]]:
     """Every row of the range (at most 31 days), page by page as the report service reads them."""
     rows: list[dict[str, Any]] = []
     continuation = ""

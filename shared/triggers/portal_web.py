@@ -54,26 +54,43 @@ def secure() -> bool:
     return bootstrap.get_settings().public_base_url.startswith("https://")
 
 
-def cookie_name() -> str:
-    """`__Host-` binds the cookie to our host and path `/` (browsers accept it only with Secure)."""
-    return "__Host-portal" if secure() else "portal_session"
+def cookie_name(what: str = "portal") -> str:
+    """`__Host-` binds a cookie to our host and path `/` (browsers accept it only with Secure)."""
+    return f"__Host-{what}" if secure() else f"{what}_session"
 
 
-def session_cookie(session_id: str, max_age: int = SESSION_MAX_AGE) -> str:
-    attributes = [f"{cookie_name()}={session_id}", "Path=/", "HttpOnly", "SameSite=Lax", f"Max-Age={max_age}"]
+SIGN_IN_COOKIE = "portal-signin"
+"""Binds a sign-in's state to the browser that started it (RFC 6749 10.12: no login CSRF)."""
+SIGN_IN_MAX_AGE = 600
+
+
+def session_cookie(value: str, max_age: int = SESSION_MAX_AGE, what: str = "portal") -> str:
+    attributes = [f"{cookie_name(what)}={value}", "Path=/", "HttpOnly", "SameSite=Lax", f"Max-Age={max_age}"]
     if secure():
         attributes.append("Secure")
     return "; ".join(attributes)
 
 
-def session_id_of(req: func.HttpRequest) -> str:
+def cookie_of(req: func.HttpRequest, what: str = "portal") -> str:
     cookies: SimpleCookie = SimpleCookie()
     try:
         cookies.load(req.headers.get("Cookie", ""))
     except CookieError:
         return ""
-    morsel = cookies.get(cookie_name())
+    morsel = cookies.get(cookie_name(what))
     return morsel.value if morsel else ""
+
+
+def session_id_of(req: func.HttpRequest) -> str:
+    return cookie_of(req)
+
+
+def require_own_sign_in(req: func.HttpRequest) -> None:
+    """Raises InvalidRequestError unless this browser started the sign-in whose state the answer carries."""
+    started = cookie_of(req, SIGN_IN_COOKIE)
+    state = req.params.get("state", "")
+    if not started or not secrets.compare_digest(started.encode(), state.encode()):
+        raise InvalidRequestError("This sign-in was not started in this browser; please sign in again.")
 
 
 def session_of(req: func.HttpRequest) -> PortalSession:

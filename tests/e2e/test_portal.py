@@ -79,7 +79,7 @@ def test_sign_in_sets_an_http_only_session_cookie_and_keeps_tokens_out_of_the_br
     assert "SameSite=Lax" in set_cookie
     assert "Path=/" in set_cookie
     cookies = list(browser.session.cookies)
-    assert [c.name for c in cookies] == ["portal_session"]
+    assert {c.name for c in cookies} == {"portal_session", "portal-signin_session"}  # the session; the sign-in's
     assert not any(len(c.value or "") > 60 or (c.value or "").count(".") == 2 for c in cookies)  # no JWT
     assert "eyJ" not in landed.text  # no token in the page either
     policy = landed.headers["Content-Security-Policy"]
@@ -270,3 +270,16 @@ def test_a_refused_epic_sign_in_is_a_portal_page_for_a_browser_and_json_for_the_
     assert page.headers["Content-Type"].startswith("text/html")
     assert api.status_code == 400
     assert api.headers["Content-Type"].startswith("application/problem+json")
+
+
+def test_a_sign_in_answer_is_taken_only_by_the_browser_that_started_it(portal: PortalWorld) -> None:
+    victim = PortalBrowser(portal.base_url)
+    attacker = PortalBrowser(portal.base_url)
+    answer = attacker.sign_in(ADMIN, follow_answer=False)  # the attacker's own code and state
+    assert answer.status_code == 302
+
+    forced = victim.session.get(answer.headers["Location"], allow_redirects=False, timeout=10)
+
+    assert forced.status_code == 400
+    assert "not started in this browser" in forced.text
+    assert "Set-Cookie" not in forced.headers
