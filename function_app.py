@@ -15,6 +15,7 @@ from shared.triggers import (
     maintenance,
     openapi,
     phone_number_orders,
+    portal,
     reports,
     sandbox,
     sms,
@@ -30,6 +31,7 @@ app.register_functions(well_known.bp)
 app.register_functions(config_api.bp)
 app.register_functions(config_approval.bp)
 app.register_functions(reports.bp)
+app.register_functions(portal.bp)
 app.register_functions(phone_number_orders.bp)
 app.register_functions(launch.bp)
 app.register_functions(join.bp)

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from html import escape
 from urllib.parse import parse_qsl, urlencode
 
-from localworld.entra import CLIENT_ID, OTHER_TENANT, TENANT, EntraStandIn
+from localworld.entra import CLIENT_ID, OTHER_TENANT, REPORT_READER_ROLE, TENANT, EntraStandIn
 from localworld.pages import hidden_fields, page
 from localworld.server import Request, Response
 
@@ -66,6 +66,7 @@ USERS: tuple[LocalUser, ...] = (
     LocalUser("admin@hospital.example", "Alex Admin", "Microsoft 365 admin of the hospital", roles=(ADMIN_ROLE,)),
     LocalUser("analyst@hospital.example", "Ann Analyst", "Epic customer analyst, the endpoint's approver"),
     LocalUser("dr.grey@hospital.example", "Dr Meredith Grey", "provider (Teams user)"),
+    LocalUser("reports@hospital.example", "Rita Reports", "report reader of the hospital", roles=(REPORT_READER_ROLE,)),
     LocalUser(
         "admin@other-clinic.example",
         "Omar Other",

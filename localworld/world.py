@@ -65,7 +65,12 @@ class LocalWorld:
         self.public_base_url = public_base_url.rstrip("/")
         self.key_dir = key_dir
         self.entra = EntraSignIn(
-            port=ports.entra, redirect_uris=(f"{self.public_base_url}/api/launch/signin", SEED_REDIRECT_URI)
+            port=ports.entra,
+            redirect_uris=(
+                f"{self.public_base_url}/api/launch/signin",
+                f"{self.public_base_url}/api/portal/signin/callback",
+                SEED_REDIRECT_URI,
+            ),
         )
         self.epic = LocalEpic(self.public_base_url, port=ports.epic, tls=False)
         self._graph_secret = secrets.token_urlsafe(24)
@@ -140,6 +145,7 @@ class LocalWorld:
             f"mychart  {self.epic.url}/mychart  the patient's page (Begin video visit)",
             f"phone    {self.phone.url}/  SMS each patient number received",
             f"sign-in  {self.entra.url}{AUTHORIZE_PATH}  Entra-shaped sign-in (pick a user)",
+            f"portal   {self.public_base_url}/api/portal  the connector's configuration portal (sign in as Alex Admin)",
             f"fhir     {self.epic.fhir_base_url}  SMART on FHIR (the demo endpoint's FHIR base URL)",
         ]
         if self.graph:

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from shared.adapters.metering import StorageMeter
     from shared.adapters.opt_outs import OptOutList
     from shared.adapters.phone_numbers import PhoneNumberProvider
+    from shared.adapters.portal_sessions import PortalSessions
     from shared.adapters.sender_keys import SenderKeyResolver
     from shared.adapters.smart import SigningKey, SmartClient
     from shared.adapters.storage import Queue, Storage
@@ -186,6 +187,13 @@ def get_config_store() -> ConfigStore:
 
 
 @functools.cache
+def get_portal_sessions() -> PortalSessions:
+    from shared.adapters.portal_sessions import PortalSessions
+
+    return PortalSessions(get_storage().control)
+
+
+@functools.cache
 def get_token_validator() -> EntraTokenValidator:
     """The Entra token validator; raises SettingsError when the Entra settings are missing."""
     from shared.adapters.entra import EntraTokenValidator
@@ -298,6 +306,7 @@ def reset() -> None:
         get_ehr_write_back,
         get_device_test_verifier,
         get_config_store,
+        get_portal_sessions,
         get_token_validator,
         get_signing_keys,
         get_smart_client,

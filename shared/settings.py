@@ -84,7 +84,8 @@ SETTINGS: tuple[SettingSpec, ...] = (
     ),
     SettingSpec(
         "ENTRA_CLIENT_SECRET",
-        "Client secret of ENTRA_CLIENT_ID (Key Vault reference): redeems the provider's one-time Microsoft 365 sign-in",
+        "Client secret of ENTRA_CLIENT_ID (Key Vault reference): redeems the provider's one-time Microsoft 365 sign-in"
+        " and the portal's sign-in",
     ),
     SettingSpec("EPIC_CLIENT_ID", "Client id of this app's Epic (SMART on FHIR) registration."),
     SettingSpec(

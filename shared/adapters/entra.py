@@ -41,6 +41,8 @@ LEEWAY_SECONDS = 60
 ALGORITHMS = ["RS256"]
 SIGN_IN_SCOPE = "openid profile"
 """Enough for an id_token with the user's object id (`oid`) and UPN (`preferred_username`)."""
+API_SCOPE_NAME = "Connector.Config"
+"""The delegated scope the app registration exposes for its own API (README "Portal")."""
 TOKEN_VERSIONS = {"1.0": "", "2.0": "/v2.0"}
 """Access token `ver` -> the path segment of the OpenID configuration that validates it."""
 _GUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
@@ -82,7 +84,16 @@ class EntraTokenValidator:
         claims = self._decode(token, header, tenant, version, self._audiences, "access token")
         return _caller(claims)
 
-    def sign_in_url(self, *, tenant_id: str, redirect_uri: str, state: str, code_challenge: str, nonce: str) -> str:
+    def sign_in_url(
+        self,
+        *,
+        tenant_id: str,
+        redirect_uri: str,
+        state: str,
+        code_challenge: str,
+        nonce: str,
+        scope: str = SIGN_IN_SCOPE,
+    ) -> str:
         """The authorize URL of tenant `tenant_id`'s own authority for an interactive sign-in (code flow,
         PKCE S256). Raises NotAuthorisedError (tenant not allowed), UpstreamError."""
         query = {
@@ -90,7 +101,7 @@ class EntraTokenValidator:
             "response_type": "code",
             "redirect_uri": redirect_uri,
             "response_mode": "query",
-            "scope": SIGN_IN_SCOPE,
+            "scope": scope,
             "state": state,
             "nonce": nonce,
             "code_challenge": code_challenge,
@@ -104,21 +115,51 @@ class EntraTokenValidator:
 
         Raises NotAuthorisedError (code refused, id_token invalid, wrong nonce or tenant), UpstreamError.
         """
+        document = self._redeem(tenant_id, code, redirect_uri, code_verifier, SIGN_IN_SCOPE)
+        return _caller(self._id_token_claims(tenant_id, document, nonce))
+
+    def redeem_api_sign_in(
+        self, *, tenant_id: str, code: str, redirect_uri: str, code_verifier: str, nonce: str
+    ) -> Caller:
+        """The caller of the portal's sign-in (scope `api_sign_in_scope()`): the id_token proves this sign-in
+        (nonce, tenant), the access token is validated exactly as a configuration API call's, so the portal's
+        caller has the same roles as theirs would. Neither token is kept.
+
+        Raises NotAuthorisedError (code refused, a token invalid, wrong nonce or tenant), UpstreamError.
+        """
+        document = self._redeem(tenant_id, code, redirect_uri, code_verifier, self.api_sign_in_scope())
+        self._id_token_claims(tenant_id, document, nonce)
+        access_token = document.get("access_token")
+        if not isinstance(access_token, str):
+            raise NotAuthorisedError("Microsoft 365 did not complete the sign-in (no access_token).")
+        caller = self.validate(f"Bearer {access_token}")
+        if caller.tenant_id != tenant_id.lower():
+            raise NotAuthorisedError("The sign-in's access token is of another tenant than its authority's.")
+        return caller
+
+    def api_sign_in_scope(self) -> str:
+        """An id_token plus an access token for this app's own API (its `Connector.Config` scope)."""
+        return f"{SIGN_IN_SCOPE} api://{self._settings.client_id}/{API_SCOPE_NAME}"
+
+    def _redeem(self, tenant_id: str, code: str, redirect_uri: str, code_verifier: str, scope: str) -> dict[str, Any]:
         form = {
             "client_id": self._settings.client_id,
             "grant_type": "authorization_code",
             "code": code,
             "redirect_uri": redirect_uri,
             "code_verifier": code_verifier,
-            "scope": SIGN_IN_SCOPE,
+            "scope": scope,
         }
         if self._settings.client_secret:
             form["client_secret"] = self._settings.client_secret
         status, document = post_form(self._endpoint(tenant_id, "token_endpoint"), form, what="Entra token endpoint")
-        id_token = document.get("id_token")
-        if status >= 400 or not isinstance(id_token, str):
+        if status >= 400 or not isinstance(document.get("id_token"), str):
             error = str(document.get("error", "no id_token"))[:64]
             raise NotAuthorisedError(f"Microsoft 365 did not complete the sign-in ({error}).")
+        return document
+
+    def _id_token_claims(self, tenant_id: str, document: dict[str, Any], nonce: str) -> dict[str, Any]:
+        id_token = document["id_token"]
         header, unverified = _unverified(id_token, "sign-in's id_token")
         if str(unverified.get("tid", "")).lower() != tenant_id.lower():
             raise NotAuthorisedError("The sign-in's id_token is of another tenant than the organisation's.")
@@ -127,7 +168,7 @@ class EntraTokenValidator:
         )
         if claims.get("nonce") != nonce:
             raise NotAuthorisedError("The sign-in's id_token belongs to another sign-in (nonce).")
-        return _caller(claims)
+        return claims
 
     def _allowed_tenant(self, unverified: dict[str, Any], what: str) -> str:
         tenant = str(unverified.get("tid", "")).lower()

@@ -40,13 +40,21 @@ class ValidationStart:
 
 
 def start_validation(
-    store: ConfigStore, smart: SmartClient, caller: Caller, endpoint_id: str, redirect_uri: str, now: datetime
+    store: ConfigStore,
+    smart: SmartClient,
+    caller: Caller,
+    endpoint_id: str,
+    redirect_uri: str,
+    now: datetime,
+    expected_version: int | None = None,
 ) -> ValidationStart:
-    """Raises ForbiddenError (not the approver), NotFoundError (also another tenant's), ConflictError (nothing
-    to approve), UpstreamError (SMART discovery failed)."""
+    """`expected_version`: the version the approver was shown (the portal), if any. Raises ForbiddenError (not
+    the approver), NotFoundError (also another tenant's), ConflictError (nothing to approve, or another
+    version than the one shown), UpstreamError (SMART discovery failed)."""
     endpoint = recognise_approver(store, caller, endpoint_id, now).value
     if endpoint.status is not EndpointStatus.PENDING_APPROVAL:
         raise ConflictError(f"The endpoint is {endpoint.status}; only a pending endpoint can be validated.")
+    _require_version(endpoint, expected_version)
     config = smart.discover(endpoint.fhir_base_url)
     verifier, challenge = new_pkce()
     state = secrets.token_urlsafe(32)
@@ -105,13 +113,17 @@ def complete_validation(
     return validation
 
 
-def approve(store: ConfigStore, caller: Caller, endpoint_id: str, now: datetime) -> Versioned[Endpoint]:
-    """Raises ForbiddenError, NotFoundError, ConflictError (not pending, no recent validation, or the
-    configuration changed since it was validated)."""
+def approve(
+    store: ConfigStore, caller: Caller, endpoint_id: str, now: datetime, expected_version: int | None = None
+) -> Versioned[Endpoint]:
+    """`expected_version`: the version the approver was shown (the portal), if any. Raises ForbiddenError,
+    NotFoundError, ConflictError (not pending, no recent validation, the configuration changed since it
+    was validated, or it is not the version shown)."""
     current = recognise_approver(store, caller, endpoint_id, now)
     endpoint = current.value
     if endpoint.status is not EndpointStatus.PENDING_APPROVAL:
         raise ConflictError(f"The endpoint is {endpoint.status}; only a pending endpoint can be approved.")
+    _require_version(endpoint, expected_version)
     try:
         validation = store.get_validation(endpoint.id, caller.object_id)
     except NotFoundError:
@@ -127,6 +139,14 @@ def approve(store: ConfigStore, caller: Caller, endpoint_id: str, now: datetime)
         raise ConflictError("The configuration changed while you approved it; review it and validate again.") from None
     record_change(store, caller, endpoint.org_id, "endpoint.approved", endpoint.id, now, version=endpoint.version)
     return saved
+
+
+def _require_version(endpoint: Endpoint, expected_version: int | None) -> None:
+    if expected_version is not None and expected_version != endpoint.version:
+        raise ConflictError(
+            f"The configuration changed (now version {endpoint.version}, you were shown {expected_version}); "
+            "review it again."
+        )
 
 
 def recognise_approver(store: ConfigStore, caller: Caller, endpoint_id: str, now: datetime) -> Versioned[Endpoint]:

@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from shared.adapters.config_store import ConfigStore, Versioned, new_id
-from shared.domain.access import Caller, require_admin, require_admin_or_approver
+from shared.domain.access import Caller, is_approver, require_admin, require_admin_or_approver
 from shared.domain.config import (
     Endpoint,
     EndpointStatus,
@@ -193,6 +193,15 @@ def list_endpoints(store: ConfigStore, caller: Caller, org_id: str) -> list[Vers
     require_admin(caller)
     read_own_organisation(store, caller, org_id)
     return store.list_endpoints(org_id)
+
+
+def list_my_endpoints(store: ConfigStore, caller: Caller) -> list[Versioned[Endpoint]]:
+    """The endpoints of the caller's tenant that the caller has a part in: every one for admins and report
+    readers, those they are the approver of for anyone else (none: an empty list, not an error)."""
+    found = [e for org in store.list_organisations(caller.tenant_id) for e in store.list_endpoints(org.value.id)]
+    if caller.reads_reports:
+        return found
+    return [e for e in found if is_approver(caller, e.value)]
 
 
 def _save_admin_change(

@@ -4,8 +4,8 @@ Three shapes of deletion, each reading only rows that are due (the README's data
 lifetime):
 
 * shards with a time index (`ExpiringTable`): `sendertokens` after the token's validity, `authstates`
-  after their expiry, and the `expiries` pointers (meeting maps after the visit): one row-key range per
-  shard per tick;
+  and the portal's `portalsessions` after their expiry, and the `expiries` pointers (meeting maps after
+  the visit): one row-key range per shard per tick;
 * day partitions, once a day for the day that has just left the reporting period: `smsreport` and the
   `smsjobs` rows it names, and `visits`, one partition per endpoint of the geography; `devicetests` in
   the control account, one row-key range (time-prefixed keys) per endpoint;
@@ -27,6 +27,7 @@ from datetime import UTC, date, datetime, timedelta
 from shared.adapters.appointments import ScheduleIndex
 from shared.adapters.config_store import ConfigStore
 from shared.adapters.expiring import Expiries
+from shared.adapters.portal_sessions import PortalSessions
 from shared.adapters.sender_tokens import ReplayGuard
 from shared.adapters.sms_jobs import REPORT_DAY_FORMAT, SMS_JOBS, SMS_REPORT, report_partition
 from shared.adapters.storage import Storage, StorageAccount
@@ -47,6 +48,7 @@ class LifetimeReport:
     account: str
     sender_tokens: int = 0
     auth_states: int = 0
+    portal_sessions: int = 0
     pointed: int = 0
     """Rows named by `expiries` pointers (meeting maps, ...)."""
     report_rows: int = 0
@@ -69,7 +71,9 @@ def enforce_lifetimes(
     report = LifetimeReport(account.label)
     report.auth_states = ConfigStore(account).delete_expired_auth_states(now)
     report.pointed = Expiries(account).delete_due(now)
-    if not control:
+    if control:
+        report.portal_sessions = PortalSessions(account).delete_expired(now)
+    else:
         report.sender_tokens = ReplayGuard(account).delete_expired(now)
     index = ScheduleIndex(account)
     cursor, etag = index.get_cursor(CURSOR)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import azure.functions as func
 
 from shared import bootstrap
@@ -10,6 +12,10 @@ from shared.lazy import lazy_import
 from shared.triggers.config_api import ANONYMOUS, caller_of, now, versioned_response
 from shared.triggers.config_documents import endpoint_document
 from shared.triggers.http import HttpBlueprint, api_errors, json_response
+from shared.triggers.portal_web import back_to, portal_page
+
+if TYPE_CHECKING:
+    from shared.adapters.config_store import Validation
 
 approval = lazy_import("shared.services.approval")
 
@@ -37,19 +43,19 @@ def start_epic_validation(req: func.HttpRequest) -> func.HttpResponse:
 
 
 @bp.route(route=CALLBACK_ROUTE, methods=["GET"], auth_level=ANONYMOUS)
-@api_errors
 def complete_epic_validation(req: func.HttpRequest) -> func.HttpResponse:
-    """Epic's redirect: no bearer token here; the one-time state binds it to the approver and endpoint."""
-    if req.params.get("error"):
-        raise InvalidRequestError("Epic did not sign the approver in; start the validation again.")
-    validation = approval.complete_validation(
-        bootstrap.get_config_store(),
-        bootstrap.get_smart_client(),
-        req.params.get("state", ""),
-        req.params.get("code", ""),
-        redirect_uri(),
-        now(),
-    )
+    """Epic's redirect: no bearer token here; the one-time state binds it to the approver and endpoint.
+
+    A browser (it asks for HTML: the portal's "Sign in with Epic") goes back to the endpoint's portal page,
+    or gets a portal page saying what went wrong; an API client gets JSON."""
+    if "text/html" in req.headers.get("Accept", ""):
+        return _back_to_portal(req)
+    return _validated_document(req)
+
+
+@api_errors
+def _validated_document(req: func.HttpRequest) -> func.HttpResponse:
+    validation = _complete(req)
     return json_response(
         {
             "validated": True,
@@ -57,6 +63,25 @@ def complete_epic_validation(req: func.HttpRequest) -> func.HttpResponse:
             "version": validation.version,
             "approve": f"/api/config/endpoints/{validation.endpoint_id}/approve",
         }
+    )
+
+
+@portal_page
+def _back_to_portal(req: func.HttpRequest) -> func.HttpResponse:
+    validation = _complete(req)
+    return back_to(f"/endpoints/{validation.endpoint_id}", "validated-with-epic")
+
+
+def _complete(req: func.HttpRequest) -> Validation:
+    if req.params.get("error"):
+        raise InvalidRequestError("Epic did not sign the approver in; start the validation again.")
+    return approval.complete_validation(
+        bootstrap.get_config_store(),
+        bootstrap.get_smart_client(),
+        req.params.get("state", ""),
+        req.params.get("code", ""),
+        redirect_uri(),
+        now(),
     )
 
 

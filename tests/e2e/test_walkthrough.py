@@ -47,9 +47,11 @@ class Running:
 
 
 @contextlib.contextmanager
-def run_world(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, **providers: bool) -> Iterator[Running]:
+def run_world(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, settings_over: dict[str, str] | None = None, **providers: bool
+) -> Iterator[Running]:
     """The connector on a port of its own (PUBLIC_BASE_URL names it, as in `make run`) with the local world;
-    `providers`: LocalWorld's graph/acs switches."""
+    `settings_over`: app settings that win over the world's; `providers`: LocalWorld's graph/acs switches."""
     port = free_port()
     public = f"http://127.0.0.1:{port}"
     outbox = tmp_path / "outbox" / "sms.jsonl"
@@ -61,6 +63,7 @@ def run_world(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, **providers: bool
             "MEETING_PROVIDER": "sandbox",
             "EPIC_PRIVATE_KEY": str(tmp_path / "devkeys" / "epic-private-key.pem"),
             **world.settings(),
+            **(settings_over or {}),
         }
         for name, value in settings.items():
             monkeypatch.setenv(name, value)
