@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from shared.domain.config import sms_settings_document
+from shared.lazy import lazy_import
+
+# Loaded on the first document built, not at indexing (cold start: tests/unit/test_cold_start.py).
+config = lazy_import("shared.domain.config")
 
 if TYPE_CHECKING:
     from shared.adapters.config_store import Operation, PhoneNumber, Versioned
@@ -40,7 +43,7 @@ def endpoint_document(endpoint: Endpoint) -> dict[str, Any]:
         "organizer_user_id": endpoint.organizer_user_id,
         "ehr_write_back": endpoint.ehr_write_back,
         "announce_entry_exit": endpoint.announce_entry_exit,
-        "sms": sms_settings_document(endpoint.sms),
+        "sms": config.sms_settings_document(endpoint.sms),
     }
 
 

@@ -70,6 +70,11 @@ def test_indexing_does_not_load_the_settings_module(modules_after_indexing: set[
     assert "shared.settings" not in modules_after_indexing
 
 
+def test_indexing_does_not_load_the_configuration_domain(modules_after_indexing: set[str]) -> None:
+    """The configuration's dataclasses and checks are for handlers: documents load them on first use."""
+    assert "shared.domain.config" not in modules_after_indexing
+
+
 def test_every_module_a_trigger_names_exists() -> None:
     """A lazy module is imported only on first call; a wrong name must still fail a test."""
     triggers = [m for m in vars(function_app).values() if isinstance(m, ModuleType)]
