@@ -11,7 +11,6 @@ name and FHIR base URL and does only what is still missing.
 from __future__ import annotations
 
 import base64
-import datetime as dt
 import secrets
 import time
 from dataclasses import dataclass
@@ -204,23 +203,12 @@ def sender_key(key_dir: Path) -> tuple[Path, bool]:
 
 def sender_certificate(key_file: Path) -> str:
     """A Base64 `.cer` (DER) self-signed certificate of the key, as an admin uploads one."""
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.x509.oid import NameOID
+    from cryptography.hazmat.primitives import serialization
+
+    from shared.adapters.graph_notifications import self_signed_certificate
 
     key = serialization.load_pem_private_key(key_file.read_bytes(), password=None)
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Local Epic interface engine")])
-    now = dt.datetime.now(dt.UTC)
-    certificate = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(days=1))
-        .not_valid_after(now + dt.timedelta(days=365))
-        .sign(key, hashes.SHA256())
-    )
+    certificate = self_signed_certificate(key, "Local Epic interface engine", valid_days=365)
     return base64.b64encode(certificate.public_bytes(serialization.Encoding.DER)).decode()
 
 

@@ -92,13 +92,16 @@ def load_notification_certificate(value: str, setting: str) -> NotificationCerti
     return NotificationCertificate(certificate_id, base64.b64encode(der).decode(), key)
 
 
-def self_signed_certificate(key: Any) -> Any:
-    """A self-signed X.509 certificate of `key`, valid for ten years (Graph checks neither issuer nor dates)."""
+def self_signed_certificate(
+    key: Any, common_name: str = "Teams EHR connector change notifications", valid_days: int = 3650
+) -> Any:
+    """A self-signed X.509 certificate of `key`, by default valid for ten years (Graph checks neither issuer
+    nor dates). The local world signs its interface engine's certificate with it too."""
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes
     from cryptography.x509.oid import NameOID
 
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Teams EHR connector change notifications")])
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
     now = datetime.datetime.now(datetime.UTC)
     return (
         x509.CertificateBuilder()
@@ -107,7 +110,7 @@ def self_signed_certificate(key: Any) -> Any:
         .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
         .not_valid_before(now - datetime.timedelta(days=1))
-        .not_valid_after(now + datetime.timedelta(days=3650))
+        .not_valid_after(now + datetime.timedelta(days=valid_days))
         .sign(key, hashes.SHA256())
     )
 
