@@ -36,6 +36,7 @@ HEAVY_MODULES = (
     "hl7",
     "phonenumbers",
     "httpx",
+    "babel",
 )
 """Packages a handler may need but indexing must not load (each costs milliseconds to a second)."""
 
