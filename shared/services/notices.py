@@ -12,7 +12,7 @@ from shared.domain.config import Endpoint, EndpointStatus, Organisation
 from shared.domain.join_tokens import JOIN_GRACE_AFTER_END
 from shared.domain.schedule import job_id
 from shared.domain.sms_job import SmsJob
-from shared.domain.sms_templates import VisitFacts, choose_template, render_text
+from shared.domain.sms_templates import DEFAULT_LANGUAGE, VisitFacts, choose_template, render_text
 from shared.domain.sms_text import SmsKind, join_url
 from shared.settings import DEFAULT_REPORTING_PERIOD_DAYS
 
@@ -67,7 +67,16 @@ def sms_job_for(
         department=appointment.department_name or "",
         link=link,
     )
-    text = render_text(template, language, facts, region=policy.phone_region, segment_limit=endpoint.sms.segment_limit)
+    limit = endpoint.sms.segment_limit
+    try:
+        text = render_text(template, language, facts, region=policy.phone_region, segment_limit=limit)
+    except ValueError:
+        # An edited text checked against a higher limit than today's: the language's built-in text still fits.
+        built_in, language = choose_template(kind, language, DEFAULT_LANGUAGE, None, ())
+        try:
+            text = render_text(built_in, language, facts, region=policy.phone_region, segment_limit=limit)
+        except ValueError:
+            return None, f"the {kind} text does not fit {limit} segments with its link"
     job = SmsJob(
         job_id=job_id(endpoint.id, appointment_key, kind, appointment.schedule_version, lead_minutes),
         endpoint_id=endpoint.id,
