@@ -37,14 +37,15 @@ PLACEHOLDERS = MappingProxyType(
 )
 """The only placeholders a template may use; none of them carries patient data but the visit time."""
 
-PATIENT_FIELDS = frozenset(
+PATIENT_WORDS = frozenset(
     {
-        "patient", "name", "first_name", "last_name", "given", "family", "surname", "full_name", "mrn",
-        "phone", "number", "mobile", "email", "dob", "birth", "birth_date", "birthdate", "address", "age",
-        "sex", "gender", "ssn", "diagnosis", "reason", "provider", "clinician", "doctor",
+        "patient", "first", "last", "given", "family", "surname", "fullname", "mrn", "phone", "mobile", "email",
+        "dob", "birth", "birthdate", "birthday", "address", "age", "sex", "gender", "ssn", "diagnosis", "reason",
+        "provider", "clinician", "doctor",
     }
 )  # fmt: skip
-"""Placeholder names that ask for data about the patient (or their care): refused as patient data."""
+"""Words of a placeholder name that ask for data about the patient or their care (`{patient_name}`,
+`{dob}`, `{first-name}`): refused as patient data rather than as merely unknown."""
 
 BUILT_IN_LANGUAGES = ("en", "es", "da", "it")
 DEFAULT_LANGUAGE = "en"
@@ -189,7 +190,7 @@ def check_template(
     if any(unicodedata.category(c) in ("Cc", "Cf") and c != "\n" for c in template):
         raise TemplateRuleError("not_text", "template must not contain control characters (a new line is fine).")
     names = _PLACEHOLDER.findall(template)
-    asked = [name for name in names if name.strip().lower() in PATIENT_FIELDS]
+    asked = [name for name in names if name.strip().lower() == "name" or PATIENT_WORDS & _words(name)]
     if asked:
         raise TemplateRuleError(
             "patient_data",
@@ -272,6 +273,10 @@ def _plain(value: str) -> str:
 
 def _fill(template: str, values: dict[str, str]) -> str:
     return _PLACEHOLDER.sub(lambda match: values[match[1]], template)
+
+
+def _words(name: str) -> set[str]:
+    return set(re.split(r"[^a-z0-9]+", name.lower()))
 
 
 def _braced(name: str) -> str:

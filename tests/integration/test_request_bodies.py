@@ -100,6 +100,9 @@ def test_every_configuration_write_route_takes_a_body() -> None:
         "put_sms_settings",
         "put_sender_keys",
         "order_phone_number",
+        "record_toll_free_verification",
+        "put_sms_text",
+        "preview_sms_text",
     }
 
 

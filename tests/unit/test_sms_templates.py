@@ -205,7 +205,9 @@ SAMPLES = sample_visits(facts())
 @pytest.mark.parametrize(
     ("kind", "template", "rule"),
     [
-        (SmsKind.REMINDER, "{sender}: {date} {link} {patient_name}", "unknown_placeholder"),
+        (SmsKind.REMINDER, "{sender}: {date} {link} {room}", "unknown_placeholder"),
+        (SmsKind.REMINDER, "{sender}: {date} {link} {patient_name}", "patient_data"),
+        (SmsKind.REMINDER, "{sender}: {date} {link} {Date-Of-Birth}", "patient_data"),
         (SmsKind.REMINDER, "{sender}: {date} {link} {Link}", "unknown_placeholder"),
         (SmsKind.REMINDER, "{sender}: {date} {link} {link.__class__}", "unknown_placeholder"),
         (SmsKind.REMINDER, "{sender}: {date} {link} {0}", "unknown_placeholder"),
