@@ -227,6 +227,7 @@ def get_launch_ports() -> LaunchPorts:
         storage=storage,
         meetings=get_meeting_service(),
         visits=VisitLog(storage),
+        notices=get_notice_policy(),
     )
 
 

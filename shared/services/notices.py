@@ -16,6 +16,9 @@ from shared.domain.sms_templates import DEFAULT_LANGUAGE, VisitFacts, choose_tem
 from shared.domain.sms_text import SmsKind, join_url
 from shared.settings import DEFAULT_REPORTING_PERIOD_DAYS
 
+READY_VERSION = 0
+"""The "clinician is ready" SMS is one per visit, whatever its reschedules: its job id ignores the version."""
+
 
 @dataclass(frozen=True)
 class NoticePolicy:
@@ -77,8 +80,9 @@ def sms_job_for(
             text = render_text(built_in, language, facts, region=policy.phone_region, segment_limit=limit)
         except ValueError:
             return None, f"the {kind} text does not fit {limit} segments with its link"
+    version = READY_VERSION if kind is SmsKind.READY else appointment.schedule_version
     job = SmsJob(
-        job_id=job_id(endpoint.id, appointment_key, kind, appointment.schedule_version, lead_minutes),
+        job_id=job_id(endpoint.id, appointment_key, kind, version, lead_minutes),
         endpoint_id=endpoint.id,
         appointment_key=appointment_key,
         kind=kind,
