@@ -240,6 +240,12 @@ def _render_unshortened(template: str, language: str, facts: VisitFacts, region:
     return SmsText(text, count_segments(text), language)
 
 
+def visit_time_text(language: str, start: datetime, local_tz: tzinfo, region: str) -> str:
+    """The visit's date and time as a text in `language` would put them ("Thu, Jun 12, 2025, 5:30 PM EDT")."""
+    values = _values(language, VisitFacts("", "", start, start, local_tz), region)
+    return f"{values['date']}, {values['time']}"
+
+
 def _values(language: str, facts: VisitFacts, region: str) -> dict[str, str]:
     from babel.core import Locale, UnknownLocaleError  # on the first text only: CLDR data is not cold-start work
     from babel.dates import format_skeleton, format_time
