@@ -35,6 +35,8 @@ from shared.adapters.expiring import ExpiringTable
 from shared.adapters.storage import StorageAccount, Table
 from shared.domain.config import (
     DEFAULT_JOIN_OPENS_MINUTES,
+    DEFAULT_LANGUAGE,
+    DEFAULT_SEGMENT_LIMIT,
     AuditEntry,
     Endpoint,
     EndpointStatus,
@@ -45,7 +47,7 @@ from shared.domain.config import (
     SmsSettings,
     is_endpoint_id,
 )
-from shared.domain.sms_templates import DEFAULT_LANGUAGE, DEFAULT_SEGMENT_LIMIT, CustomText
+from shared.domain.sms_templates import CustomText
 from shared.domain.sms_text import SmsKind
 from shared.errors import ConflictError, NotFoundError
 

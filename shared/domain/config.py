@@ -11,18 +11,14 @@ import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit, urlunsplit
 
-from shared.domain.languages import check_language
-from shared.domain.sms_templates import (
-    DEFAULT_LANGUAGE,
-    DEFAULT_SEGMENT_LIMIT,
-    MAX_SEGMENT_LIMIT,
-    MIN_SEGMENT_LIMIT,
-    CustomText,
-)
 from shared.errors import InvalidRequestError
 from shared.settings import LOOPBACK_HOSTS
+
+if TYPE_CHECKING:
+    from shared.domain.sms_templates import CustomText
 
 
 class Environment(StrEnum):
@@ -43,6 +39,10 @@ MAX_REMINDER_LEAD_MINUTES = 14 * 24 * 60
 MAX_REMINDERS = 5
 DEFAULT_JOIN_OPENS_MINUTES = 30
 MAX_JOIN_OPENS_MINUTES = 24 * 60
+DEFAULT_LANGUAGE = "en"
+DEFAULT_SEGMENT_LIMIT = 3
+"""Three GSM-7 segments hold 459 characters: every built-in text with a long link, and room for edits."""
+MIN_SEGMENT_LIMIT, MAX_SEGMENT_LIMIT = 1, 6
 MAX_NAME_LENGTH = 100
 MAX_DISPLAY_NAME_LENGTH = 40
 """SMS texts name the organisation; a long name would split every SMS into two segments."""
@@ -310,6 +310,8 @@ def check_sms_settings(document: object) -> SmsSettings:
     number = document.get("from_number")
     if number is not None:
         number = check_phone_number(number)
+    from shared.domain.languages import check_language  # not at import: indexing the app reads this module
+
     ready = check_bool(document.get("clinician_ready_enabled", False), "clinician_ready_enabled")
     if (confirmation or reminders or ready) and number is None:
         raise InvalidRequestError("from_number is required when confirmation, reminder or ready SMS are enabled.")

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, tzinfo
 from types import MappingProxyType
 
+from shared.domain.config import DEFAULT_LANGUAGE
 from shared.domain.sms_text import SmsKind, SmsText, count_segments, gsm7_fold
 from shared.errors import TemplateRuleError
 
@@ -48,9 +49,6 @@ PATIENT_WORDS = frozenset(
 `{dob}`, `{first-name}`): refused as patient data rather than as merely unknown."""
 
 BUILT_IN_LANGUAGES = ("en", "es", "da", "it")
-DEFAULT_LANGUAGE = "en"
-DEFAULT_SEGMENT_LIMIT = 3
-MIN_SEGMENT_LIMIT, MAX_SEGMENT_LIMIT = 1, 6
 MAX_TEMPLATE_LENGTH = 480
 LINK_KINDS = frozenset({SmsKind.SCHEDULED, SmsKind.UPDATED, SmsKind.REMINDER, SmsKind.READY})
 """Kinds whose text must carry the join link; a cancellation has none to carry."""

@@ -8,11 +8,11 @@ from datetime import timedelta
 from zoneinfo import ZoneInfo
 
 from shared.domain.appointment import Appointment
-from shared.domain.config import Endpoint, EndpointStatus, Organisation
+from shared.domain.config import DEFAULT_LANGUAGE, Endpoint, EndpointStatus, Organisation
 from shared.domain.join_tokens import JOIN_GRACE_AFTER_END
 from shared.domain.schedule import job_id
 from shared.domain.sms_job import SmsJob
-from shared.domain.sms_templates import DEFAULT_LANGUAGE, VisitFacts, choose_template, render_text
+from shared.domain.sms_templates import VisitFacts, choose_template, render_text
 from shared.domain.sms_text import SmsKind, join_url
 from shared.settings import DEFAULT_REPORTING_PERIOD_DAYS
 

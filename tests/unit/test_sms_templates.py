@@ -10,11 +10,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from shared.domain.config import DEFAULT_SEGMENT_LIMIT
 from shared.domain.languages import language_of
 from shared.domain.sms_templates import (
     BUILT_IN,
     BUILT_IN_LANGUAGES,
-    DEFAULT_SEGMENT_LIMIT,
     LINK_KINDS,
     CustomText,
     VisitFacts,
