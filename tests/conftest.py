@@ -19,7 +19,7 @@ from shared.devhost.azurite import Azurite
 from shared.settings import StorageConnection
 from tests.browser import chromium  # noqa: F401 - the fixture every browser test asks for
 
-SPARE_ACCOUNTS = [f"spare{number}" for number in range(40)]
+SPARE_ACCOUNTS = [f"spare{number}" for number in range(56)]
 """Empty accounts handed out one per test, for tests that need a geography's account to themselves
 (the timer's cursor is per account)."""
 _spares = iter(SPARE_ACCOUNTS)

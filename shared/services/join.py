@@ -16,13 +16,14 @@ from typing import Protocol
 from zoneinfo import ZoneInfo
 
 from shared.adapters.storage import Storage
+from shared.adapters.visit_log import VisitLog
 from shared.domain import context_token
 from shared.domain.config import Endpoint, Organisation
 from shared.domain.integration_records import DEVICE_TEST_PATH, DEVICE_TEST_PURPOSE
 from shared.domain.join_tokens import JOIN_GRACE_AFTER_END, JOINABLE_STATUS, JoinTarget, JoinWindow
 from shared.domain.meetings import Meeting
 from shared.domain.sms_templates import visit_time_text
-from shared.errors import JoinLinkInvalidError
+from shared.errors import ConnectorError, JoinLinkInvalidError
 from shared.services.ehr_write_back import note_patient_waiting
 from shared.services.meetings import MeetingService, get_or_create_meeting
 
@@ -76,11 +77,13 @@ def join_visit(
     token: str,
     now: datetime,
     *,
+    visits: VisitLog,
     region: str,
     device_test_secret: bytes | None = None,
 ) -> JoinAnswer:
-    """Where the patient's link takes them now: the meeting (created if the visit has none yet; the EHR hears
-    that the patient waits), the waiting room, or the page that the visit is over.
+    """Where the patient's link takes them now: the meeting (created if the visit has none yet; the visit log
+    counts the patient's join, and the EHR hears that the patient waits), the waiting room, or the page that
+    the visit is over.
 
     Raises JoinLinkInvalidError, MeetingNotOpenedError (no meeting yet, organiser unknown), UpstreamError.
     """
@@ -114,9 +117,27 @@ def join_visit(
         end=target.end,
         organizer_user_id=target.organizer_user_id,
     )
+    _record_join(visits, target, now)
     account = storage.for_geo(target.geo)
     note_patient_waiting(directory, account, target.geo, target.endpoint_id, target.visit_id, now)
     return meeting
+
+
+def _record_join(visits: VisitLog, target: JoinTarget, now: datetime) -> None:
+    """The patient came through the link: "clinician is ready" no longer texts them. Never raises (reports
+    matter less than a patient on their way in)."""
+    try:
+        visits.record_launch(
+            target.geo,
+            endpoint_id=target.endpoint_id,
+            visit_id=target.visit_id,
+            scheduled_start=target.start,
+            role="patient",
+            department=None,
+            at=now,
+        )
+    except ConnectorError as error:
+        logger.warning("Visit log not updated for endpoint %s: %s", target.endpoint_id, error.code)
 
 
 def _device_test_url(endpoint_id: str, until: datetime, secret: bytes | None) -> str | None:

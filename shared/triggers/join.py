@@ -86,6 +86,7 @@ def _join(token: str) -> func.HttpResponse:
             bootstrap.get_directory(),
             token,
             datetime.now(UTC),
+            visits=bootstrap.get_visit_log(),
             region=settings.default_phone_region,
             device_test_secret=settings.context_token_secret,
         )

@@ -4,6 +4,7 @@ joined gets one SMS with the link, however often the provider launches; a patien
 from __future__ import annotations
 
 import json
+import re
 import time
 import uuid
 from dataclasses import replace
@@ -92,16 +93,32 @@ def test_a_patient_who_came_before_the_meeting_existed_is_texted(launch: Launch)
     assert [READY in text["text"] for text in wait_for(launch, lambda texts: len(texts) == 2)] == [False, True]
 
 
-def test_a_patient_already_in_the_visit_is_not_texted(launch: Launch) -> None:
-    sender = ready_endpoint(launch)
+def organised(sender: Sender) -> Sender:
+    """The endpoint with an organiser: a patient may open the meeting before the provider."""
     store = bootstrap.get_config_store()
-    current = store.read_endpoint(sender.endpoint.id)  # an organiser: the patient may open the meeting first
-    organised = replace(current.value, organizer_user_id="visits@hospital.example")
-    store.replace_endpoint(organised, current.etag, old_url=organised.fhir_base_url)
+    current = store.read_endpoint(sender.endpoint.id)
+    changed = replace(current.value, organizer_user_id="visits@hospital.example")
+    store.replace_endpoint(changed, current.etag, old_url=changed.fhir_base_url)
     bootstrap.reset()
-    visit, csn = booked_visit(launch, sender)
+    return sender
+
+
+def test_a_patient_already_in_the_visit_is_not_texted(launch: Launch) -> None:
+    visit, csn = booked_visit(launch, organised(ready_endpoint(launch)))
     _, hops = launch.patient(visit, csn)
     assert urlsplit(hops[-1]).hostname == TEAMS
+
+    launch.provider(visit, csn)
+
+    assert [READY in text["text"] for text in settle(launch)] == [False]
+
+
+def test_a_patient_who_came_through_the_sms_link_is_not_texted(launch: Launch) -> None:
+    visit, csn = booked_visit(launch, organised(ready_endpoint(launch)))
+    [confirmation] = outbox(launch)
+    token = re.search(r"/api/join#(\S+)", confirmation["text"]).group(1)
+    joined = requests.post(f"{launch.host.base_url}/api/join", data={"token": token}, allow_redirects=False, timeout=30)
+    assert joined.status_code == 302
 
     launch.provider(visit, csn)
 

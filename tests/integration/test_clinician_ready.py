@@ -23,11 +23,13 @@ from shared.services.clinician_ready import text_clinician_ready
 from shared.services.notices import NoticePolicy
 from shared.services.scheduling import process_hl7_message
 from shared.services.sms_jobs import OPTED_OUT_REASON
-from tests.hl7_support import FROM_NUMBER, PATIENT_PHONE, Sender, seed_sender, siu
+from tests.hl7_support import FROM_NUMBER, Sender, seed_sender, siu
 from tests.integration.test_sms_jobs import NOW, OPT_OUT_KEY, crash_mid_send, run
 
 POLICY = NoticePolicy(public_base_url="https://connector.example", phone_region="US", purge_grace=timedelta(hours=1))
 START = NOW + timedelta(minutes=10)
+OPTED_OUT_XTN, OPTED_OUT_PHONE = "^PRN^CP^^1^617^5550178", "+16175550178"
+"""A number no other test uses: the opt-out recorded here must not reach other tests' patients."""
 
 
 @pytest.fixture
@@ -41,9 +43,9 @@ def visit(config_env: dict[str, str]) -> tuple[Sender, StorageAccount, str]:
 
 
 def book(
-    sender: Sender, account: StorageAccount, csn: str, start: datetime, sent: datetime, event: str = "S12"
+    sender: Sender, account: StorageAccount, csn: str, start: datetime, sent: datetime, event: str = "S12", **more: str
 ) -> None:
-    body = siu(event, appointment_id=csn, start=start, message_time=sent).decode()
+    body = siu(event, appointment_id=csn, start=start, message_time=sent, **more).decode()
     payload = {"v": 1, "endpoint": sender.endpoint.id, "body": body}
     process_hl7_message(
         payload,
@@ -110,8 +112,10 @@ def test_none_for_a_visit_no_scheduling_message_booked(visit) -> None:
 
 
 def test_none_to_an_opted_out_number(visit) -> None:
-    sender, account, csn = visit
-    OptOutList(account, OPT_OUT_KEY).set_opted_out(FROM_NUMBER, PATIENT_PHONE, True, NOW - timedelta(days=1))
+    sender, account, _ = visit
+    csn = str(secrets.randbelow(10**9))  # a patient of their own: the opt-out stays in the shared account
+    book(sender, account, csn, START, NOW - timedelta(minutes=5), phone=OPTED_OUT_XTN)
+    OptOutList(account, OPT_OUT_KEY).set_opted_out(FROM_NUMBER, OPTED_OUT_PHONE, True, NOW - timedelta(days=1))
     assert launched(sender, csn) == "queued"
     [job] = ready_jobs(account, sender)
     with AcsSmsStandIn() as acs:
