@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import secrets
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -91,9 +91,10 @@ def test_one_sms_through_repeated_launches_a_reschedule_redeliveries_and_a_crash
     assert len({job.job_id for job in jobs}) == 1  # one visit, one job, whatever the reschedules
     assert "clinician is ready" in jobs[0].text
     assert "https://connector.example/api/join#us-" in jobs[0].text
+    sending = datetime.now(UTC)  # ACS's stand-in judges repeatability by the real clock
     with AcsSmsStandIn() as acs:
-        crash_mid_send(account, acs, jobs[0], reached_acs=True)  # ACS sent it; we died before recording that
-        outcomes = [run(account, acs, job, now=NOW + timedelta(minutes=1)) for job in jobs]
+        crash_mid_send(account, acs, jobs[0], reached_acs=True, now=sending)  # ACS sent it; we died before noting it
+        outcomes = [run(account, acs, job, now=sending + timedelta(minutes=1)) for job in jobs]
         assert len(acs.sent) == 1
     assert outcomes == [JobStatus.SENT, None, None]
     row = JobLog(account).get(sender.endpoint.id, jobs[0].job_id).entity
@@ -119,7 +120,7 @@ def test_none_to_an_opted_out_number(visit) -> None:
     assert launched(sender, csn) == "queued"
     [job] = ready_jobs(account, sender)
     with AcsSmsStandIn() as acs:
-        assert run(account, acs, job) is JobStatus.FAILED
+        assert run(account, acs, job, now=datetime.now(UTC)) is JobStatus.FAILED
         assert acs.sent == []
     assert JobLog(account).get(sender.endpoint.id, job.job_id).entity["Reason"] == OPTED_OUT_REASON
 
