@@ -25,6 +25,9 @@ from localworld.entra_signin import API_SCOPE, USERS, authorize_path, token_path
 from shared.adapters.smart import new_pkce
 from shared.devhost.devkeys import ensure_private_key
 
+DEMO_JOIN_OPENS_MINUTES = 4 * 60
+"""The demo visits (an hour from now, then every 40 minutes) can be joined from the first SMS on."""
+
 DEMO_ORGANISATION = "Local Demo Hospital"
 ADMIN = "admin@hospital.example"
 APPROVER = "analyst@hospital.example"
@@ -179,6 +182,9 @@ def _create_endpoint(admin: _Api, org: str, fhir_base_url: str) -> dict:
         "reminders_enabled": True,
         "reminder_lead_minutes": [1440, 60],
         "from_number": operation["result"]["number"],
+        "clinician_ready_enabled": True,
+        # The demo's visits start within the next few hours: their links open the meeting at once.
+        "join_opens_minutes": DEMO_JOIN_OPENS_MINUTES,
     }
     admin.call("PUT", f"/config/endpoints/{endpoint['id']}/sms", 200, "turning SMS on", json=sms)
     return endpoint

@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from shared.adapters.sender_keys import SenderKeyResolver
     from shared.adapters.smart import SigningKey, SmartClient
     from shared.adapters.storage import Queue, Storage
+    from shared.adapters.visit_log import VisitLog
     from shared.domain.sms import SmsSender
     from shared.services.call_events import NotificationReader
     from shared.services.device_test import ContextTokenVerifier
@@ -222,7 +223,6 @@ def get_launch_ports() -> LaunchPorts:
     """What the SMART launch needs; launch states live in the endpoint's geography (they carry the visit id)."""
     from shared.adapters.config_store import ConfigStore
     from shared.adapters.user_map import UserMap
-    from shared.adapters.visit_log import VisitLog
     from shared.services.launch import LaunchPorts
 
     storage = get_storage()
@@ -234,8 +234,17 @@ def get_launch_ports() -> LaunchPorts:
         users=UserMap(storage),
         storage=storage,
         meetings=get_meeting_service(),
-        visits=VisitLog(storage),
+        visits=get_visit_log(),
+        notices=get_notice_policy(),
     )
+
+
+@functools.cache
+def get_visit_log() -> VisitLog:
+    """Launches and joins per visit, for reports and for whether a patient has joined."""
+    from shared.adapters.visit_log import VisitLog
+
+    return VisitLog(get_storage())
 
 
 def get_phone_number_orders() -> Queue:
@@ -310,6 +319,7 @@ def reset() -> None:
         get_token_validator,
         get_signing_keys,
         get_smart_client,
+        get_visit_log,
         get_launch_ports,
         get_phone_number_provider,
         get_directory,

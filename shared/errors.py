@@ -4,7 +4,8 @@
     ├── SettingsError               an app setting is missing or malformed (names the setting)
     ├── InvalidRequestError         the caller sent something we cannot accept (400)
     │   ├── InvalidMessageError     a queue message that can never be processed (poison, not retried)
-    │   └── PayloadTooLargeError    a request body over the route's limit (413)
+    │   ├── PayloadTooLargeError    a request body over the route's limit (413)
+    │   └── TemplateRuleError       an SMS template breaks a rule; its code names the rule
     ├── NotAuthorisedError          no or bad credentials (401)
     │   └── JoinLinkInvalidError    a join link unknown, expired or cancelled: one answer for all three
     ├── ForbiddenError              valid caller, not allowed (403)
@@ -56,6 +57,16 @@ class PayloadTooLargeError(InvalidRequestError):
     """A request body larger than its route accepts: 413, so a client knows shortening it is the fix."""
 
     code = "payload_too_large"
+
+
+class TemplateRuleError(InvalidRequestError):
+    """An SMS template an admin sent breaks one of the template rules; `code` is `template_<rule>`, so a
+    client (the portal) can point at what to fix."""
+
+    def __init__(self, rule: str, message: str) -> None:
+        super().__init__(message)
+        self.rule = rule
+        self.code = f"template_{rule}"
 
 
 class NotAuthorisedError(ConnectorError):

@@ -149,6 +149,9 @@ def appointment_entity(endpoint_id: str, key: str, appointment: Appointment) -> 
         "JoinToken": appointment.join_token,
         "PendingNotice": str(appointment.pending_notice) if appointment.pending_notice else None,
         "NoticePhone": appointment.notice_phone,
+        "Language": appointment.language,
+        "DepartmentId": appointment.department_id,
+        "DepartmentName": appointment.department_name,
     }
     entity.update({name: value for name, value in optional.items() if value is not None})
     return entity
@@ -167,6 +170,9 @@ def _appointment(entity: dict[str, Any]) -> Appointment:
         join_token=entity.get("JoinToken"),
         pending_notice=SmsKind(entity["PendingNotice"]) if entity.get("PendingNotice") else None,
         notice_phone=entity.get("NoticePhone"),
+        language=entity.get("Language"),
+        department_id=entity.get("DepartmentId"),
+        department_name=entity.get("DepartmentName"),
     )
 
 

@@ -4,7 +4,8 @@ Reads the other features rely on (each a point read or two): `get_organisation`,
 `find_endpoint_by_url`, `get_sender_keys`. Tables and keys:
 
     organisations   PK "org", RK org id                  (a handful of rows: listed in one partition; tenant_id)
-    endpoints       PK endpoint id, RK "endpoint"        (one point read per HL7 message)
+    endpoints       PK endpoint id, RK "endpoint"        (one point read per HL7 message; the edited SMS texts
+                                                         travel with it as JSON in `sms_texts`)
     orgendpoints    PK org id, RK endpoint id            (an organisation's endpoints, one partition)
     endpointurls    PK SHA-256 of the normalised URL     (URL -> endpoint id; makes URLs unique)
     senderkeys      PK org id, RK environment            (certificate and/or JWKS URL)
@@ -33,6 +34,9 @@ from typing import Any, Generic, TypeVar
 from shared.adapters.expiring import ExpiringTable
 from shared.adapters.storage import StorageAccount, Table
 from shared.domain.config import (
+    DEFAULT_JOIN_OPENS_MINUTES,
+    DEFAULT_LANGUAGE,
+    DEFAULT_SEGMENT_LIMIT,
     AuditEntry,
     Endpoint,
     EndpointStatus,
@@ -43,6 +47,8 @@ from shared.domain.config import (
     SmsSettings,
     is_endpoint_id,
 )
+from shared.domain.sms_templates import CustomText
+from shared.domain.sms_text import SmsKind
 from shared.errors import ConflictError, NotFoundError
 
 T = TypeVar("T")
@@ -437,6 +443,11 @@ def _endpoint_entity(endpoint: Endpoint) -> dict[str, Any]:
         "sms_reminder_lead_minutes": json.dumps(list(endpoint.sms.reminder_lead_minutes)),
         "sms_from_number": endpoint.sms.from_number or "",
         "sms_discontinuation_notice_enabled": endpoint.sms.discontinuation_notice_enabled,
+        "sms_default_language": endpoint.sms.default_language,
+        "sms_segment_limit": endpoint.sms.segment_limit,
+        "sms_clinician_ready_enabled": endpoint.sms.clinician_ready_enabled,
+        "sms_join_opens_minutes": endpoint.sms.join_opens_minutes,
+        "sms_texts": json.dumps([_text_document(text) for text in endpoint.sms_texts]),
         "organizer_user_id": endpoint.organizer_user_id or "",
         "ehr_write_back": endpoint.ehr_write_back,
         "tenant_id": endpoint.tenant_id,
@@ -462,6 +473,10 @@ def _endpoint(e: dict[str, Any], legacy_tenant: str) -> Endpoint:
             reminder_lead_minutes=tuple(json.loads(e.get("sms_reminder_lead_minutes") or "[]")),
             from_number=e.get("sms_from_number") or None,
             discontinuation_notice_enabled=bool(e.get("sms_discontinuation_notice_enabled")),
+            default_language=e.get("sms_default_language") or DEFAULT_LANGUAGE,
+            segment_limit=int(e.get("sms_segment_limit") or DEFAULT_SEGMENT_LIMIT),
+            clinician_ready_enabled=bool(e.get("sms_clinician_ready_enabled")),
+            join_opens_minutes=int(e.get("sms_join_opens_minutes", DEFAULT_JOIN_OPENS_MINUTES)),
         ),
         require_body_hash=bool(e.get("require_body_hash")),
         pending_reason=e.get("pending_reason") or None,
@@ -470,7 +485,16 @@ def _endpoint(e: dict[str, Any], legacy_tenant: str) -> Endpoint:
         tenant_id=e.get("tenant_id") or legacy_tenant,
         approver_object_id=e.get("approver_object_id") or None,
         announce_entry_exit=bool(e.get("announce_entry_exit")),
+        sms_texts=tuple(_custom_text(item) for item in json.loads(e.get("sms_texts") or "[]")),
     )
+
+
+def _text_document(text: CustomText) -> dict[str, Any]:
+    return {"kind": str(text.kind), "language": text.language, "department": text.department, "template": text.template}
+
+
+def _custom_text(item: dict[str, Any]) -> CustomText:
+    return CustomText(SmsKind(item["kind"]), item["language"], item.get("department"), item["template"])
 
 
 def _sender_keys_entity(keys: SenderKeys) -> dict[str, Any]:

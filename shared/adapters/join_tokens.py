@@ -12,6 +12,10 @@ Schema (`shared/services/scheduling.py` writes rows in exactly this shape, in th
     Status       str        "booked" can be joined; anything else ("cancelled", "noshow", ...) cannot
     OrganizerUserId str     optional: the Teams (Entra object) id of the clinician hosting the visit
 
+After the purge the row goes, and the link's entry in `endedlinks` (PartitionKey `ended_link_key(token)`, RowKey
+"", EndpointId) says for ENDED_LINK_LIFETIME that the visit is over, naming only the endpoint (whom to contact);
+an `expiries` pointer, written first, deletes it then.
+
 Tokens are `<geo>-<random>` (`new_token`), so a lookup is one point read in one geography's account.
 A token naming no served geography still costs the same read (in the first served geography), so
 neither the answer nor the work tells whether a token, or its geography, exists.
@@ -21,11 +25,13 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from shared.adapters.expiring import Expiries
 from shared.adapters.storage import Storage
-from shared.domain.join_tokens import JoinTarget, token_geo, token_hash
+from shared.domain.join_tokens import ENDED_LINK_LIFETIME, JoinTarget, ended_link_key, token_geo, token_hash
 from shared.errors import NotFoundError
 
 JOIN_TOKENS_TABLE = "jointokens"
+ENDED_LINKS_TABLE = "endedlinks"
 
 
 class TableJoinTokens:
@@ -71,9 +77,26 @@ class TableJoinTokens:
             entity["OrganizerUserId"] = target.organizer_user_id
         self._storage.for_geo(token_geo(token)).table(JOIN_TOKENS_TABLE).upsert(entity)
 
-    def delete(self, token: str) -> None:
-        """Forget the token (idempotent): after the purge a link opens nothing."""
-        self._storage.for_geo(token_geo(token)).table(JOIN_TOKENS_TABLE).delete(token_hash(token), "")
+    def retire(self, token: str, endpoint_id: str, now: datetime) -> None:
+        """The purge: the token opens nothing any more, and for ENDED_LINK_LIFETIME says its visit is over
+        (idempotent; the pointer that deletes the entry is written before it)."""
+        account = self._storage.for_geo(token_geo(token))
+        key = ended_link_key(token)
+        Expiries(account).add(ENDED_LINKS_TABLE, key, "", now + ENDED_LINK_LIFETIME)
+        account.table(ENDED_LINKS_TABLE).upsert({"PartitionKey": key, "RowKey": "", "EndpointId": endpoint_id})
+        account.table(JOIN_TOKENS_TABLE).delete(token_hash(token), "")
+
+    def find_ended(self, token: str) -> str | None:
+        """The endpoint of the purged visit `token` opened, while its link still says so; else None.
+        Raises UpstreamError."""
+        geo = token_geo(token)
+        served = geo in self._storage.geos
+        table = self._storage.for_geo(geo if served else self._storage.geos[0]).table(ENDED_LINKS_TABLE)
+        try:
+            entity = table.get(ended_link_key(token), "").entity
+        except NotFoundError:
+            return None
+        return entity["EndpointId"] if served else None
 
 
 def _utc(value: datetime) -> datetime:

@@ -8,15 +8,15 @@ again with the same pair while ACS still tracks it; once ACS no longer does, a j
 becomes `unconfirmed` and waits RECONCILE_AFTER for its delivery report: a report makes it `sent`, none
 makes it go out once more with a new request id (`Resent`), and a resend that again ends unconfirmed
 without a report is recorded `unknown` with its reason, in the SMS report like every job. Fields: Kind,
-AppointmentKey, From (our number), To (masked), MessageId, Reason, Attempts, CreatedAt, UpdatedAt,
-ReportDay, RequestId, FirstSent, Generation, MayHaveSent, Resent, UnconfirmedAt, and from the delivery
-report Delivery (delivered or the not-delivered reason) and DeliveryAt (the report's time, so an older
-report never overwrites a newer).
+Language and Segments (of the text, counted before it was queued), AppointmentKey, From (our number), To
+(masked), MessageId, Reason, Attempts, CreatedAt, UpdatedAt, ReportDay, RequestId, FirstSent, Generation,
+MayHaveSent, Resent, UnconfirmedAt, and from the delivery report Delivery (delivered or the not-delivered
+reason) and DeliveryAt (the report's time, so an older report never overwrites a newer).
 
 Every write after the claim also upserts (best effort, see `_index`) the job's row in the report index
-`smsreport` (PartitionKey = f"{endpoint id}|{ReportDay}", the UTC day the job was first claimed; RowKey =
-job id; fields SentAt, From, Kind, Status, Reason, Delivery, Resent): a report over a date range reads
-exactly its days' partitions.
+`smsreport` (PartitionKey = f"{endpoint id}|{ReportDay}", the UTC day the job was first claimed; RowKey = job
+id; fields SentAt, From, Kind, Language, Segments, Status, Reason, Delivery, Resent): a report over a date
+range reads exactly its days' partitions.
 """
 
 from __future__ import annotations
@@ -94,6 +94,8 @@ class JobLog:
             "RowKey": job.job_id,
             "Status": str(JobStatus.SENDING),
             "Kind": str(job.kind),
+            "Language": job.language,
+            "Segments": job.segments,
             "AppointmentKey": job.appointment_key,
             "From": job.from_number,
             "To": mask_phone(job.to_number),
@@ -203,6 +205,8 @@ class JobLog:
                 "SentAt": entity["CreatedAt"],
                 "From": entity["From"],
                 "Kind": entity["Kind"],
+                "Language": entity.get("Language", ""),
+                "Segments": entity.get("Segments"),
                 "Status": entity["Status"],
                 "Reason": entity.get("Reason", ""),
                 "Delivery": entity.get("Delivery", ""),

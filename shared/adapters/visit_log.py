@@ -89,6 +89,16 @@ class VisitLog:
         incomplete, and `CallEventsMissed` says so. Raises UpstreamError, ConflictError."""
         self._update(geo, endpoint_id, visit_id, scheduled_start, lambda entity: entity.update(CallEventsMissed=True))
 
+    def patient_joined(self, geo: str, *, endpoint_id: str, visit_id: str, scheduled_start: datetime) -> bool:
+        """Whether a patient of the visit launched it, or reached its lobby or meeting (Teams call events).
+        Raises UpstreamError."""
+        table = self._storage.for_geo(geo).table(VISITS_TABLE)
+        try:
+            row = table.get(visit_partition(endpoint_id, scheduled_start), appointment_key(visit_id)).entity
+        except NotFoundError:
+            return False
+        return bool(row.get("FirstPatientJoinAt"))
+
     def _update(
         self,
         geo: str,

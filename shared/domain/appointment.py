@@ -62,6 +62,9 @@ class Change:
     start: datetime | None
     duration_minutes: int | None
     phone: str | None
+    language: str | None = None
+    department_id: str | None = None
+    department_name: str | None = None
 
 
 @dataclass(frozen=True)
@@ -81,6 +84,10 @@ class Appointment:
     """The SMS the last applied change called for."""
     notice_phone: str | None = None
     """Where a cancellation notice goes after the number left the state; cleared once it is queued."""
+    language: str | None = None
+    """The patient's language (ISO 639-1) from the last message that stated one; None: the endpoint's default."""
+    department_id: str | None = None
+    department_name: str | None = None
 
     @property
     def end(self) -> datetime | None:
@@ -157,6 +164,14 @@ def _stamp(change: Change, notice: SmsKind | None = None, notice_phone: str | No
     }
 
 
+def _described(change: Change, current: Appointment | None) -> dict[str, object]:
+    """Language and department as the message states them, else as the appointment knew them."""
+    return {
+        name: getattr(change, name) or (getattr(current, name) if current else None)
+        for name in ("language", "department_id", "department_name")
+    }
+
+
 def _open(current: Appointment | None, change: Change) -> Decision:
     """Booked, rescheduled or modified: confirm a new appointment, update a moved one."""
     phone = change.phone or (current.phone if current else None)
@@ -173,6 +188,7 @@ def _open(current: Appointment | None, change: Change) -> Decision:
             phone,
             schedule_version=version,
             join_token=token,
+            **_described(change, current),
             **_stamp(change, SmsKind.SCHEDULED),
         )
         return Decision(Outcome.APPLIED, state)
@@ -183,6 +199,7 @@ def _open(current: Appointment | None, change: Change) -> Decision:
         duration_minutes=duration,
         phone=phone,
         schedule_version=current.schedule_version + (1 if moved else 0),
+        **_described(change, current),
         **_stamp(change, SmsKind.UPDATED if moved else None),
     )
     return Decision(Outcome.APPLIED, state)
@@ -198,5 +215,6 @@ def _close(current: Appointment | None, change: Change, status: Status, *, notif
     keep_phone = status is Status.NO_SHOW
     notify = notify and current.open and current.phone is not None
     stamp = _stamp(change, SmsKind.CANCELLED, current.phone) if notify else _stamp(change)
-    state = replace(current, status=status, phone=current.phone if keep_phone else None, **stamp)
+    phone = current.phone if keep_phone else None
+    state = replace(current, status=status, phone=phone, **_described(change, current), **stamp)
     return Decision(Outcome.APPLIED, state)

@@ -11,10 +11,14 @@ import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit, urlunsplit
 
 from shared.errors import InvalidRequestError
 from shared.loopback import is_loopback
+
+if TYPE_CHECKING:
+    from shared.domain.sms_templates import CustomText
 
 
 class Environment(StrEnum):
@@ -33,6 +37,12 @@ MIN_REMINDER_LEAD_MINUTES = 15
 MAX_REMINDER_LEAD_MINUTES = 14 * 24 * 60
 """Two weeks: beyond that a reminder is a second confirmation, not a reminder."""
 MAX_REMINDERS = 5
+DEFAULT_JOIN_OPENS_MINUTES = 30
+MAX_JOIN_OPENS_MINUTES = 24 * 60
+DEFAULT_LANGUAGE = "en"
+DEFAULT_SEGMENT_LIMIT = 3
+"""Three GSM-7 segments hold 459 characters: every built-in text with a long link, and room for edits."""
+MIN_SEGMENT_LIMIT, MAX_SEGMENT_LIMIT = 1, 6
 MAX_NAME_LENGTH = 100
 MAX_DISPLAY_NAME_LENGTH = 40
 """SMS texts name the organisation; a long name would split every SMS into two segments."""
@@ -71,6 +81,14 @@ class SmsSettings:
     discontinuation_notice_enabled: bool = False
     """Whether a discontinued visit (SIU S16) gets the cancellation SMS; off by default, since Epic also
     discontinues visits the patient already knows about (a series ended at the visit)."""
+    default_language: str = DEFAULT_LANGUAGE
+    """The texts' language when the patient's (PID-15) is unknown or has no texts at this endpoint."""
+    segment_limit: int = DEFAULT_SEGMENT_LIMIT
+    """The most SMS segments an edited text may take (the admin's cost cap)."""
+    clinician_ready_enabled: bool = False
+    """Whether a provider's launch texts a patient who has not joined yet that the clinician is ready."""
+    join_opens_minutes: int = DEFAULT_JOIN_OPENS_MINUTES
+    """How long before the start the join link opens the meeting; earlier it shows a waiting page."""
 
 
 @dataclass(frozen=True)
@@ -99,6 +117,8 @@ class Endpoint:
     None until then, and again after an admin names another approver."""
     announce_entry_exit: bool = False
     """Whether Teams announces people joining and leaving this endpoint's visit meetings."""
+    sms_texts: tuple[CustomText, ...] = ()
+    """The admin's edited texts (`shared.domain.sms_templates`); built-in texts fill every gap."""
 
 
 @dataclass(frozen=True)
@@ -260,6 +280,10 @@ def check_sms_settings(document: object) -> SmsSettings:
         "reminder_lead_minutes",
         "from_number",
         "discontinuation_notice_enabled",
+        "default_language",
+        "segment_limit",
+        "clinician_ready_enabled",
+        "join_opens_minutes",
     }
     unknown = set(document) - known
     if unknown:
@@ -286,9 +310,35 @@ def check_sms_settings(document: object) -> SmsSettings:
     number = document.get("from_number")
     if number is not None:
         number = check_phone_number(number)
-    if (confirmation or reminders) and number is None:
-        raise InvalidRequestError("from_number is required when confirmation or reminder SMS are enabled.")
-    return SmsSettings(confirmation, reminders, tuple(sorted(leads, reverse=True)), number, discontinuation)
+    from shared.domain.languages import check_language  # not at import: indexing the app reads this module
+
+    ready = check_bool(document.get("clinician_ready_enabled", False), "clinician_ready_enabled")
+    if (confirmation or reminders or ready) and number is None:
+        raise InvalidRequestError("from_number is required when confirmation, reminder or ready SMS are enabled.")
+    return SmsSettings(
+        confirmation,
+        reminders,
+        tuple(sorted(leads, reverse=True)),
+        number,
+        discontinuation,
+        default_language=check_language(document.get("default_language", DEFAULT_LANGUAGE), "default_language"),
+        segment_limit=_whole(
+            document.get("segment_limit", DEFAULT_SEGMENT_LIMIT), "segment_limit", MIN_SEGMENT_LIMIT, MAX_SEGMENT_LIMIT
+        ),
+        clinician_ready_enabled=ready,
+        join_opens_minutes=_whole(
+            document.get("join_opens_minutes", DEFAULT_JOIN_OPENS_MINUTES),
+            "join_opens_minutes",
+            0,
+            MAX_JOIN_OPENS_MINUTES,
+        ),
+    )
+
+
+def _whole(value: object, field_name: str, low: int, high: int) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
+        raise InvalidRequestError(f"{field_name} must be a whole number from {low} to {high}.")
+    return value
 
 
 def sms_settings_document(sms: SmsSettings) -> dict[str, object]:
@@ -299,6 +349,10 @@ def sms_settings_document(sms: SmsSettings) -> dict[str, object]:
         "reminder_lead_minutes": list(sms.reminder_lead_minutes),
         "from_number": sms.from_number,
         "discontinuation_notice_enabled": sms.discontinuation_notice_enabled,
+        "default_language": sms.default_language,
+        "segment_limit": sms.segment_limit,
+        "clinician_ready_enabled": sms.clinician_ready_enabled,
+        "join_opens_minutes": sms.join_opens_minutes,
     }
 
 

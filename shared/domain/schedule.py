@@ -91,8 +91,9 @@ def is_over(appointment: Appointment, purge_grace: timedelta, now: datetime) -> 
 
 
 def without_contact(appointment: Appointment) -> Appointment:
-    """What the purge keeps of an appointment: times and status for reports; no number, no join link."""
-    return replace(appointment, phone=None, join_token=None, notice_phone=None)
+    """What the purge keeps of an appointment: times, status and department for reports; no number, no join
+    link, no language (it says something about the patient)."""
+    return replace(appointment, phone=None, join_token=None, notice_phone=None, language=None)
 
 
 def due_row_key_limit(now: datetime) -> str:

@@ -10,7 +10,11 @@ Field choices follow HL7 v2.3-2.8 chapter 10 and what real feeds send (see the s
 * phone: the repetitions of PID-40 (v2.7+, where PID-13/14 are deprecated), then PID-13, then PID-14, ranked
   by HL7 table 0201 (use) and 0202 (equipment) — see `_rank` — and, within a rank, by XTN-18 preference
   order; a number whose XTN-14 expiration date is before the message is skipped. Each is read from
-  XTN-5/6/7, XTN-12 and the legacy formatted XTN-1, in that order, and normalised to E.164.
+  XTN-5/6/7, XTN-12 and the legacy formatted XTN-1, in that order, and normalised to E.164;
+* language: PID-15 (primary language, HL7 table 0296 / ISO 639; see `shared.domain.languages`) — a value that
+  is no known code is `language_unknown`, and the endpoint's default language is used;
+* department: the first AIL-3 (location resource, PL): component 1 is Epic's department id (what a launch's
+  `departmentId` names), component 4 its facility/department name (for the `{department}` placeholder).
 
 Non-SIU messages and SIU events we do not act on are returned with kind IGNORED and a reason: the
 caller logs and drops them. Anything unusable raises Hl7MessageError naming the field, never its value.
@@ -38,6 +42,7 @@ from shared.domain.hl7_message import (
     segments_named,
     value,
 )
+from shared.domain.languages import language_of
 from shared.domain.phone import to_e164
 
 
@@ -87,6 +92,11 @@ class AppointmentEvent:
     phone: str | None = None
     phone_issue: PhoneIssue | None = None
     ignored_reason: str | None = None
+    language: str | None = None
+    language_unknown: bool = False
+    """PID-15 had a value that is no language code we know (the value itself is never kept)."""
+    department_id: str | None = None
+    department_name: str | None = None
 
     @property
     def event(self) -> str:
@@ -108,7 +118,8 @@ def parse_siu(body: bytes | str, *, local_tz: tzinfo, phone_region: str) -> Appo
     if event.kind is EventKind.IGNORED:
         return event
     phone, issue = _phone(message, phone_region, event.message_time)
-    return replace(event, phone=phone, phone_issue=issue)
+    language, unknown = _language(message)
+    return replace(event, phone=phone, phone_issue=issue, language=language, language_unknown=unknown)
 
 
 def check_siu(body: bytes | str, *, local_tz: tzinfo) -> AppointmentEvent:
@@ -154,8 +165,26 @@ def _read(body: bytes | str, local_tz: tzinfo) -> tuple[AppointmentEvent, hl7.Me
         start=start,
         duration_minutes=duration,
         status=_status(message, schedule),
+        **_department(message),
     )
     return event, message
+
+
+def _language(message: hl7.Message) -> tuple[str | None, bool]:
+    """The patient's language (ISO 639-1) from PID-15, and whether PID-15 held something else."""
+    patients = segments_named(message, "PID")
+    if not patients:
+        return None, False
+    identifier, alternate = value(patients[0], 15, 1, 1), value(patients[0], 15, 1, 4)
+    language = language_of(identifier, alternate)
+    return language, language is None and bool(identifier or alternate)
+
+
+def _department(message: hl7.Message) -> dict[str, str | None]:
+    for location in segments_named(message, "AIL"):
+        if department_id := value(location, 3, 1, 1):
+            return {"department_id": department_id, "department_name": value(location, 3, 1, 4) or None}
+    return {}
 
 
 def _only(message: hl7.Message, name: str, header: MessageHeader) -> hl7.Segment:

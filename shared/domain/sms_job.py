@@ -72,6 +72,9 @@ class SmsJob:
     to_number: str
     text: str
     attempt: int = 1
+    language: str = "en"
+    segments: int = 1
+    """What the text costs (counted before it is queued): the SMS report shows it with the kind and language."""
 
     def to_message(self) -> dict[str, Any]:
         return {"v": 1, **asdict(self), "kind": str(self.kind)}
@@ -81,12 +84,15 @@ class SmsJob:
         """Raises InvalidMessageError for anything that is not a version-1 job."""
         if not isinstance(payload, dict) or payload.get("v") != 1:
             raise InvalidMessageError("Not an SMS job message (v1).")
-        fields = {name: payload.get(name) for name in cls.__dataclass_fields__}
-        strings = [name for name in fields if name != "attempt"]
+        defaults = {"language": "en", "segments": 1}  # jobs queued before texts had a language
+        fields = {name: payload.get(name, defaults.get(name)) for name in cls.__dataclass_fields__}
+        strings = [name for name in fields if name not in ("attempt", "segments")]
         if any(not isinstance(fields[name], str) or not fields[name] for name in strings):
             raise InvalidMessageError("An SMS job message lacks a field.")
         if not isinstance(fields["attempt"], int) or not 1 <= fields["attempt"] <= MAX_ATTEMPTS:
             raise InvalidMessageError("An SMS job message has an invalid attempt number.")
+        if not isinstance(fields["segments"], int) or isinstance(fields["segments"], bool) or fields["segments"] < 1:
+            raise InvalidMessageError("An SMS job message has an invalid segment count.")
         try:
             fields["kind"] = SmsKind(fields["kind"])
         except ValueError as exc:

@@ -1,19 +1,15 @@
-"""The texts patients receive, and how many SMS segments each costs (GSM-7 or UCS-2).
+"""How many SMS segments a text costs (GSM-7 or UCS-2), and the patient's join link.
 
-Every text names the organisation, gives the local date and time, carries the join link where there
-is a visit to join, and says how to opt out. Each stays within `MAX_SEGMENTS`: when it would not, the
-organisation's display name is first folded to GSM-7 letters (a single non-GSM character turns the
-whole text into UCS-2, halving its room) and then shortened — never the link.
+The texts themselves (built-in and edited, per language) are `shared.domain.sms_templates`; this module is
+what every text is measured with before it is sent.
 """
 
 from __future__ import annotations
 
 import unicodedata
 from dataclasses import dataclass
-from datetime import datetime, tzinfo
 from enum import StrEnum
 
-MAX_SEGMENTS = 2
 GSM7_BASIC = frozenset(
     "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?"
     "¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà"
@@ -24,24 +20,13 @@ GSM7_SINGLE, GSM7_PART = 160, 153
 UCS2_SINGLE, UCS2_PART = 70, 67
 """Units in one SMS alone, and in each part of a concatenated one (the rest is the UDH)."""
 
-OPT_OUT = "Reply STOP to opt out."
-WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
-MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
-
 
 class SmsKind(StrEnum):
     SCHEDULED = "scheduled"
     UPDATED = "updated"
     CANCELLED = "cancelled"
     REMINDER = "reminder"
-
-
-TEMPLATES: dict[SmsKind, str] = {
-    SmsKind.SCHEDULED: "{org}your video visit is booked for {when}. Join: {link} " + OPT_OUT,
-    SmsKind.UPDATED: "{org}your video visit has changed to {when}. Join: {link} " + OPT_OUT,
-    SmsKind.CANCELLED: "{org}your video visit on {when} is cancelled. " + OPT_OUT,
-    SmsKind.REMINDER: "{org}reminder: your video visit is on {when}. Join: {link} " + OPT_OUT,
-}
+    READY = "clinician_ready"
 
 
 @dataclass(frozen=True)
@@ -55,6 +40,7 @@ class SegmentCount:
 class SmsText:
     text: str
     count: SegmentCount
+    language: str = "en"
 
 
 def count_segments(text: str) -> SegmentCount:
@@ -91,43 +77,7 @@ def join_url(public_base_url: str, token: str) -> str:
     return f"{public_base_url.rstrip('/')}/api/join#{token}"
 
 
-def render_sms(
-    kind: SmsKind, *, organisation: str, start: datetime, local_tz: tzinfo, link: str | None = None
-) -> SmsText:
-    """The text of one SMS of `kind` about a visit at `start`, shown in `local_tz`, within MAX_SEGMENTS.
-
-    `link` is required for every kind but CANCELLED. Raises ValueError when the link is missing, or
-    so long that the text cannot fit even without the organisation's name.
-    """
-    if kind is not SmsKind.CANCELLED and not link:
-        raise ValueError(f"a {kind} SMS needs the join link")
-    when = format_when(start, local_tz)
-    name = " ".join(organisation.split())  # no newlines or runs of blanks from a display name
-
-    def compose(org: str) -> SmsText:
-        text = TEMPLATES[kind].format(org=f"{org}: " if org else "", when=when, link=link or "")
-        text = text[0].upper() + text[1:]
-        return SmsText(text, count_segments(text))
-
-    sms = compose(name)
-    if sms.count.segments <= MAX_SEGMENTS:
-        return sms
-    name = _gsm7_fold(name)
-    while (sms := compose(name)).count.segments > MAX_SEGMENTS:
-        if not name:
-            raise ValueError(f"a {kind} SMS cannot fit {MAX_SEGMENTS} segments: the join link is too long")
-        name = name[:-1].rstrip()
-    return sms
-
-
-def format_when(start: datetime, local_tz: tzinfo) -> str:
-    """`Wed 6 Nov 2024, 12:00 GMT`: English names on purpose, so the text never depends on the host's locale."""
-    local = start.astimezone(local_tz)
-    zone = local.tzname() or local.strftime("%z")
-    return f"{WEEKDAYS[local.weekday()]} {local.day} {MONTHS[local.month - 1]} {local.year}, {local:%H:%M} {zone}"
-
-
-def _gsm7_fold(name: str) -> str:
+def gsm7_fold(name: str) -> str:
     """`name` with accents dropped (é stays: it is GSM-7) and other non-GSM characters removed."""
     folded = []
     for character in name:

@@ -10,7 +10,8 @@
    launch's token. The launch URL's `sessionId` must be one of their identifiers; a patient must be a
    participant; a provider must be named by `fhirUser`. Then open the meeting at the Appointment's times.
    A provider whose EHR user is not mapped yet goes to Microsoft 365 sign-in first, with a second
-   one-time state.
+   one-time state. Once a provider is in the meeting, a patient who has not joined may be texted that the
+   clinician is ready (`shared.services.clinician_ready`).
 3. `complete_sign_in` (Entra's redirect to `/api/launch/signin`): map the EHR user to the signed-in
    Microsoft 365 user, then open the meeting.
 
@@ -33,7 +34,7 @@ from shared.adapters.storage import Storage
 from shared.adapters.user_map import MappedUser, UserMap
 from shared.adapters.visit_log import VisitLog
 from shared.domain.access import Caller
-from shared.domain.config import Endpoint, EndpointStatus, normalise_fhir_base_url
+from shared.domain.config import Endpoint, EndpointStatus, Organisation, normalise_fhir_base_url
 from shared.domain.join_tokens import new_token, token_geo
 from shared.domain.launch import (
     LAUNCH_PURPOSE,
@@ -63,8 +64,10 @@ from shared.errors import (
     UpstreamError,
     VisitNotConfirmedError,
 )
+from shared.services.clinician_ready import text_clinician_ready
 from shared.services.ehr_write_back import note_patient_waiting
 from shared.services.meetings import MeetingService, get_or_create_meeting
+from shared.services.notices import NoticePolicy
 
 logger = logging.getLogger(__name__)
 
@@ -75,6 +78,8 @@ class Directory(Protocol):
     def find_endpoint_by_url(self, fhir_base_url: str) -> Endpoint: ...
 
     def get_endpoint(self, endpoint_id: str) -> Endpoint: ...
+
+    def get_organisation(self, org_id: str) -> Organisation: ...
 
 
 class AuthStates(Protocol):
@@ -108,6 +113,8 @@ class LaunchPorts:
     storage: Storage
     meetings: MeetingService
     visits: VisitLog
+    notices: NoticePolicy
+    """For the "clinician is ready" SMS a provider's launch may send."""
 
 
 @dataclass(frozen=True)
@@ -179,7 +186,9 @@ def complete_launch(ports: LaunchPorts, urls: LaunchUrls, state: str, code: str,
     mapped = ports.users.find(endpoint.geo, user_key)
     if mapped is None:
         return _start_sign_in(ports, urls, visit, user_key, endpoint.tenant_id, now)
-    return _open_meeting(ports, visit, endpoint.organizer_user_id or mapped.object_id, now)
+    join_url = _open_meeting(ports, visit, endpoint.organizer_user_id or mapped.object_id, now)
+    _tell_patient_clinician_ready(ports, endpoint, visit, now)
+    return join_url
 
 
 def _confirmed_visit(
@@ -241,7 +250,24 @@ def complete_sign_in(ports: LaunchPorts, urls: LaunchUrls, state: str, code: str
     ports.users.upsert(visit.geo, pending.context["user_key"], mapped, now)
     logger.info("Provider of endpoint %s mapped to a Microsoft 365 user", visit.endpoint_id)
     endpoint = ports.directory.get_endpoint(visit.endpoint_id)
-    return _open_meeting(ports, visit, endpoint.organizer_user_id or mapped.object_id, now)
+    join_url = _open_meeting(ports, visit, endpoint.organizer_user_id or mapped.object_id, now)
+    _tell_patient_clinician_ready(ports, endpoint, visit, now)
+    return join_url
+
+
+def _tell_patient_clinician_ready(ports: LaunchPorts, endpoint: Endpoint, visit: LaunchedVisit, now: datetime) -> None:
+    """After the provider is in the meeting: the patient who has not joined hears that the clinician waits."""
+    outcome = text_clinician_ready(
+        endpoint,
+        ports.directory,
+        ports.storage,
+        ports.visits,
+        ports.notices,
+        visit_id=visit.visit_id,
+        scheduled_start=visit.start,
+        now=now,
+    )
+    logger.info("Ready SMS for a visit of endpoint %s: %s", endpoint.id, outcome)
 
 
 def _start_sign_in(

@@ -47,7 +47,7 @@ FIRST_LOOKBACK = timedelta(hours=48)
 
 
 class JoinTokenRemover(Protocol):
-    def delete(self, token: str) -> None: ...
+    def retire(self, token: str, endpoint_id: str, now: datetime) -> None: ...
 
 
 @dataclass
@@ -143,7 +143,7 @@ def _handle(
             if appointment is not None and appointment.schedule_version == entry.schedule_version:
                 _index_next(entry, appointment, index, directory, policy, now, report)
         elif entry.kind is EntryKind.PURGE:
-            if _purge(entry, account, join_tokens, report):
+            if _purge(entry, account, join_tokens, now, report):
                 index.add([due_now(forget_entry(entry, policy.reporting_period), now)])
         else:
             _forget(entry, account, report)
@@ -216,9 +216,12 @@ def _remind(
     return appointment
 
 
-def _purge(entry: ScheduleEntry, account: StorageAccount, join_tokens: JoinTokenRemover, report: TickReport) -> bool:
-    """Drop the phone number and the join link of a visit that is over; keep what reports need. False when
-    the entry was stale (the appointment is gone, or its newer schedule has a purge of its own)."""
+def _purge(
+    entry: ScheduleEntry, account: StorageAccount, join_tokens: JoinTokenRemover, now: datetime, report: TickReport
+) -> bool:
+    """Drop the phone number and the join link of a visit that is over (the link then says so for a while);
+    keep what reports need. False when the entry was stale (the appointment is gone, or its newer schedule has
+    a purge of its own)."""
     store = AppointmentStore(account)
     try:
         appointment, etag = store.get(entry.endpoint_id, entry.appointment_key)
@@ -229,7 +232,7 @@ def _purge(entry: ScheduleEntry, account: StorageAccount, join_tokens: JoinToken
         report.skip("purge stale (rescheduled)")
         return False
     if appointment.join_token:
-        join_tokens.delete(appointment.join_token)
+        join_tokens.retire(appointment.join_token, entry.endpoint_id, now)
     if appointment.phone or appointment.join_token or appointment.notice_phone:
         store.replace(
             entry.endpoint_id,

@@ -98,6 +98,8 @@ def _sms_item(row: dict[str, Any]) -> dict[str, Any]:
         "sentAt": _instant(row["SentAt"]),
         "from": row.get("From", ""),
         "type": row.get("Kind", ""),
+        "language": row.get("Language") or None,
+        "segments": row.get("Segments"),
         "status": row.get("Status", ""),
         "resent": bool(row.get("Resent")),
         "delivery": row.get("Delivery") or None,
@@ -127,7 +129,7 @@ def _instant(value: datetime | None) -> str | None:
 SMS = ReportKind(
     SMS_REPORT,
     report_partition,
-    ("jobId", "sentAt", "from", "type", "status", "resent", "delivery", "reason"),
+    ("jobId", "sentAt", "from", "type", "language", "segments", "status", "resent", "delivery", "reason"),
     _sms_item,
 )
 VISITS = ReportKind(

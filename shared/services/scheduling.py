@@ -94,6 +94,12 @@ def _apply(
         return "ignored"
     if event.phone_issue:
         logger.info("HL7 %s for endpoint %s: %s, so no SMS", loggable(event.control_id), endpoint.id, event.phone_issue)
+    if event.language_unknown:
+        logger.info(
+            "HL7 %s for endpoint %s: language_unknown=1 (PID-15 is no known language code; default language used)",
+            loggable(event.control_id),
+            endpoint.id,
+        )
     key = appointment_key(event.appointment_id or "")
     change = Change(
         kind=str(event.kind),
@@ -103,6 +109,9 @@ def _apply(
         start=event.start,
         duration_minutes=event.duration_minutes,
         phone=event.phone,
+        language=event.language,
+        department_id=event.department_id,
+        department_name=event.department_name,
     )
     store = AppointmentStore(account)
     decision, etag = _write(store, endpoint, key, change, geo, policy, now)

@@ -33,6 +33,7 @@ integration_records = lazy_import("shared.services.integration_records")
 organisations = lazy_import("shared.services.organisations")
 phone_numbers = lazy_import("shared.services.phone_numbers")
 sender_keys = lazy_import("shared.services.sender_keys")
+sms_texts = lazy_import("shared.services.sms_texts")
 record_texts = lazy_import("shared.domain.integration_records")
 
 bp = HttpBlueprint()
@@ -153,6 +154,39 @@ def submit_endpoint(req: func.HttpRequest) -> func.HttpResponse:
 @api_errors
 def put_sms_settings(req: func.HttpRequest) -> func.HttpResponse:
     return versioned_response(conditional_edit(req, "endpointId", endpoints.put_sms_settings), endpoint_document)
+
+
+def text_policy() -> Any:
+    settings = bootstrap.get_settings()
+    return sms_texts.TextPolicy(settings.public_base_url, settings.default_phone_region)
+
+
+@bp.route(route="config/endpoints/{endpointId}/sms-texts", methods=["GET"], auth_level=ANONYMOUS)
+@api_errors
+def list_sms_texts(req: func.HttpRequest) -> func.HttpResponse:
+    endpoint = sms_texts.list_sms_texts(bootstrap.get_config_store(), caller_of(req), req.route_params["endpointId"])
+    return versioned_response(endpoint, sms_texts.sms_texts_document)
+
+
+@bp.route(route="config/endpoints/{endpointId}/sms-texts", methods=["PUT"], auth_level=ANONYMOUS)
+@api_errors
+def put_sms_text(req: func.HttpRequest) -> func.HttpResponse:
+    edit = functools.partial(sms_texts.put_sms_text, policy=text_policy())
+    return versioned_response(conditional_edit(req, "endpointId", edit), sms_texts.sms_texts_document)
+
+
+@bp.route(route="config/endpoints/{endpointId}/sms-texts/preview", methods=["POST"], auth_level=ANONYMOUS)
+@api_errors
+def preview_sms_text(req: func.HttpRequest) -> func.HttpResponse:
+    preview = sms_texts.preview_sms_text(
+        bootstrap.get_config_store(),
+        caller_of(req),
+        req.route_params["endpointId"],
+        body_of(req),
+        now(),
+        policy=text_policy(),
+    )
+    return json_response(preview)
 
 
 @bp.route(route="config/organisations/{orgId}/audit", methods=["GET"], auth_level=ANONYMOUS)

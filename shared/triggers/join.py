@@ -11,6 +11,7 @@ it is not recorded. `GET /api/join/{token}` still answers links sent before this
 from __future__ import annotations
 
 import functools
+import html
 from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import parse_qs
@@ -21,7 +22,15 @@ from shared import bootstrap
 from shared.errors import JoinLinkInvalidError
 from shared.lazy import lazy_import
 from shared.triggers.http import HttpBlueprint
-from shared.triggers.pages import html_response, invalid_link_page, layout, new_nonce, person_errors, redirect
+from shared.triggers.pages import (
+    html_response,
+    invalid_link_page,
+    layout,
+    message_page,
+    new_nonce,
+    person_errors,
+    redirect,
+)
 
 join = lazy_import("shared.services.join")
 
@@ -69,15 +78,56 @@ def join_visit_by_link(req: func.HttpRequest) -> func.HttpResponse:
 
 
 def _join(token: str) -> func.HttpResponse:
+    settings = bootstrap.get_settings()
     try:
-        meeting = join.join_visit(
+        answer = join.join_visit(
             bootstrap.get_join_tokens(),
             bootstrap.get_storage(),
             bootstrap.get_meeting_service(),
             bootstrap.get_directory(),
             token,
             datetime.now(UTC),
+            visits=bootstrap.get_visit_log(),
+            region=settings.default_phone_region,
+            device_test_secret=settings.context_token_secret,
         )
     except JoinLinkInvalidError:
         return invalid_link_page()
-    return redirect(meeting.join_url)
+    if isinstance(answer, join.WaitingRoom):
+        return _waiting_room(answer)
+    if isinstance(answer, join.VisitOver):
+        return visit_over_page(answer.organisation)
+    return redirect(answer.join_url)
+
+
+def _waiting_room(room: join.WaitingRoom) -> func.HttpResponse:
+    """The visit time, a countdown to the meeting's opening, and the device test."""
+    opens_minutes = int((room.starts_at - room.opens_at).total_seconds() // 60)
+    device_test = (
+        f'<p><a class="button" href="{html.escape(room.device_test_url, quote=True)}">Test your camera, microphone '
+        "and connection</a></p>"
+        if room.device_test_url
+        else ""
+    )
+    body = (
+        _asset("waiting.html")
+        .replace("__ORG__", html.escape(room.organisation))
+        .replace("__WHEN__", html.escape(room.visit_time))
+        .replace("__OPENS__", room.opens_at.isoformat())
+        .replace("__OPENS_MINUTES__", str(opens_minutes))
+        .replace("__DEVICE_TEST__", device_test)
+    )
+    nonce = new_nonce()
+    return html_response(layout("Your visit opens soon", body, script=_asset("waiting.js"), nonce=nonce), nonce=nonce)
+
+
+def visit_over_page(organisation: str) -> func.HttpResponse:
+    """A link whose visit has taken place: say so, and whom to contact (no visit details)."""
+    return message_page(
+        410,
+        "This visit is over",
+        [
+            "The video visit this link was for has taken place, so the link does not open it any more.",
+            f"If you need another appointment or have a question about your visit, please contact {organisation}.",
+        ],
+    )

@@ -60,7 +60,8 @@ record_texts = lazy_import("shared.domain.integration_records")
 report_texts = lazy_import("shared.domain.reports")
 reports = lazy_import("shared.services.reports")
 sender_keys = lazy_import("shared.services.sender_keys")
-sms_preview = lazy_import("shared.domain.sms_preview")
+sms_text = lazy_import("shared.domain.sms_text")
+sms_texts = lazy_import("shared.services.sms_texts")
 
 bp = HttpBlueprint()
 ANONYMOUS = func.AuthLevel.ANONYMOUS
@@ -312,11 +313,21 @@ def show_portal_endpoint(req: func.HttpRequest) -> func.HttpResponse:
         is_admin=admin,
         is_approver=access.is_approver(session.caller, endpoint),
         numbers=[n.number for n in numbers],
-        previews=sms_preview.sms_previews(
-            org.display_name, endpoint.time_zone, bootstrap.get_settings().public_base_url, now()
-        ),
+        previews=_previews(session, endpoint.id) if admin else [],
         notice=req.params.get("notice", ""),
     )
+
+
+def _previews(session: PortalSession, endpoint_id: str) -> list[dict[str, Any]]:
+    """Each kind's text in effect, as the configuration API's preview gives it (one service, one set of rules)."""
+    settings = bootstrap.get_settings()
+    policy = sms_texts.TextPolicy(settings.public_base_url, settings.default_phone_region)
+    return [
+        sms_texts.preview_sms_text(
+            store(), session.caller, endpoint_id, lambda kind=kind: {"kind": str(kind)}, now(), policy=policy
+        )
+        for kind in sms_text.SmsKind
+    ]
 
 
 @bp.route(route="portal/endpoints/{endpointId}/sms", methods=["POST"], auth_level=ANONYMOUS)

@@ -93,7 +93,8 @@ def test_admin_to_approved_endpoint_with_sms_certificate_and_records(epic: EpicS
         }
         saved = api.put(f"{endpoint_url}/sms", json=sms)
         assert saved.status_code == 200, saved.text
-        assert saved.json()["sms"] == sms
+        defaults = {"default_language": "en", "segment_limit": 3, "clinician_ready_enabled": False}
+        assert saved.json()["sms"] == {**sms, **defaults, "join_opens_minutes": 30}
         keys = api.put(
             f"{base}/config/organisations/{org_id}/sender-keys/production", json={"certificate": sender_certificate()}
         )

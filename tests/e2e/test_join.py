@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import html
 import logging
 import re
 import uuid
@@ -19,10 +20,12 @@ import function_app
 from localworld.entra_client_credentials import EntraClientCredentials
 from localworld.graph import GraphStandIn, graph_error
 from shared import bootstrap
+from shared.adapters.expiring import Expiries
 from shared.adapters.join_tokens import JOIN_TOKENS_TABLE
 from shared.devhost.azurite import free_port
 from shared.devhost.host import DevHost
-from shared.domain.join_tokens import new_token, token_hash
+from shared.domain.config import SmsSettings
+from shared.domain.join_tokens import ENDED_LINK_LIFETIME, new_token, token_hash
 from shared.domain.meetings import VisitKey
 from tests.browser import BROWSER_ARGS
 from tests.hl7_support import seed_sender
@@ -94,11 +97,10 @@ def test_a_valid_link_redirects_to_the_one_meeting_of_the_visit(host: DevHost, a
     assert "lobby" in page.text
 
 
-def test_unknown_expired_and_cancelled_links_get_the_same_page(host: DevHost, app_env: dict[str, str]) -> None:
-    expired, _, _ = add_visit(app_env, start=NOW - timedelta(hours=3))
+def test_unknown_and_cancelled_links_get_the_same_page(host: DevHost, app_env: dict[str, str]) -> None:
     cancelled, _, _ = add_visit(app_env, status="cancelled")
     never = new_token("EU")
-    answers = [join(host, token) for token in (never, expired, cancelled, new_token("MARS"), "no-prefix", "x")]
+    answers = [join(host, token) for token in (never, cancelled, new_token("MARS"), "no-prefix", "x")]
 
     reference = answers[0]
     assert reference.status_code == 404
@@ -106,6 +108,57 @@ def test_unknown_expired_and_cancelled_links_get_the_same_page(host: DevHost, ap
     for answer in answers[1:]:
         assert (answer.status_code, answer.content) == (reference.status_code, reference.content)
         assert answer.headers["Content-Type"] == reference.headers["Content-Type"]
+
+
+def test_a_link_before_it_opens_shows_the_visit_time_a_countdown_and_the_device_test(
+    config_env: dict[str, str],
+) -> None:
+    start = datetime(2031, 6, 12, 21, 30, tzinfo=UTC)  # endpoints of seed_sender are in America/New_York
+    token, endpoint_id, _ = add_visit(config_env, start=start)
+    host = host_for(config_env)  # with CONTEXT_TOKEN_SECRET: the device test's link can be signed
+    try:
+        answer = join(host, token)
+        device_test = re.search(r'href="(/api/devicetest\?ctx=[^"]+)"', answer.text)
+        assert device_test
+        opened = requests.get(f"{host.base_url}{html.unescape(device_test.group(1))}", timeout=10)
+        assert opened.status_code == 200
+    finally:
+        host.stop()
+
+    assert answer.status_code == 200
+    assert "Your visit opens soon" in answer.text
+    assert "Riverside Clinic" in answer.text
+    assert "Thu, Jun 12, 2031, 5:30 PM EDT" in answer.text
+    assert f'data-opens="{(start - timedelta(minutes=30)).isoformat()}"' in answer.text
+    assert "30 minutes before it starts" in answer.text
+    assert token not in answer.text
+    meetings = TableClient.from_connection_string(config_env["GEO_EU_STORAGE"], "meetings")
+    assert list(meetings.query_entities("PartitionKey eq @p", parameters={"p": endpoint_id})) == []
+
+
+def test_the_opening_time_is_the_endpoints_setting(host: DevHost, app_env: dict[str, str]) -> None:
+    sender = seed_sender("EU", sms=SmsSettings(join_opens_minutes=90))
+    opens_in_an_hour, _, _ = add_visit(app_env, start=NOW + timedelta(hours=1), endpoint_id=sender.endpoint.id)
+    later, _, _ = add_visit(app_env, start=NOW + timedelta(hours=2), endpoint_id=sender.endpoint.id)
+    assert join(host, opens_in_an_hour).status_code == 302
+    assert join(host, later).status_code == 200
+
+
+def test_after_the_visit_and_after_the_purge_the_link_says_the_visit_is_over(
+    host: DevHost, app_env: dict[str, str]
+) -> None:
+    over, endpoint_id, _ = add_visit(app_env, start=NOW - timedelta(hours=3))
+    purged, _, _ = add_visit(app_env, endpoint_id=endpoint_id)
+    bootstrap.get_join_tokens().retire(purged, endpoint_id, NOW)
+
+    for answer in (join(host, over), join(host, purged)):
+        assert answer.status_code == 410
+        assert "This visit is over" in answer.text
+        assert "please contact Riverside Clinic" in answer.text
+    assert bootstrap.get_join_tokens().find(purged) is None
+    gone = NOW + ENDED_LINK_LIFETIME + timedelta(seconds=1)
+    Expiries(bootstrap.get_storage().for_geo("EU")).delete_due(gone)
+    assert join(host, purged).status_code == 404  # after a while: an unknown link like any other
 
 
 def test_a_link_that_was_not_valid_yet_at_first_still_changes_nothing(host: DevHost, app_env: dict[str, str]) -> None:

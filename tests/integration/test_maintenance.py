@@ -213,6 +213,7 @@ def test_the_purge_waits_for_the_end_plus_grace(world: World) -> None:
     purged = world.appointment()
     assert (purged.phone, purged.join_token, purged.status) == (None, None, "booked")
     assert bootstrap.get_join_tokens().find(token) is None
+    assert bootstrap.get_join_tokens().find_ended(token) == world.sender.endpoint.id  # the link says the visit is over
 
 
 def test_no_show_is_purged_the_same_way(world: World) -> None:

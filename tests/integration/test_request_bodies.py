@@ -101,6 +101,8 @@ def test_every_configuration_write_route_takes_a_body() -> None:
         "record_toll_free_verification",
         "put_sender_keys",
         "order_phone_number",
+        "put_sms_text",
+        "preview_sms_text",
     }
 
 

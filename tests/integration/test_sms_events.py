@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import json
 import secrets
+import sys
 import uuid
 from datetime import UTC, datetime, timedelta
 
@@ -33,9 +34,14 @@ from tests.appcalls import call
 from tests.hl7_support import Sender, seed_sender
 
 NOW = datetime.now(UTC).replace(microsecond=0)
-"""The tests' time, and ACS's (the stand-in judges repeatability against its clock, set to this: the suite may
-run longer than the 5-minute window after this module was imported)."""
+"""ACS (the stand-in) judges repeatability against its own clock: the tests' time is the real one (each
+test's own start: a long suite may reach these tests minutes after import)."""
 GEO = "EU"
+
+
+@pytest.fixture(autouse=True)
+def _now_is_the_tests_start(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sys.modules[__name__], "NOW", datetime.now(UTC).replace(microsecond=0))
 
 
 def random_number(prefix: str) -> str:
@@ -64,7 +70,8 @@ def make_job(clinic: Sender, patient: str, kind: SmsKind = SmsKind.REMINDER) -> 
     )
 
 
-def send(job: SmsJob, acs: AcsSmsStandIn, now: datetime = NOW) -> JobStatus | None:
+def send(job: SmsJob, acs: AcsSmsStandIn, now: datetime | None = None) -> JobStatus | None:
+    """Send `job` through the real path at `now` (default: this test's NOW)."""
     account = bootstrap.get_storage().for_geo(GEO)
     connection = AcsConnection(endpoint=f"{acs.url}/", connection_string=acs.connection_string())
     return send_sms_job(
@@ -74,7 +81,7 @@ def send(job: SmsJob, acs: AcsSmsStandIn, now: datetime = NOW) -> JobStatus | No
         sender=AcsSmsSender(connection, connection_verify=acs.ca_file),
         queue=account.queue(SMS_OUTBOUND_QUEUE),
         opt_outs=bootstrap.get_opt_outs(GEO),
-        now=now,
+        now=now or NOW,
     )
 
 

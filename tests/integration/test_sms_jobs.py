@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import sys
 import uuid
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
@@ -31,10 +32,15 @@ from shared.services.sms_jobs import send_sms_job
 from shared.settings import AcsConnection, load_settings
 
 NOW = datetime.now(UTC).replace(microsecond=0)
-"""The tests' time, and ACS's (the stand-in judges repeatability against its clock, set to this: the suite may
-run longer than the 5-minute window after this module was imported)."""
+"""ACS (the stand-in) judges repeatability against its own clock: the tests' time is the real one (each
+test's own start, `_now_is_the_tests_start`: a long suite may reach these tests minutes after import)."""
 OPT_OUT_KEY = b"opt-out key for the SMS job tests!"
 THROTTLED = Response.json({"error": {"code": "TooManyRequests"}}, 429, {"Retry-After": "37"})
+
+
+@pytest.fixture(autouse=True)
+def _now_is_the_tests_start(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sys.modules[__name__], "NOW", datetime.now(UTC).replace(microsecond=0))
 
 
 @pytest.fixture
@@ -62,8 +68,15 @@ def sender_for(acs: AcsSmsStandIn, **options: object) -> AcsSmsSender:
 
 
 def run(
-    account, acs: AcsSmsStandIn, the_job: SmsJob, *, now: datetime = NOW, queue: Queue | None = None, **options: object
+    account,
+    acs: AcsSmsStandIn,
+    the_job: SmsJob,
+    *,
+    now: datetime | None = None,
+    queue: Queue | None = None,
+    **options: object,
 ) -> JobStatus | None:
+    """Send `the_job` through the real path, at `now` (default: this test's NOW)."""
     return send_sms_job(
         the_job,
         geo="US",
@@ -71,7 +84,7 @@ def run(
         sender=sender_for(acs, **options),
         queue=queue or account.queue(f"sms-{uuid.uuid4().hex[:8]}"),
         opt_outs=OptOutList(account, OPT_OUT_KEY),
-        now=now,
+        now=now or NOW,
     )
 
 
@@ -79,9 +92,12 @@ def row_of(account, the_job: SmsJob) -> dict:
     return JobLog(account).get(the_job.endpoint_id, the_job.job_id).entity
 
 
-def crash_mid_send(account, acs: AcsSmsStandIn, the_job: SmsJob, *, reached_acs: bool) -> None:
-    """What a `kill -9` leaves: the job claimed and, when `reached_acs`, sent by ACS, but no answer recorded."""
-    claim = JobLog(account).claim(the_job, NOW)
+def crash_mid_send(
+    account, acs: AcsSmsStandIn, the_job: SmsJob, *, reached_acs: bool, now: datetime | None = None
+) -> None:
+    """What a `kill -9` leaves: the job claimed (at `now`, default this test's NOW) and, when `reached_acs`, sent
+    by ACS, but no answer recorded."""
+    claim = JobLog(account).claim(the_job, now or NOW)
     assert claim is not None
     if reached_acs:
         tag = delivery_tag("US", the_job.endpoint_id, the_job.job_id)

@@ -100,7 +100,18 @@ def test_json_rows_carry_the_report_fields_and_no_patient_data(seeded, config_en
     assert len(document["items"]) == 10
     assert document["continuation"]
     first = document["items"][0]
-    assert set(first) == {"jobId", "sentAt", "from", "type", "status", "resent", "delivery", "reason"}
+    assert set(first) == {
+        "jobId",
+        "sentAt",
+        "from",
+        "type",
+        "language",
+        "segments",
+        "status",
+        "resent",
+        "delivery",
+        "reason",
+    }
     assert first["type"] in KINDS
     assert first["sentAt"].startswith(RANGE["from"])
     assert "+1617" not in response.get_body().decode()
@@ -113,7 +124,18 @@ def test_csv_has_a_header_and_the_continuation_in_a_header(seeded, config_env, e
     assert response.status_code == 200
     assert response.mimetype == "text/csv"
     rows = list(csv.reader(io.StringIO(response.get_body().decode())))
-    assert rows[0] == ["jobId", "sentAt", "from", "type", "status", "resent", "delivery", "reason"]
+    assert rows[0] == [
+        "jobId",
+        "sentAt",
+        "from",
+        "type",
+        "language",
+        "segments",
+        "status",
+        "resent",
+        "delivery",
+        "reason",
+    ]
     assert len(rows) == 4
     token = response.headers["X-Continuation-Token"]
     following = call(

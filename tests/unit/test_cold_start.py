@@ -37,6 +37,7 @@ HEAVY_MODULES = (
     "phonenumbers",
     "httpx",
     "jinja2",
+    "babel",
 )
 """Packages a handler may need but indexing must not load (each costs milliseconds to a second)."""
 

@@ -8,7 +8,7 @@ import pytest
 
 from shared.domain import context_token
 from shared.domain.device_test import parse_device_test_result
-from shared.domain.join_tokens import JoinTarget, new_token, token_geo, token_hash
+from shared.domain.join_tokens import JoinTarget, JoinWindow, new_token, token_geo, token_hash
 from shared.domain.meetings import VisitKey
 from shared.errors import (
     ConnectorError,
@@ -67,11 +67,13 @@ def test_join_tokens_name_their_geography_and_are_stored_hashed() -> None:
 
 
 def test_a_visit_is_joinable_until_an_hour_after_its_end_unless_cancelled() -> None:
+    """(The opening before the start: tests/unit/test_join_window.py.)"""
     target = JoinTarget("ep", "EU", "v", NOW, NOW + timedelta(minutes=30), "booked")
-    assert target.joinable(NOW - timedelta(days=1))
-    assert target.joinable(NOW + timedelta(minutes=89))
-    assert not target.joinable(NOW + timedelta(minutes=91))
-    assert not JoinTarget("ep", "EU", "v", NOW, NOW + timedelta(minutes=30), "cancelled").joinable(NOW)
+    opens = timedelta(days=1)
+    assert target.window(NOW - timedelta(days=1), opens) is JoinWindow.OPEN
+    assert target.window(NOW + timedelta(minutes=89), opens) is JoinWindow.OPEN
+    assert target.window(NOW + timedelta(minutes=91), opens) is JoinWindow.OVER
+    assert JoinTarget("ep", "EU", "v", NOW, NOW + timedelta(minutes=30), "cancelled").window(NOW, opens) is None
 
 
 def test_device_test_verdict_needs_every_part() -> None:

@@ -1,25 +1,8 @@
-"""The portal's pure pieces: the SMS preview (the real templates) and the reports' server-side charts."""
+"""The portal's pure pieces: the reports' server-side charts."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 from shared.domain.report_charts import sms_chart, visits_chart
-from shared.domain.sms_preview import EXAMPLE_TOKEN, sms_previews
-from shared.domain.sms_text import MAX_SEGMENTS, count_segments
-
-NOW = datetime(2026, 3, 7, 23, 30, tzinfo=UTC)
-
-
-def test_the_preview_shows_every_kind_with_its_true_segment_count() -> None:
-    previews = sms_previews("Clinic <b>", "America/New_York", "https://connector.example", NOW)
-
-    assert [p.kind for p in previews] == ["scheduled", "updated", "cancelled", "reminder"]
-    for preview in previews:
-        assert preview.segments == count_segments(preview.text).segments <= MAX_SEGMENTS
-        assert preview.text.startswith("Clinic <b>: ")  # escaped by the template, not here
-    assert f"/api/join#{EXAMPLE_TOKEN}" in previews[0].text
-    assert "Sun 8 Mar 2026" in previews[0].text  # tomorrow in the endpoint's zone (NOW is Mar 7 evening there)
 
 
 def test_the_sms_chart_stacks_days_by_status_and_names_why_some_were_not_delivered() -> None:
