@@ -38,11 +38,11 @@ from shared.adapters.user_map import USER_MAP_TABLE, MappedUser, UserMap
 from shared.adapters.visit_log import VISITS_TABLE
 from shared.devhost.host import DevHost
 from shared.domain.appointment import appointment_key
-from shared.domain.config import Endpoint, EndpointStatus
+from shared.domain.config import Endpoint, EndpointStatus, SmsSettings
 from shared.domain.join_tokens import new_token
 from shared.domain.launch import LAUNCH_PURPOSE, ehr_user_key
 from shared.hostconfig import get_host_config
-from tests.hl7_support import seed_sender, siu
+from tests.hl7_support import FROM_NUMBER, seed_sender, siu
 from tests.launch_support import Browser, ca_bundle, launch_url, seed_endpoint, set_status
 
 TEAMS = "teams.microsoft.com"
@@ -513,7 +513,9 @@ def test_a_group_visit_brings_its_patients_into_one_meeting_and_no_one_else(laun
 
 
 def test_the_sms_link_and_the_provider_launch_of_one_appointment_share_one_meeting(launch: Launch) -> None:
-    sender = seed_sender("EU", fhir_base_url=launch.epic.fhir_base_url)
+    # The link opens the meeting from three hours before the start (the visit is two hours ahead).
+    sms = SmsSettings(True, True, (1440, 60), FROM_NUMBER, join_opens_minutes=180)
+    sender = seed_sender("EU", fhir_base_url=launch.epic.fhir_base_url, sms=sms)
     bootstrap.reset()
     csn = str(uuid.uuid4().int)[:9]
     visit = launch.epic.add_visit(csn, patient_id=PATIENT_ID, provider_id=PROVIDER_ID, start=START, end=START)
